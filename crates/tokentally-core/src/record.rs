@@ -1,0 +1,178 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One billable call to Azure OpenAI, as stored in the usage dataset.
+///
+/// Every call the gateway saw becomes exactly one record, including failed and
+/// unattributable calls: finance reconciles against the gateway's call count, so a
+/// missing row is worse than a row with zero tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// Deterministic id (hash of the request id, or of the raw event when it has
+    /// none) so that replaying the same input never counts a call twice.
+    pub event_id: String,
+    pub request_id: Option<String>,
+    pub request_time: DateTime<Utc>,
+    /// The chargeback key: Entra `appid`/`azp`, the APIM subscription, or
+    /// [`UsageRecord::UNATTRIBUTED`].
+    pub app_id: String,
+    pub app_id_source: AppIdSource,
+    pub tenant_id: Option<String>,
+    pub object_id: Option<String>,
+    pub subscription: Option<String>,
+    pub product: Option<String>,
+    pub deployment: Option<String>,
+    /// The model as the response names it (`gpt-4o-2024-08-06`), else as the
+    /// request names it, else the deployment.
+    pub model: Option<String>,
+    pub api_version: Option<String>,
+    pub operation: Operation,
+    pub streamed: bool,
+    /// HTTP status of the response; 0 when the gateway saw none (connection lost).
+    pub status: u16,
+    pub prompt_tokens: i64,
+    /// Part of `prompt_tokens` (never added on top).
+    pub cached_prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// Part of `completion_tokens` (never added on top).
+    pub reasoning_tokens: i64,
+    pub total_tokens: i64,
+    pub usage_source: UsageSource,
+    /// The tokenizer encoding used when tokens were estimated.
+    pub encoding: Option<String>,
+    /// Finish reasons of the choices, comma-separated in choice order.
+    pub finish_reason: Option<String>,
+    pub choice_count: i32,
+    /// The response was cut off (stream without its end); tokens count what arrived.
+    pub partial: bool,
+    pub region: Option<String>,
+    pub backend: Option<String>,
+    pub latency_ms: Option<i64>,
+    /// Human-readable remarks on how the row was derived (unknown model, …).
+    pub notes: Option<String>,
+    pub source: SourcePosition,
+}
+
+impl UsageRecord {
+    /// App id of calls that carry neither a token nor a subscription.
+    pub const UNATTRIBUTED: &'static str = "unattributed";
+}
+
+/// Where a record came from, so every row can be traced back to its raw event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourcePosition {
+    /// A file path, `stdin`, or a Kafka topic.
+    pub source: String,
+    /// Kafka partition; `None` for files.
+    pub partition: Option<i32>,
+    /// Line number (1-based) for files, offset for Kafka.
+    pub offset: i64,
+}
+
+impl fmt::Display for SourcePosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.partition {
+            Some(p) => write!(f, "{}[{}]@{}", self.source, p, self.offset),
+            None => write!(f, "{}:{}", self.source, self.offset),
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            /// The name stored in the dataset.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Which evidence named the calling application.
+    AppIdSource {
+        /// `appid` (v1) or `azp` (v2) claim of the Entra ID token.
+        Claim => "claim",
+        /// The APIM subscription (key-based callers).
+        Subscription => "subscription",
+        /// Nothing: charged to [`UsageRecord::UNATTRIBUTED`].
+        None => "none",
+    }
+}
+
+string_enum! {
+    /// Whether token counts were reported by AOAI or estimated with the tokenizer.
+    UsageSource {
+        Reported => "reported",
+        Estimated => "estimated",
+        /// No billable tokens: failed call without usage in its body.
+        None => "none",
+    }
+}
+
+string_enum! {
+    /// The AOAI operation, from the request path.
+    Operation {
+        ChatCompletions => "chat/completions",
+        Completions => "completions",
+        Responses => "responses",
+        Embeddings => "embeddings",
+        Other => "other",
+    }
+}
+
+impl Operation {
+    /// Maps an operation name or request path (`/openai/deployments/x/chat/completions`).
+    pub fn from_path(path: &str) -> Self {
+        let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+        if p.ends_with("chat/completions") {
+            Self::ChatCompletions
+        } else if p.ends_with("completions") {
+            Self::Completions
+        } else if p.ends_with("embeddings") {
+            Self::Embeddings
+        } else if p.ends_with("responses") {
+            Self::Responses
+        } else {
+            Self::Other
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_from_path_and_name() {
+        assert_eq!(Operation::from_path("chat/completions"), Operation::ChatCompletions);
+        assert_eq!(
+            Operation::from_path("/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"),
+            Operation::ChatCompletions
+        );
+        assert_eq!(Operation::from_path("completions"), Operation::Completions);
+        assert_eq!(Operation::from_path("/openai/v1/responses"), Operation::Responses);
+        assert_eq!(Operation::from_path("embeddings"), Operation::Embeddings);
+        assert_eq!(Operation::from_path("images/generations"), Operation::Other);
+    }
+
+    #[test]
+    fn source_position_display() {
+        let file = SourcePosition { source: "a.jsonl".into(), partition: None, offset: 7 };
+        assert_eq!(file.to_string(), "a.jsonl:7");
+        let kafka = SourcePosition { source: "aoai".into(), partition: Some(2), offset: 40 };
+        assert_eq!(kafka.to_string(), "aoai[2]@40");
+    }
+}

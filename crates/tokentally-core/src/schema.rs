@@ -1,0 +1,179 @@
+//! The one Arrow schema of the usage dataset. Writers, the report and external
+//! readers (DuckDB, Spark, pandas) all see these names and types; change them only
+//! with a new [`USAGE_SCHEMA_VERSION`] and a note in docs/formats.md.
+
+use crate::{Result, UsageRecord};
+use arrow::array::{
+    ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt16Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::sync::{Arc, LazyLock};
+
+/// Stored in the Parquet key-value metadata as `tokentally.usage_schema`.
+pub const USAGE_SCHEMA_VERSION: u32 = 1;
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    let int64 = |name: &str| Field::new(name, DataType::Int64, false);
+    let metadata = [("tokentally.usage_schema".to_owned(), USAGE_SCHEMA_VERSION.to_string())];
+    Arc::new(
+        Schema::new(vec![
+            utf8("event_id", false),
+            utf8("request_id", true),
+            Field::new("request_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            utf8("app_id", false),
+            utf8("app_id_source", false),
+            utf8("tenant_id", true),
+            utf8("object_id", true),
+            utf8("subscription", true),
+            utf8("product", true),
+            utf8("deployment", true),
+            utf8("model", true),
+            utf8("api_version", true),
+            utf8("operation", false),
+            Field::new("streamed", DataType::Boolean, false),
+            Field::new("status", DataType::UInt16, false),
+            int64("prompt_tokens"),
+            int64("cached_prompt_tokens"),
+            int64("completion_tokens"),
+            int64("reasoning_tokens"),
+            int64("total_tokens"),
+            utf8("usage_source", false),
+            utf8("encoding", true),
+            utf8("finish_reason", true),
+            Field::new("choice_count", DataType::Int32, false),
+            Field::new("partial", DataType::Boolean, false),
+            utf8("region", true),
+            utf8("backend", true),
+            Field::new("latency_ms", DataType::Int64, true),
+            utf8("notes", true),
+            utf8("source", false),
+            Field::new("source_partition", DataType::Int32, true),
+            int64("source_offset"),
+        ])
+        .with_metadata(metadata.into_iter().collect()),
+    )
+});
+
+/// The schema of the usage dataset (without the Hive `date` partition column).
+pub fn usage_schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+fn strings(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<&str>) -> ArrayRef {
+    Arc::new(records.iter().map(f).collect::<StringArray>())
+}
+
+fn int64s(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<i64>) -> ArrayRef {
+    Arc::new(records.iter().map(f).collect::<Int64Array>())
+}
+
+fn int32s(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<i32>) -> ArrayRef {
+    Arc::new(records.iter().map(f).collect::<Int32Array>())
+}
+
+fn bools(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> bool) -> ArrayRef {
+    Arc::new(records.iter().map(|r| Some(f(r))).collect::<BooleanArray>())
+}
+
+/// Converts records to one Arrow batch in [`usage_schema`].
+///
+/// # Errors
+/// Only on a broken invariant: the columns below disagreeing with the schema.
+pub fn usage_to_batch(records: &[UsageRecord]) -> Result<RecordBatch> {
+    let r = records;
+    let times = TimestampMicrosecondArray::from_iter_values(r.iter().map(|x| x.request_time.timestamp_micros()));
+    let columns: Vec<ArrayRef> = vec![
+        strings(r, |x| Some(&x.event_id)),
+        strings(r, |x| x.request_id.as_deref()),
+        Arc::new(times.with_timezone("UTC")),
+        strings(r, |x| Some(&x.app_id)),
+        strings(r, |x| Some(x.app_id_source.as_str())),
+        strings(r, |x| x.tenant_id.as_deref()),
+        strings(r, |x| x.object_id.as_deref()),
+        strings(r, |x| x.subscription.as_deref()),
+        strings(r, |x| x.product.as_deref()),
+        strings(r, |x| x.deployment.as_deref()),
+        strings(r, |x| x.model.as_deref()),
+        strings(r, |x| x.api_version.as_deref()),
+        strings(r, |x| Some(x.operation.as_str())),
+        bools(r, |x| x.streamed),
+        Arc::new(r.iter().map(|x| Some(x.status)).collect::<UInt16Array>()),
+        int64s(r, |x| Some(x.prompt_tokens)),
+        int64s(r, |x| Some(x.cached_prompt_tokens)),
+        int64s(r, |x| Some(x.completion_tokens)),
+        int64s(r, |x| Some(x.reasoning_tokens)),
+        int64s(r, |x| Some(x.total_tokens)),
+        strings(r, |x| Some(x.usage_source.as_str())),
+        strings(r, |x| x.encoding.as_deref()),
+        strings(r, |x| x.finish_reason.as_deref()),
+        int32s(r, |x| Some(x.choice_count)),
+        bools(r, |x| x.partial),
+        strings(r, |x| x.region.as_deref()),
+        strings(r, |x| x.backend.as_deref()),
+        int64s(r, |x| x.latency_ms),
+        strings(r, |x| x.notes.as_deref()),
+        strings(r, |x| Some(&x.source.source)),
+        int32s(r, |x| x.source.partition),
+        int64s(r, |x| Some(x.source.offset)),
+    ];
+    Ok(RecordBatch::try_new(usage_schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppIdSource, Operation, SourcePosition, UsageSource};
+    use chrono::TimeZone;
+
+    pub(crate) fn record() -> UsageRecord {
+        UsageRecord {
+            event_id: "e1".into(),
+            request_id: Some("r1".into()),
+            request_time: chrono::Utc.with_ymd_and_hms(2026, 10, 3, 12, 0, 0).single().expect("valid time"),
+            app_id: "app".into(),
+            app_id_source: AppIdSource::Claim,
+            tenant_id: None,
+            object_id: None,
+            subscription: None,
+            product: None,
+            deployment: Some("gpt-4o".into()),
+            model: Some("gpt-4o-2024-08-06".into()),
+            api_version: None,
+            operation: Operation::ChatCompletions,
+            streamed: true,
+            status: 200,
+            prompt_tokens: 10,
+            cached_prompt_tokens: 0,
+            completion_tokens: 5,
+            reasoning_tokens: 0,
+            total_tokens: 15,
+            usage_source: UsageSource::Estimated,
+            encoding: Some("o200k_base".into()),
+            finish_reason: Some("stop".into()),
+            choice_count: 1,
+            partial: false,
+            region: None,
+            backend: None,
+            latency_ms: Some(120),
+            notes: None,
+            source: SourcePosition { source: "f.jsonl".into(), partition: None, offset: 3 },
+        }
+    }
+
+    #[test]
+    fn batch_matches_schema() {
+        let batch = usage_to_batch(&[record(), record()]).expect("batch");
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), usage_schema());
+        let tokens = batch.column_by_name("total_tokens").expect("column");
+        let tokens = tokens.as_any().downcast_ref::<Int64Array>().expect("int64");
+        assert_eq!(tokens.value(1), 15);
+    }
+
+    #[test]
+    fn empty_batch_is_valid() {
+        assert_eq!(usage_to_batch(&[]).expect("batch").num_rows(), 0);
+    }
+}

@@ -1,0 +1,28 @@
+use std::path::PathBuf;
+
+/// Errors that stop an ingest run. Bad *records* are not errors: they go to
+/// quarantine and the run goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("writing Parquet {path}: {source}")]
+    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    #[error(transparent)]
+    Core(#[from] tokentally_core::Error),
+    #[error("no input files found in {0}")]
+    NoInput(PathBuf),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches the path to an I/O error, so every error names the file it is about.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| Error::Io { path: path.to_owned(), source })
+    }
+}

@@ -1,0 +1,90 @@
+use super::*;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use std::io::Write as _;
+
+fn record(id: &str, day: u32) -> String {
+    format!(
+        r#"{{"schema":1,"request_id":"{id}","request_time":"2026-10-{day:02}T12:00:00Z","caller":{{"subscription_id":"s1"}},"deployment":"gpt-4o","operation":"chat/completions","request":{{"messages":[{{"role":"user","content":"hi"}}]}},"response":{{"status":200,"body":{{"model":"gpt-4o","choices":[{{"index":0,"message":{{"content":"hello"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}}}}}}}"#
+    )
+}
+
+fn input(dir: &Path, name: &str, lines: &[&[u8]]) -> PathBuf {
+    let path = dir.join(name);
+    let mut f = File::create(&path).expect("create");
+    for l in lines {
+        f.write_all(l).expect("write");
+        f.write_all(b"\n").expect("write");
+    }
+    path
+}
+
+fn rows_in(paths: &[PathBuf]) -> i64 {
+    paths
+        .iter()
+        .map(|p| SerializedFileReader::new(File::open(p).expect("open")).expect("parquet").metadata().file_metadata().num_rows())
+        .sum()
+}
+
+#[test]
+fn good_rows_land_and_bad_lines_are_quarantined_with_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (record("a", 1), record("b", 2));
+    let path = input(dir.path(), "calls.jsonl", &[a.as_bytes(), b"{oops", b"", b"\xff\xfe", b.as_bytes(), br#"{"schema":9}"#]);
+    let out = dir.path().join("out");
+    let summary = ingest_files(std::slice::from_ref(&path), &IngestOptions::new(&out)).expect("ingest");
+    assert_eq!((summary.records, summary.rows_written, summary.quarantined), (5, 2, 3));
+    assert_eq!(summary.rows_by_date.len(), 2);
+    assert_eq!(rows_in(&summary.files_written), 2);
+    assert!(summary.files_written.iter().all(|p| p.to_string_lossy().contains("/usage/date=2026-10-0")));
+    assert!(summary.quarantine_examples[0].ends_with("calls.jsonl:2: not a JSON object: key must be a string at line 1 column 2"),
+        "{:?}", summary.quarantine_examples);
+    let q = fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
+    let entries: Vec<serde_json::Value> = q.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["offset"], 2);
+    assert_eq!(entries[0]["raw"], "{oops");
+    assert_eq!(entries[1]["kind"], "invalid_utf8");
+    assert_eq!(entries[1]["raw_base64"], "//4=");
+    assert_eq!(entries[2]["kind"], "unknown_schema");
+}
+
+#[test]
+fn rerun_rewrites_the_same_files_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines: Vec<String> = (0..50).map(|i| record(&format!("r{i}"), 1 + i % 3)).collect();
+    let refs: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    let path = input(dir.path(), "x.jsonl", &refs);
+    let mut options = IngestOptions::new(dir.path().join("out"));
+    options.sink.max_buffered_rows = 7;
+    let first = ingest_files(std::slice::from_ref(&path), &options).expect("first");
+    let bytes: Vec<Vec<u8>> = first.files_written.iter().map(|p| fs::read(p).expect("read")).collect();
+    let second = ingest_files(std::slice::from_ref(&path), &options).expect("second");
+    assert_eq!(first.files_written, second.files_written);
+    let again: Vec<Vec<u8>> = second.files_written.iter().map(|p| fs::read(p).expect("read")).collect();
+    assert_eq!(bytes, again);
+    assert_eq!(rows_in(&second.files_written), 50);
+    let all = fs::read_dir(dir.path().join("out/usage/date=2026-10-01")).expect("dir").count();
+    assert_eq!(all, first.files_written.iter().filter(|p| p.to_string_lossy().contains("2026-10-01")).count());
+}
+
+#[test]
+fn gzip_input_and_directories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("in");
+    fs::create_dir(&data).expect("mkdir");
+    let mut gz = flate2::write::GzEncoder::new(File::create(data.join("a.jsonl.gz")).expect("create"), Default::default());
+    writeln!(gz, "{}", record("g1", 4)).expect("write");
+    gz.finish().expect("finish");
+    input(&data, "b.jsonl", &[record("p1", 4).as_bytes()]);
+    fs::write(data.join("notes.txt"), "ignored").expect("write");
+    let summary = ingest_files(&[data], &IngestOptions::new(dir.path().join("out"))).expect("ingest");
+    assert_eq!(summary.inputs.len(), 2);
+    assert_eq!(summary.rows_written, 2);
+}
+
+#[test]
+fn missing_input_names_the_path() {
+    let err = ingest_files(&[PathBuf::from("/nonexistent/x.jsonl")], &IngestOptions::new("/tmp/unused"))
+        .expect_err("missing");
+    assert!(err.to_string().starts_with("/nonexistent/x.jsonl: "), "{err}");
+}

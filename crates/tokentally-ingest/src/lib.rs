@@ -1,0 +1,18 @@
+//! Everything with I/O on the way in: reading sources, quarantining what cannot be
+//! parsed, and writing the Parquet usage dataset.
+//!
+//! **Architecture invariant:** a row is durable (fsynced, renamed into place) before
+//! the input it came from is considered consumed, and every input record ends as
+//! either a usage row or a quarantine entry; nothing is dropped.
+
+mod error;
+mod files;
+mod quarantine;
+mod sink;
+mod summary;
+
+pub use error::{Error, Result};
+pub use files::{IngestOptions, ingest_files};
+pub use quarantine::{Quarantine, QuarantineEntry};
+pub use sink::{ParquetSink, SinkOptions};
+pub use summary::IngestSummary;

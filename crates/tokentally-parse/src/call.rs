@@ -1,0 +1,208 @@
+//! One gateway record in, one usage record out: ties together the envelope,
+//! identity, output reconstruction and token counting.
+
+use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
+use crate::output::Output;
+use crate::sse::{SseDecoder, StreamEnd};
+use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
+use crate::{ParseError, identity};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokentally_core::{Encoding, Operation, SourcePosition, UsageRecord, UsageSource, lookup_model};
+
+/// The tokenizer used for a model the catalog does not know; the row says so.
+const FALLBACK_ENCODING: Encoding = Encoding::O200kBase;
+
+/// Parses one gateway record (one JSON document) into its usage row.
+///
+/// Never panics. Input that is not a gateway record is an error; a record whose
+/// response is odd (cut off, unparsable events, unknown model) still gives a row,
+/// with `partial` set and the reason in `notes`.
+///
+/// # Errors
+/// The record is not UTF-8 JSON, has an unknown `schema`, or lacks `request_id` or
+/// a valid `request_time`.
+pub fn parse_record(raw: &[u8], source: SourcePosition) -> Result<UsageRecord, ParseError> {
+    if let Err(e) = std::str::from_utf8(raw) {
+        return Err(ParseError::InvalidUtf8(e.valid_up_to()));
+    }
+    let value: Value = serde_json::from_slice(raw).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(ParseError::InvalidJson("expected an object".to_owned()));
+    }
+    match value.get("schema") {
+        Some(Value::Number(n)) if n.as_i64() == Some(GATEWAY_SCHEMA) => {}
+        Some(other) => return Err(ParseError::UnknownSchema(other.to_string())),
+        None => return Err(ParseError::MissingField("schema")),
+    }
+    let record: GatewayRecord = serde_json::from_value(value).map_err(|e| ParseError::InvalidField {
+        field: "record",
+        reason: e.to_string(),
+    })?;
+    build(record, source)
+}
+
+fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
+    let request_id =
+        record.request_id.filter(|s| !s.trim().is_empty()).ok_or(ParseError::MissingField("request_id"))?;
+    let time = record.request_time.as_deref().ok_or(ParseError::MissingField("request_time"))?;
+    let request_time = DateTime::parse_from_rfc3339(time)
+        .map_err(|e| ParseError::InvalidField { field: "request_time", reason: format!("{time:?}: {e}") })?
+        .with_timezone(&Utc);
+
+    let mut notes = Vec::new();
+    let id = identity::identify(&record.caller);
+    notes.extend(id.note.clone());
+    let operation = Operation::from_path(record.operation.as_deref().unwrap_or("chat/completions"));
+    let status = record.response.status.unwrap_or(0);
+
+    let mut output = Output::default();
+    let mut partial = record.response.complete == Some(false);
+    let streamed = record.response.sse.is_some();
+    if let Some(sse) = &record.response.sse {
+        partial |= rebuild_stream(sse.as_bytes(), &mut output, &mut notes);
+    } else {
+        match &record.response.body {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(body) => output.absorb_body(&body),
+                Err(_) if !s.trim().is_empty() => notes.push("response body is not JSON".to_owned()),
+                Err(_) => {}
+            },
+            Value::Null => {}
+            body => output.absorb_body(body),
+        }
+    }
+    if let Some(error) = &output.error {
+        notes.push(format!("error: {error}"));
+    }
+
+    let request_model = record.request.get("model").and_then(Value::as_str).filter(|m| !m.is_empty());
+    let model = output.model.clone().or(request_model.map(str::to_owned)).or_else(|| record.deployment.clone());
+    let succeeded = (200..300).contains(&status);
+
+    let mut row = UsageRecord {
+        event_id: event_id(&request_id),
+        request_id: Some(request_id),
+        request_time,
+        app_id: id.app_id,
+        app_id_source: id.app_id_source,
+        tenant_id: id.tenant_id,
+        object_id: id.object_id,
+        subscription: id.subscription,
+        product: id.product,
+        deployment: record.deployment,
+        model,
+        api_version: record.api_version,
+        operation,
+        streamed,
+        status,
+        prompt_tokens: 0,
+        cached_prompt_tokens: 0,
+        completion_tokens: 0,
+        reasoning_tokens: 0,
+        total_tokens: 0,
+        usage_source: UsageSource::None,
+        encoding: None,
+        finish_reason: finish_reasons(&output),
+        choice_count: i32::try_from(output.choices.len()).unwrap_or(i32::MAX),
+        partial,
+        region: record.region,
+        backend: record.backend,
+        latency_ms: record.latency_ms,
+        notes: None,
+        source,
+    };
+
+    if let Some(usage) = output.usage {
+        row.prompt_tokens = usage.prompt;
+        row.cached_prompt_tokens = usage.cached;
+        row.completion_tokens = usage.completion;
+        row.reasoning_tokens = usage.reasoning;
+        row.total_tokens = usage.total;
+        row.usage_source = UsageSource::Reported;
+    } else if succeeded || (streamed && !output.choices.is_empty()) {
+        estimate(&mut row, &record.request, &output, &mut notes);
+    }
+    if !notes.is_empty() {
+        row.notes = Some(notes.join("; "));
+    }
+    Ok(row)
+}
+
+/// Feeds the SSE text through the decoder; returns whether the stream was cut off.
+fn rebuild_stream(sse: &[u8], output: &mut Output, notes: &mut Vec<String>) -> bool {
+    let mut bad_events = 0usize;
+    let mut on_event = |event: crate::sse::SseEvent<'_>| {
+        let data = event.data.trim_ascii();
+        if data == b"[DONE]" {
+            output.done = true;
+            return;
+        }
+        match serde_json::from_slice::<Value>(data) {
+            Ok(chunk) => output.absorb_chunk(&chunk),
+            Err(_) => bad_events += 1,
+        }
+    };
+    let mut decoder = SseDecoder::new();
+    decoder.feed(sse, &mut on_event);
+    let end = decoder.finish(&mut on_event);
+    if bad_events > 0 {
+        notes.push(format!("{bad_events} stream event(s) were not JSON"));
+    }
+    let cut = end == StreamEnd::Truncated || !output.done;
+    if cut {
+        notes.push("stream ended without its final event".to_owned());
+    }
+    cut || bad_events > 0
+}
+
+fn finish_reasons(output: &Output) -> Option<String> {
+    let reasons: Vec<&str> = output.choices.values().filter_map(|c| c.finish_reason.as_deref()).collect();
+    (!reasons.is_empty()).then(|| reasons.join(","))
+}
+
+/// Counts prompt and completion tokens with the model's tokenizer.
+fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut Vec<String>) {
+    let encoding = match row.model.as_deref().and_then(lookup_model) {
+        Some(info) => info.encoding,
+        None => {
+            let name = row.model.as_deref().unwrap_or("(none)");
+            notes.push(format!("unknown model {name:?}: estimated with {FALLBACK_ENCODING}"));
+            FALLBACK_ENCODING
+        }
+    };
+    row.prompt_tokens = match row.operation {
+        Operation::ChatCompletions => estimate_chat_prompt(encoding, request),
+        Operation::Completions => request.get("prompt").map_or(0, |p| estimate_text_input(encoding, p)),
+        Operation::Embeddings => request.get("input").map_or(0, |p| estimate_text_input(encoding, p)),
+        Operation::Responses => ["instructions", "input"]
+            .iter()
+            .filter_map(|k| request.get(k))
+            .map(|v| estimate_text_input(encoding, v))
+            .sum(),
+        Operation::Other => 0,
+    };
+    row.completion_tokens = output
+        .choices
+        .values()
+        .map(|choice| {
+            count_tokens(encoding, &choice.text)
+                + choice
+                    .tool_calls
+                    .values()
+                    .map(|call| count_tokens(encoding, &call.name) + count_tokens(encoding, &call.arguments))
+                    .sum::<i64>()
+        })
+        .sum();
+    row.total_tokens = row.prompt_tokens + row.completion_tokens;
+    row.usage_source = UsageSource::Estimated;
+    row.encoding = Some(encoding.as_str().to_owned());
+}
+
+/// Deterministic id of a call: replays and duplicate captures get the same id.
+pub fn event_id(request_id: &str) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(request_id.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::json;
+use tokentally_core::AppIdSource;
+
+fn src() -> SourcePosition {
+    SourcePosition { source: "t.jsonl".into(), partition: None, offset: 1 }
+}
+
+fn parse(v: &Value) -> Result<UsageRecord, ParseError> {
+    parse_record(v.to_string().as_bytes(), src())
+}
+
+fn sse(chunks: &[Value], done: bool) -> String {
+    let mut s: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    if done {
+        s.push_str("data: [DONE]\n\n");
+    }
+    s
+}
+
+fn chunk(model: &str, index: u32, delta: Value, finish: Option<&str>) -> Value {
+    json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model, "created": 1,
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": null,
+            "content_filter_results": {}}]})
+}
+
+fn record(response: Value) -> Value {
+    json!({
+        "schema": 1, "request_id": "req-1", "request_time": "2026-10-05T10:00:00+02:00",
+        "caller": {"subscription_id": "sub-1"},
+        "deployment": "gpt-4o", "api_version": "2024-10-21", "operation": "chat/completions",
+        "request": {"messages": [{"role": "user", "content": "Hello!"}], "stream": true},
+        "response": response,
+    })
+}
+
+fn hello_stream(done: bool) -> String {
+    let m = "gpt-4o-2024-08-06";
+    sse(
+        &[
+            json!({"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": []}),
+            chunk(m, 0, json!({"role": "assistant", "content": ""}), None),
+            chunk(m, 0, json!({"content": "Hello"}), None),
+            chunk(m, 0, json!({"content": " world"}), None),
+            chunk(m, 0, json!({}), Some("stop")),
+        ],
+        done,
+    )
+}
+
+#[test]
+fn stream_without_usage_is_estimated() {
+    let row = parse(&record(json!({"status": 200, "sse": hello_stream(true)}))).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert_eq!(row.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!(row.encoding.as_deref(), Some("o200k_base"));
+    // 3 per message + "user" 1 + "Hello!" 2 + priming 3
+    assert_eq!(row.prompt_tokens, 9);
+    assert_eq!(row.completion_tokens, 2);
+    assert_eq!(row.total_tokens, 11);
+    assert_eq!(row.finish_reason.as_deref(), Some("stop"));
+    assert!(row.streamed && !row.partial);
+    assert_eq!(row.request_time.to_rfc3339(), "2026-10-05T08:00:00+00:00");
+    assert_eq!((row.app_id.as_str(), row.app_id_source), ("sub-1", AppIdSource::Subscription));
+    assert_eq!(row.event_id, event_id("req-1"));
+}
+
+#[test]
+fn stream_with_include_usage_is_reported() {
+    let mut text = hello_stream(false);
+    text.push_str(&sse(
+        &[json!({"choices": [], "model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 9,
+            "completion_tokens": 2, "total_tokens": 11, "prompt_tokens_details": {"cached_tokens": 0}}})],
+        true,
+    ));
+    let row = parse(&record(json!({"status": 200, "sse": text}))).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Reported);
+    assert_eq!((row.prompt_tokens, row.completion_tokens, row.total_tokens), (9, 2, 11));
+    assert_eq!(row.encoding, None);
+}
+
+#[test]
+fn cut_off_stream_is_partial_and_counts_what_arrived() {
+    let mut text = hello_stream(false);
+    text.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" and mo");
+    let row = parse(&record(json!({"status": 200, "sse": text, "complete": false}))).expect("row");
+    assert!(row.partial);
+    assert_eq!(row.completion_tokens, 2);
+    assert!(row.notes.as_deref().unwrap_or_default().contains("final event"), "{:?}", row.notes);
+}
+
+#[test]
+fn non_streamed_body_with_usage() {
+    let mut r = record(json!({"status": 200, "body": {"model": "gpt-4o-mini-2024-07-18", "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "x"}}],
+        "usage": {"prompt_tokens": 1500, "completion_tokens": 10, "total_tokens": 1510,
+            "prompt_tokens_details": {"cached_tokens": 1280}}}}));
+    r["request"]["stream"] = json!(false);
+    let row = parse(&r).expect("row");
+    assert!(!row.streamed);
+    assert_eq!((row.prompt_tokens, row.cached_prompt_tokens), (1500, 1280));
+    assert_eq!(row.finish_reason.as_deref(), Some("length"));
+}
+
+#[test]
+fn failed_call_is_kept_with_zero_tokens() {
+    let row = parse(&record(json!({"status": 429, "body": {"error": {"code": "429", "message": "Rate limit"}}})))
+        .expect("row");
+    assert_eq!(row.status, 429);
+    assert_eq!(row.usage_source, UsageSource::None);
+    assert_eq!(row.total_tokens, 0);
+    assert!(row.notes.as_deref().unwrap_or_default().contains("Rate limit"));
+}
+
+#[test]
+fn unknown_model_is_flagged() {
+    let mut r = record(json!({"status": 200, "body": {"model": "mystery-1",
+        "choices": [{"index": 0, "message": {"content": "hi"}}]}}));
+    r["deployment"] = json!("custom");
+    let row = parse(&r).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.notes.as_deref().unwrap_or_default().contains("unknown model \"mystery-1\""));
+}
+
+#[test]
+fn bad_records_are_typed_errors() {
+    let kind = |raw: &[u8]| parse_record(raw, src()).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(kind(b"{not json"), Err("invalid_json"));
+    assert_eq!(kind(b"[1,2]"), Err("invalid_json"));
+    assert_eq!(kind(b"\xff\xfe"), Err("invalid_utf8"));
+    assert_eq!(kind(br#"{"schema": 2, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#), Err("unknown_schema"));
+    assert_eq!(kind(br#"{"request_id": "a"}"#), Err("missing_field"));
+    assert_eq!(kind(br#"{"schema": 1, "request_time": "2026-10-01T00:00:00Z"}"#), Err("missing_field"));
+    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "yesterday"}"#), Err("invalid_field"));
+    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z", "caller": 5}"#), Err("invalid_field"));
+    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#), Ok(()));
+}
+
+proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_record(&bytes, src());
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_sse(text in "(data: [{}\\[\\]\":a-z0-9 ,]{0,40}\n{1,2}){0,8}") {
+        let _ = parse(&record(json!({"status": 200, "sse": text})));
+    }
+}

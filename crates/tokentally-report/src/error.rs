@@ -1,0 +1,62 @@
+use std::path::PathBuf;
+
+/// Everything that can stop a report or a query.
+///
+/// Bad input (a price row, a month, a missing dataset) gets its own variant naming
+/// the file and line, so the operator can fix it without reading a backtrace.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid month {input:?}: {reason} (expected YYYY-MM, e.g. 2026-10)")]
+    InvalidMonth { input: String, reason: &'static str },
+
+    /// A bad row in the price table; `line` is 1-based, as editors show it.
+    #[error("{}:{line}: {message}", path.display())]
+    Prices {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    #[error("no usage dataset at {}: {reason} (run `tokentally ingest` first)", path.display())]
+    NoUsage { path: PathBuf, reason: &'static str },
+
+    /// Two price rows billed to one chargeback line disagree on the currency;
+    /// adding them up would be meaningless.
+    #[error("{line}: prices in different currencies apply ({rows}); one line must have one currency")]
+    CurrencyConflict { line: String, rows: String },
+
+    /// A cost or token sum that does not fit the output types.
+    #[error("{line}: {what} overflows")]
+    Overflow { line: String, what: &'static str },
+
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: std::io::Error },
+
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    #[error("CSV error: {0}")]
+    Csv(#[from] csv::Error),
+
+    #[error("query error: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    #[error("arrow error: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    #[error("parquet error: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+
+    /// A broken invariant inside tokentally, never bad input.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn file(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::File { path, source }
+    }
+}

@@ -1,0 +1,157 @@
+//! Totals and the per-app table printed after a report run.
+//!
+//! Totals are sums over the written lines, never recomputed from usage, so the
+//! printed figures are exactly what the files add up to.
+
+use crate::chargeback::ChargebackLine;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Cost per currency; currencies are never added together.
+pub type Costs = BTreeMap<String, Decimal>;
+
+/// Sums over all lines of a chargeback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub lines: usize,
+    pub calls: i64,
+    pub failed_calls: i64,
+    pub prompt_tokens: i64,
+    pub cached_prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub total_tokens: i64,
+    pub estimated_calls: i64,
+    /// Priced lines only.
+    pub cost: Costs,
+    /// Lines whose cost is unknown, and so missing from `cost`.
+    pub unpriced_lines: usize,
+}
+
+/// One app's share of the month.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSummary {
+    pub app_id: String,
+    pub calls: i64,
+    pub total_tokens: i64,
+    pub cost: Costs,
+    pub unpriced_lines: usize,
+}
+
+fn add_cost(costs: &mut Costs, line: &ChargebackLine) {
+    if let (Some(cost), Some(currency)) = (line.cost, &line.currency) {
+        *costs.entry(currency.clone()).or_default() += cost;
+    }
+}
+
+impl Totals {
+    pub fn from_lines(lines: &[ChargebackLine]) -> Self {
+        let mut t = Self {
+            lines: lines.len(),
+            ..Self::default()
+        };
+        for l in lines {
+            t.calls += l.calls;
+            t.failed_calls += l.failed_calls;
+            t.prompt_tokens += l.prompt_tokens;
+            t.cached_prompt_tokens += l.cached_prompt_tokens;
+            t.completion_tokens += l.completion_tokens;
+            t.reasoning_tokens += l.reasoning_tokens;
+            t.total_tokens += l.total_tokens;
+            t.estimated_calls += l.estimated_calls;
+            t.unpriced_lines += usize::from(!l.priced);
+            add_cost(&mut t.cost, l);
+        }
+        t
+    }
+}
+
+/// Per-app sums, ordered by app id (the lines' order).
+pub fn app_summaries(lines: &[ChargebackLine]) -> Vec<AppSummary> {
+    let mut apps: BTreeMap<&str, AppSummary> = BTreeMap::new();
+    for l in lines {
+        let app = apps.entry(&l.app_id).or_insert_with(|| AppSummary {
+            app_id: l.app_id.clone(),
+            ..AppSummary::default()
+        });
+        app.calls += l.calls;
+        app.total_tokens += l.total_tokens;
+        app.unpriced_lines += usize::from(!l.priced);
+        add_cost(&mut app.cost, l);
+    }
+    apps.into_values().collect()
+}
+
+fn format_costs(costs: &Costs) -> String {
+    if costs.is_empty() {
+        return "-".to_owned();
+    }
+    costs
+        .iter()
+        .map(|(currency, cost)| format!("{cost} {currency}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Renders apps and a total row as an aligned text table for the terminal.
+pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
+    let header = ["app_id", "calls", "total_tokens", "cost", "unpriced_lines"];
+    let row = |app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: usize| {
+        [
+            app.to_owned(),
+            calls.to_string(),
+            tokens.to_string(),
+            format_costs(cost),
+            unpriced.to_string(),
+        ]
+    };
+    let mut rows: Vec<[String; 5]> = vec![header.map(str::to_owned)];
+    rows.extend(
+        apps.iter()
+            .map(|a| row(&a.app_id, a.calls, a.total_tokens, &a.cost, a.unpriced_lines)),
+    );
+    rows.push(row(
+        "TOTAL",
+        totals.calls,
+        totals.total_tokens,
+        &totals.cost,
+        totals.unpriced_lines,
+    ));
+    let mut widths = [0; 5];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let rule: String = widths
+        .iter()
+        .map(|w| "-".repeat(*w))
+        .collect::<Vec<_>>()
+        .join("  ");
+    for (i, r) in rows.iter().enumerate() {
+        if i == 1 || i == rows.len() - 1 {
+            let _ = writeln!(out, "{rule}");
+        }
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(col, (cell, w))| match col {
+                // Text columns left, numbers right, so digits line up.
+                0 | 3 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    if totals.unpriced_lines > 0 {
+        let _ = writeln!(
+            out,
+            "{} line(s) unpriced: their cost is not in the totals; add prices and re-run.",
+            totals.unpriced_lines
+        );
+    }
+    out
+}
