@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests: the real `tokentally` binary over real files, checked by
+//! independent readers (DuckDB, pyarrow) where the output is data.
+//!
+//! One test binary (ripgrep's layout): `support` has the helpers, one module per
+//! area, and `regression` for bugs that once escaped.
+
+mod pipeline;
+mod regression;
+mod support;

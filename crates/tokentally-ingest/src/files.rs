@@ -118,7 +118,7 @@ fn ingest_reader(
                 if summary.quarantine_examples.len() < IngestSummary::MAX_EXAMPLES {
                     summary.quarantine_examples.push(format!("{position}: {e}"));
                 }
-                tracing::warn!(%position, error = %e, "record quarantined");
+                tracing::debug!(%position, error = %e, "record quarantined");
                 quarantine.push(e.kind(), &e.to_string(), &position, record)?;
             }
         }

@@ -188,7 +188,7 @@ fn a_call_in_two_files_counts_once() {
     let data = root.path().join("data");
     let a = call("dup", "2026-10-03T10:00:00Z", "app", Some("gpt-4o"), 100, 10);
     let b = call("only-b", "2026-10-03T11:00:00Z", "app", Some("gpt-4o"), 1, 1);
-    write_usage(&data, "first", &[a.clone()]);
+    write_usage(&data, "first", std::slice::from_ref(&a));
     let mut again = a;
     again.source.source = "overlap.jsonl".into();
     again.source.offset = 9;

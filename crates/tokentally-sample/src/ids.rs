@@ -24,10 +24,6 @@ fn from_alphabet(rng: &mut ChaCha8Rng, alphabet: &[u8], len: usize) -> String {
     (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
 }
 
-pub(crate) fn random_hex(rng: &mut ChaCha8Rng, len: usize) -> String {
-    from_alphabet(rng, HEX, len)
-}
-
 pub(crate) fn alnum(rng: &mut ChaCha8Rng, len: usize) -> String {
     from_alphabet(rng, ALNUM, len)
 }

@@ -174,7 +174,7 @@ impl Generator {
 
     fn embeddings(&mut self, rng: &mut ChaCha8Rng, call: &Call<'_>, outcome: &mut Outcome) -> (Value, Value, i64) {
         let query = call.app.flow == Flow::Rag;
-        let inputs: Vec<String> = (0..if query { 1 } else { rng.random_range(1..=6) })
+        let inputs: Vec<String> = (0..if query { 1 } else { rng.random_range(1..=4) })
             .map(|_| text::embedding_input(rng, query))
             .collect();
         let input = if inputs.len() == 1 && rng.random_bool(0.5) {
@@ -413,6 +413,7 @@ impl Generator {
                     "tool_calls": chat::tool_calls_json(&first.tool_calls)}));
                 conversation.pending_tools = first.tool_calls.clone();
             }
+            trim(&mut conversation.history);
         }
         (request, response, latency)
     }
@@ -453,6 +454,20 @@ struct Call<'a> {
     deployment: usize,
     api_version: &'a str,
     planned: &'a Planned,
+}
+
+/// Apps send only the last few turns; a cut never orphans a tool result.
+fn trim(history: &mut Vec<Value>) {
+    const KEEP: usize = 8;
+    while history.len() > KEEP {
+        let next_user = history.iter().skip(1).position(|m| m["role"] == "user");
+        match next_user {
+            Some(i) => {
+                history.drain(..=i);
+            }
+            None => break,
+        }
+    }
 }
 
 fn pick_deployment(rng: &mut ChaCha8Rng, app: &App) -> usize {

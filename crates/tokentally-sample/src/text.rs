@@ -187,7 +187,7 @@ pub(crate) fn embedding_input(rng: &mut ChaCha8Rng, query: bool) -> String {
 /// The assistant's answer; `long` answers are lists and multi-paragraph texts.
 pub(crate) fn reply(rng: &mut ChaCha8Rng, style: Style, foreign: bool) -> String {
     let topic = style.topic();
-    let long = rng.random_bool(0.15);
+    let long = rng.random_bool(0.08);
     match style {
         Style::Smoke => pick(rng, &["pong", "Hello! How can I help you today?", "4", "OK"]).to_owned(),
         Style::Support | Style::Marketing if foreign => {
@@ -215,7 +215,7 @@ pub(crate) fn reply(rng: &mut ChaCha8Rng, style: Style, foreign: bool) -> String
         Style::Legal | Style::Assistant | Style::Hr | Style::Kb if long || style == Style::Legal => {
             let mut text = sentences(rng, topic, 1);
             text.push_str("\n\n");
-            for i in 1..=rng.random_range(3..7) {
+            for i in 1..=rng.random_range(3..6) {
                 let item = fill(rng, "**{n}**: {a}; {v} before {w}.", topic);
                 text.push_str(&format!("{i}. {item}\n"));
             }
@@ -224,7 +224,7 @@ pub(crate) fn reply(rng: &mut ChaCha8Rng, style: Style, foreign: bool) -> String
             text
         }
         _ => {
-            let count = if long { rng.random_range(4..9) } else { rng.random_range(1..4) };
+            let count = if long { rng.random_range(4..8) } else { *pick_any(rng, &[1, 1, 2, 2, 2, 3]) };
             sentences(rng, topic, count)
         }
     }

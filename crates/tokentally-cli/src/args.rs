@@ -1,0 +1,91 @@
+//! Command-line arguments. Validation that needs more than clap (month format,
+//! config files) happens in the commands, with the argument named in the error.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Turn Azure OpenAI traffic logs into per-application token chargebacks.
+#[derive(Debug, Parser)]
+#[command(name = "tokentally", version, about)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The batch job: ingest the configured inputs, then write the month's chargeback.
+    /// Without --config it runs the embedded default: the committed sample month.
+    Run {
+        /// Pipeline config (TOML); see pipelines/sample.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Report this month (YYYY-MM) instead of the configured one.
+        #[arg(long)]
+        month: Option<String>,
+        /// Print the ingest summary as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read gateway records from files (JSONL, .gz) or stdin (-) into the usage dataset.
+    Ingest {
+        /// Input files or directories; `-` reads stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output root (usage/ and quarantine/ go below it).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Print the run summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the monthly chargeback (CSV and Parquet) from the usage dataset.
+    Report {
+        /// The month, YYYY-MM (UTC). Defaults to the previous month.
+        #[arg(long)]
+        month: Option<String>,
+        /// Output root holding usage/; the chargeback is written here too.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Price table (CSV).
+        #[arg(long, default_value = "pipelines/prices.csv")]
+        prices: PathBuf,
+    },
+    /// Run SQL over the usage dataset (table `usage`, and `prices`).
+    Sql {
+        /// The query.
+        query: String,
+        /// Output root holding usage/.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Price table registered as `prices`.
+        #[arg(long, default_value = "pipelines/prices.csv")]
+        prices: PathBuf,
+        #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+        format: SqlFormat,
+    },
+    /// Generate realistic, seeded sample traffic (gateway records).
+    Sample {
+        /// Output file; `.gz` compresses.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of calls.
+        #[arg(long, default_value_t = 6000)]
+        calls: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Month of the traffic, YYYY-MM.
+        #[arg(long, default_value = "2026-10")]
+        month: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SqlFormat {
+    Table,
+    Csv,
+    Json,
+}

@@ -1,0 +1,31 @@
+use super::{parse_month, print, runtime};
+use anyhow::{Context as _, Result};
+use std::path::Path;
+use std::process::ExitCode;
+use tokentally_report::{ChargebackReport, Month, ReportOptions, write_chargeback};
+
+pub fn report(month: Option<&str>, out: &Path, prices: &Path) -> Result<ExitCode> {
+    let month = parse_month(month)?;
+    let report = write_report(month, out, prices)?;
+    print(&render(&report))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn write_report(month: Month, out: &Path, prices: &Path) -> Result<ChargebackReport> {
+    let options = ReportOptions {
+        data_dir: out.to_owned(),
+        out_dir: out.to_owned(),
+        month,
+        prices: prices.to_owned(),
+    };
+    runtime()?.block_on(write_chargeback(&options)).with_context(|| format!("writing the chargeback for {month}"))
+}
+
+pub fn render(report: &ChargebackReport) -> String {
+    format!(
+        "{}\nchargeback written to:\n  {}\n  {}\n",
+        report.summary_table(),
+        report.csv_path.display(),
+        report.parquet_path.display()
+    )
+}

@@ -1,0 +1,148 @@
+//! Pipeline configuration files (TOML). Unknown keys are errors: a typo in a
+//! scheduled job's config must fail loudly, not silently fall back to a default.
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The embedded default pipeline: the committed sample month, resolved as if it
+/// were read from `pipelines/sample.toml` in the current directory.
+const SAMPLE: &str = include_str!("../../../pipelines/sample.toml");
+
+/// A pipeline: where records come from, where the dataset goes, what to report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub input: InputConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// Inputs of an ingest run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Files or directories of gateway records (`.jsonl`, `.jsonl.gz`), relative to
+    /// the config file.
+    pub files: Vec<PathBuf>,
+}
+
+/// The usage dataset and where reports go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Output root, relative to the config file: `usage/`, `quarantine/` and the
+    /// chargeback files are written below it.
+    #[serde(default = "default_out_dir")]
+    pub dir: PathBuf,
+    /// Rows buffered before Parquet parts are written; bounds memory.
+    #[serde(default = "default_max_buffered_rows")]
+    pub max_buffered_rows: usize,
+    /// Raw bytes of bad records kept in quarantine per input.
+    #[serde(default = "default_max_quarantine_bytes")]
+    pub max_quarantine_bytes: usize,
+}
+
+/// What the batch job reports after ingesting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// `YYYY-MM`, or `previous` for the month before the current one (UTC).
+    #[serde(default = "default_month")]
+    pub month: String,
+    /// Price table, relative to the config file.
+    #[serde(default = "default_prices")]
+    pub prices: PathBuf,
+}
+
+fn default_out_dir() -> PathBuf {
+    PathBuf::from("out")
+}
+fn default_max_buffered_rows() -> usize {
+    100_000
+}
+fn default_max_quarantine_bytes() -> usize {
+    64 << 20
+}
+fn default_month() -> String {
+    "previous".to_owned()
+}
+fn default_prices() -> PathBuf {
+    PathBuf::from("prices.csv")
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_out_dir(),
+            max_buffered_rows: default_max_buffered_rows(),
+            max_quarantine_bytes: default_max_quarantine_bytes(),
+        }
+    }
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self { month: default_month(), prices: default_prices() }
+    }
+}
+
+impl PipelineConfig {
+    /// Reads a config file; relative paths in it are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::parse(&text, path.parent().unwrap_or(Path::new(".")))
+            .with_context(|| format!("in config {}", path.display()))
+    }
+
+    /// The embedded default (the sample pipeline).
+    pub fn embedded_sample() -> Result<Self> {
+        Self::parse(SAMPLE, Path::new("pipelines")).context("in the embedded sample config")
+    }
+
+    fn parse(text: &str, base: &Path) -> Result<Self> {
+        let mut config: Self = toml::from_str(text)?;
+        if config.input.files.is_empty() {
+            anyhow::bail!("[input] files is empty: name at least one file or directory");
+        }
+        if config.output.max_buffered_rows == 0 {
+            anyhow::bail!("[output] max_buffered_rows must be at least 1");
+        }
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() && p.as_os_str() != "-" {
+                *p = base.join(&*p);
+            }
+        };
+        config.input.files.iter_mut().for_each(resolve);
+        resolve(&mut config.output.dir);
+        resolve(&mut config.report.prices);
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = PipelineConfig::embedded_sample().expect("valid");
+        assert!(config.input.files[0].starts_with("pipelines"));
+        assert!(config.report.prices.ends_with("prices.csv"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = PipelineConfig::parse("[input]\nfiles = [\"a\"]\nfile = \"b\"\n", Path::new(".")).expect_err("typo");
+        assert!(format!("{err:#}").contains("unknown field `file`"), "{err:#}");
+    }
+
+    #[test]
+    fn paths_resolve_against_the_config_folder() {
+        let config = PipelineConfig::parse("[input]\nfiles = [\"a.jsonl\", \"-\"]\n", Path::new("/etc/tt")).expect("ok");
+        assert_eq!(config.input.files, [PathBuf::from("/etc/tt/a.jsonl"), PathBuf::from("-")]);
+        assert_eq!(config.output.dir, PathBuf::from("/etc/tt/out"));
+    }
+}

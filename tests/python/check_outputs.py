@@ -1,0 +1,107 @@
+"""Independent check of tokentally's outputs with readers tokentally does not use.
+
+Reads the usage dataset with DuckDB (Hive partitions) and pyarrow, the chargeback
+CSV with Python's csv module and its Parquet with pyarrow, and asserts that
+  * both readers see the same usage rows, with the documented columns and types;
+  * chargeback CSV and Parquet hold the same lines;
+  * per-app totals in the chargeback equal the sums over the month's usage rows,
+    deduplicated by event_id.
+Exit status 0 when all hold; prints what differs otherwise.
+
+usage: check_outputs.py OUT_DIR YYYY-MM
+"""
+
+import csv
+import decimal
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+TOKENS = ["prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens"]
+
+
+def fail(msg):
+    print(f"check_outputs: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main(out_dir: Path, month: str):
+    usage_glob = str(out_dir / "usage" / "**" / "*.parquet")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW usage AS SELECT * FROM read_parquet('{usage_glob}', hive_partitioning = true)")
+    n_duck = con.execute("SELECT count(*) FROM usage").fetchone()[0]
+    arrow_table = ds.dataset(out_dir / "usage", format="parquet", partitioning="hive").to_table()
+    if arrow_table.num_rows != n_duck or n_duck == 0:
+        fail(f"duckdb sees {n_duck} usage rows, pyarrow {arrow_table.num_rows}")
+    schema = arrow_table.schema
+    for col in ["event_id", "request_time", "app_id", "app_id_source", "deployment", "model", "usage_source",
+                "source", "source_offset", "date"] + TOKENS:
+        if col not in schema.names:
+            fail(f"usage dataset lacks column {col}")
+    if str(schema.field("request_time").type) != "timestamp[us, tz=UTC]":
+        fail(f"request_time has type {schema.field('request_time').type}")
+    bad_dates = con.execute(
+        "SELECT count(*) FROM usage WHERE strftime(request_time AT TIME ZONE 'UTC', '%Y-%m-%d') <> CAST(date AS VARCHAR)"
+    ).fetchone()[0]
+    if bad_dates:
+        fail(f"{bad_dates} rows sit in the wrong date partition")
+
+    year, mon = map(int, month.split("-"))
+    end = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
+    sums = ", ".join(f"sum({c})" for c in TOKENS)
+    expected = {
+        row[0]: (row[1],) + tuple(row[2:])
+        for row in con.execute(
+            f"""SELECT app_id, count(*), {sums} FROM (
+                  SELECT * FROM usage
+                  WHERE request_time >= TIMESTAMPTZ '{month}-01 00:00:00+00'
+                    AND request_time <  TIMESTAMPTZ '{end} 00:00:00+00'
+                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source, source_offset) = 1)
+                GROUP BY app_id"""
+        ).fetchall()
+    }
+    if not expected:
+        fail(f"no usage rows in {month}")
+
+    csv_path = out_dir / f"chargeback-{month}.csv"
+    with open(csv_path, newline="") as f:
+        lines = list(csv.DictReader(f))
+    parquet_lines = pq.read_table(out_dir / f"chargeback-{month}.parquet").to_pylist()
+    if len(lines) != len(parquet_lines):
+        fail(f"CSV has {len(lines)} lines, Parquet {len(parquet_lines)}")
+    for c, p in zip(lines, parquet_lines):
+        for key, value in c.items():
+            pv = p[key]
+            if isinstance(pv, decimal.Decimal):
+                same = value != "" and decimal.Decimal(value) == pv
+            elif pv is None:
+                same = value == ""
+            elif isinstance(pv, bool):
+                same = value == str(pv).lower()
+            else:
+                same = value == str(pv)
+            if not same:
+                fail(f"CSV and Parquet differ in {key}: {value!r} vs {pv!r}")
+
+    got = {}
+    for line in lines:
+        acc = got.setdefault(line["app_id"], [0] * (1 + len(TOKENS)))
+        acc[0] += int(line["calls"])
+        for i, c in enumerate(TOKENS):
+            acc[1 + i] += int(line[c])
+    got = {k: tuple(v) for k, v in got.items()}
+    if got != expected:
+        for app in sorted(set(got) | set(expected)):
+            if got.get(app) != expected.get(app):
+                print(f"  {app}: chargeback {got.get(app)} usage {expected.get(app)}", file=sys.stderr)
+        fail("per-app totals in the chargeback differ from the usage rows")
+    print(f"check_outputs: ok ({n_duck} usage rows, {len(lines)} chargeback lines, {len(got)} apps)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        fail("usage: check_outputs.py OUT_DIR YYYY-MM")
+    main(Path(sys.argv[1]), sys.argv[2])
