@@ -22,7 +22,11 @@ fn readme_first_command_runs_the_embedded_sample() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = repo_root();
     fs::create_dir(dir.path().join("pipelines")).expect("mkdir");
-    fs::copy(root.join("pipelines/prices.csv"), dir.path().join("pipelines/prices.csv")).expect("copy prices");
+    fs::copy(
+        root.join("pipelines/prices.csv"),
+        dir.path().join("pipelines/prices.csv"),
+    )
+    .expect("copy prices");
     std::os::unix::fs::symlink(root.join("sample-data"), dir.path().join("sample-data")).expect("link");
     let out = tokentally(dir.path(), &["run"], 0);
     let text = stdout(&out);
@@ -60,8 +64,15 @@ fn malformed_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
     assert!(text.contains("quarantined: 3"), "{text}");
     assert!(text.contains("mixed.jsonl:21: not a JSON object"), "{text}");
     assert!(text.contains("mixed.jsonl:22: not valid UTF-8"), "{text}");
-    assert!(text.contains("mixed.jsonl:23: unknown gateway record schema 7"), "{text}");
-    let json = tokentally(dir.path(), &["ingest", "mixed.jsonl", "--out", "out", "--json"], 0);
+    assert!(
+        text.contains("mixed.jsonl:23: unknown gateway record schema 7"),
+        "{text}"
+    );
+    let json = tokentally(
+        dir.path(),
+        &["ingest", "mixed.jsonl", "--out", "out", "--json"],
+        0,
+    );
     let summary: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json summary");
     assert_eq!(summary["quarantined"], 3);
     assert_eq!(summary["rows_written"], 20);
@@ -71,8 +82,16 @@ fn malformed_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
 fn sql_over_the_usage_dataset() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = sample(dir.path(), "calls.jsonl", 200, 5);
-    tokentally(dir.path(), &["ingest", input.to_str().expect("utf-8"), "--out", "out"], 0);
-    let out = tokentally(dir.path(), &["sql", "SELECT count(*) AS n FROM usage", "--format", "csv"], 0);
+    tokentally(
+        dir.path(),
+        &["ingest", input.to_str().expect("utf-8"), "--out", "out"],
+        0,
+    );
+    let out = tokentally(
+        dir.path(),
+        &["sql", "SELECT count(*) AS n FROM usage", "--format", "csv"],
+        0,
+    );
     assert_eq!(stdout(&out).trim(), "n\n200");
     let err = tokentally(dir.path(), &["sql", "SELEC nonsense"], 2);
     assert!(String::from_utf8_lossy(&err.stderr).contains("error:"));

@@ -3,7 +3,10 @@ use std::process::{Command, Output};
 
 /// The workspace root (tests/ lives there).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// Runs `tokentally` with `args` in `cwd`; panics with its output if the exit
@@ -54,13 +57,20 @@ pub fn sample(dir: &Path, name: &str, calls: usize, seed: u64) -> PathBuf {
     let calls = calls.to_string();
     let seed = seed.to_string();
     let path_arg = path.to_str().expect("utf-8 path");
-    tokentally(dir, &["sample", "--out", path_arg, "--calls", &calls, "--seed", &seed], 0);
+    tokentally(
+        dir,
+        &["sample", "--out", path_arg, "--calls", &calls, "--seed", &seed],
+        0,
+    );
     path
 }
 
 /// Writes a pipeline config reading `inputs` into `dir/out`, with the repo's prices.
 pub fn config(dir: &Path, inputs: &[&Path]) -> PathBuf {
-    let files: Vec<String> = inputs.iter().map(|p| format!("{:?}", p.to_str().expect("utf-8"))).collect();
+    let files: Vec<String> = inputs
+        .iter()
+        .map(|p| format!("{:?}", p.to_str().expect("utf-8")))
+        .collect();
     let prices = repo_root().join("pipelines/prices.csv");
     let text = format!(
         "[input]\nfiles = [{}]\n\n[output]\ndir = \"out\"\n\n[report]\nmonth = \"2026-10\"\nprices = {:?}\n",

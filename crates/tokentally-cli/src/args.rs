@@ -73,7 +73,7 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Number of calls.
-        #[arg(long, default_value_t = 6000)]
+        #[arg(long, default_value_t = tokentally_sample::SampleConfig::default().calls)]
         calls: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,

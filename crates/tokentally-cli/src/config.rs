@@ -85,14 +85,18 @@ impl Default for OutputConfig {
 
 impl Default for ReportConfig {
     fn default() -> Self {
-        Self { month: default_month(), prices: default_prices() }
+        Self {
+            month: default_month(),
+            prices: default_prices(),
+        }
     }
 }
 
 impl PipelineConfig {
     /// Reads a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
         Self::parse(&text, path.parent().unwrap_or(Path::new(".")))
             .with_context(|| format!("in config {}", path.display()))
     }
@@ -135,14 +139,19 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = PipelineConfig::parse("[input]\nfiles = [\"a\"]\nfile = \"b\"\n", Path::new(".")).expect_err("typo");
+        let err = PipelineConfig::parse("[input]\nfiles = [\"a\"]\nfile = \"b\"\n", Path::new("."))
+            .expect_err("typo");
         assert!(format!("{err:#}").contains("unknown field `file`"), "{err:#}");
     }
 
     #[test]
     fn paths_resolve_against_the_config_folder() {
-        let config = PipelineConfig::parse("[input]\nfiles = [\"a.jsonl\", \"-\"]\n", Path::new("/etc/tt")).expect("ok");
-        assert_eq!(config.input.files, [PathBuf::from("/etc/tt/a.jsonl"), PathBuf::from("-")]);
+        let config = PipelineConfig::parse("[input]\nfiles = [\"a.jsonl\", \"-\"]\n", Path::new("/etc/tt"))
+            .expect("ok");
+        assert_eq!(
+            config.input.files,
+            [PathBuf::from("/etc/tt/a.jsonl"), PathBuf::from("-")]
+        );
         assert_eq!(config.output.dir, PathBuf::from("/etc/tt/out"));
     }
 }

@@ -34,6 +34,9 @@ pub struct ModelInfo {
     /// Canonical family name (`gpt-4o-mini`, `gpt-3.5-turbo`).
     pub family: &'static str,
     pub encoding: Encoding,
+    /// Spends hidden reasoning tokens (o-series, gpt-5): an estimate from the
+    /// visible output undercounts such a call.
+    pub reasoning: bool,
 }
 
 /// Families by prefix; more specific prefixes come first.
@@ -58,13 +61,33 @@ const FAMILIES: &[(&str, &str, Encoding)] = &[
     ("gpt-4-turbo", "gpt-4-turbo", Encoding::Cl100kBase),
     ("gpt-4-32k", "gpt-4", Encoding::Cl100kBase),
     ("gpt-4", "gpt-4", Encoding::Cl100kBase),
-    ("gpt-35-turbo-instruct", "gpt-3.5-turbo-instruct", Encoding::Cl100kBase),
-    ("gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct", Encoding::Cl100kBase),
+    (
+        "gpt-35-turbo-instruct",
+        "gpt-3.5-turbo-instruct",
+        Encoding::Cl100kBase,
+    ),
+    (
+        "gpt-3.5-turbo-instruct",
+        "gpt-3.5-turbo-instruct",
+        Encoding::Cl100kBase,
+    ),
     ("gpt-35-turbo", "gpt-3.5-turbo", Encoding::Cl100kBase),
     ("gpt-3.5-turbo", "gpt-3.5-turbo", Encoding::Cl100kBase),
-    ("text-embedding-3-small", "text-embedding-3-small", Encoding::Cl100kBase),
-    ("text-embedding-3-large", "text-embedding-3-large", Encoding::Cl100kBase),
-    ("text-embedding-ada-002", "text-embedding-ada-002", Encoding::Cl100kBase),
+    (
+        "text-embedding-3-small",
+        "text-embedding-3-small",
+        Encoding::Cl100kBase,
+    ),
+    (
+        "text-embedding-3-large",
+        "text-embedding-3-large",
+        Encoding::Cl100kBase,
+    ),
+    (
+        "text-embedding-ada-002",
+        "text-embedding-ada-002",
+        Encoding::Cl100kBase,
+    ),
     ("davinci-002", "davinci-002", Encoding::Cl100kBase),
     ("babbage-002", "babbage-002", Encoding::Cl100kBase),
 ];
@@ -80,7 +103,8 @@ pub fn lookup_model(name: &str) -> Option<ModelInfo> {
     FAMILIES.iter().find_map(|&(prefix, family, encoding)| {
         let rest = name.strip_prefix(prefix)?;
         let at_boundary = rest.is_empty() || rest.starts_with(['-', '_', ':', '.']);
-        at_boundary.then_some(ModelInfo { family, encoding })
+        let reasoning = family.starts_with('o') || family.starts_with("gpt-5") || family == "codex-mini";
+        at_boundary.then_some(ModelInfo { family, encoding, reasoning })
     })
 }
 
@@ -95,8 +119,18 @@ mod tests {
     #[test]
     fn o200k_families() {
         for m in [
-            "gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1", "gpt-4.1-mini-2025-04-14",
-            "gpt-4.5-preview", "gpt-5", "gpt-5-mini", "o1", "o1-2024-12-17", "o3-mini", "o4-mini",
+            "gpt-4o",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4.1",
+            "gpt-4.1-mini-2025-04-14",
+            "gpt-4.5-preview",
+            "gpt-5",
+            "gpt-5-mini",
+            "o1",
+            "o1-2024-12-17",
+            "o3-mini",
+            "o4-mini",
         ] {
             assert_eq!(enc(m), Some(Encoding::O200kBase), "{m}");
         }
@@ -105,8 +139,14 @@ mod tests {
     #[test]
     fn cl100k_families() {
         for m in [
-            "gpt-4", "gpt-4-0613", "gpt-4-turbo-2024-04-09", "gpt-35-turbo", "gpt-35-turbo-16k",
-            "gpt-3.5-turbo-0125", "text-embedding-3-small", "text-embedding-ada-002",
+            "gpt-4",
+            "gpt-4-0613",
+            "gpt-4-turbo-2024-04-09",
+            "gpt-35-turbo",
+            "gpt-35-turbo-16k",
+            "gpt-3.5-turbo-0125",
+            "text-embedding-3-small",
+            "text-embedding-ada-002",
         ] {
             assert_eq!(enc(m), Some(Encoding::Cl100kBase), "{m}");
         }
@@ -114,10 +154,15 @@ mod tests {
 
     #[test]
     fn families_and_unknowns() {
-        assert_eq!(lookup_model("GPT-35-Turbo").map(|m| m.family), Some("gpt-3.5-turbo"));
+        assert_eq!(
+            lookup_model("GPT-35-Turbo").map(|m| m.family),
+            Some("gpt-3.5-turbo")
+        );
         assert_eq!(lookup_model("gpt-4o-mini").map(|m| m.family), Some("gpt-4o-mini"));
         assert_eq!(lookup_model("openai/gpt-4o").map(|m| m.family), Some("gpt-4o"));
         assert_eq!(lookup_model("o100"), None);
+        assert!(lookup_model("o3-mini-2025-01-31").is_some_and(|m| m.reasoning));
+        assert!(lookup_model("gpt-4o").is_some_and(|m| !m.reasoning));
         assert_eq!(lookup_model("llama-3-70b"), None);
         assert_eq!(lookup_model(""), None);
     }

@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn operation_from_path_and_name() {
-        assert_eq!(Operation::from_path("chat/completions"), Operation::ChatCompletions);
+        assert_eq!(
+            Operation::from_path("chat/completions"),
+            Operation::ChatCompletions
+        );
         assert_eq!(
             Operation::from_path("/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"),
             Operation::ChatCompletions
@@ -170,9 +173,17 @@ mod tests {
 
     #[test]
     fn source_position_display() {
-        let file = SourcePosition { source: "a.jsonl".into(), partition: None, offset: 7 };
+        let file = SourcePosition {
+            source: "a.jsonl".into(),
+            partition: None,
+            offset: 7,
+        };
         assert_eq!(file.to_string(), "a.jsonl:7");
-        let kafka = SourcePosition { source: "aoai".into(), partition: Some(2), offset: 40 };
+        let kafka = SourcePosition {
+            source: "aoai".into(),
+            partition: Some(2),
+            offset: 40,
+        };
         assert_eq!(kafka.to_string(), "aoai[2]@40");
     }
 }

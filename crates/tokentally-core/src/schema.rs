@@ -16,12 +16,19 @@ pub const USAGE_SCHEMA_VERSION: u32 = 1;
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let int64 = |name: &str| Field::new(name, DataType::Int64, false);
-    let metadata = [("tokentally.usage_schema".to_owned(), USAGE_SCHEMA_VERSION.to_string())];
+    let metadata = [(
+        "tokentally.usage_schema".to_owned(),
+        USAGE_SCHEMA_VERSION.to_string(),
+    )];
     Arc::new(
         Schema::new(vec![
             utf8("event_id", false),
             utf8("request_id", true),
-            Field::new("request_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new(
+                "request_time",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
             utf8("app_id", false),
             utf8("app_id_source", false),
             utf8("tenant_id", true),
@@ -83,7 +90,8 @@ fn bools(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> bool) -> ArrayRef 
 /// Only on a broken invariant: the columns below disagreeing with the schema.
 pub fn usage_to_batch(records: &[UsageRecord]) -> Result<RecordBatch> {
     let r = records;
-    let times = TimestampMicrosecondArray::from_iter_values(r.iter().map(|x| x.request_time.timestamp_micros()));
+    let times =
+        TimestampMicrosecondArray::from_iter_values(r.iter().map(|x| x.request_time.timestamp_micros()));
     let columns: Vec<ArrayRef> = vec![
         strings(r, |x| Some(&x.event_id)),
         strings(r, |x| x.request_id.as_deref()),
@@ -131,7 +139,10 @@ mod tests {
         UsageRecord {
             event_id: "e1".into(),
             request_id: Some("r1".into()),
-            request_time: chrono::Utc.with_ymd_and_hms(2026, 10, 3, 12, 0, 0).single().expect("valid time"),
+            request_time: chrono::Utc
+                .with_ymd_and_hms(2026, 10, 3, 12, 0, 0)
+                .single()
+                .expect("valid time"),
             app_id: "app".into(),
             app_id_source: AppIdSource::Claim,
             tenant_id: None,
@@ -158,7 +169,11 @@ mod tests {
             backend: None,
             latency_ms: Some(120),
             notes: None,
-            source: SourcePosition { source: "f.jsonl".into(), partition: None, offset: 3 },
+            source: SourcePosition {
+                source: "f.jsonl".into(),
+                partition: None,
+                offset: 3,
+            },
         }
     }
 

@@ -7,7 +7,10 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("writing Parquet {path}: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
     #[error(transparent)]
     Core(#[from] tokentally_core::Error),
     #[error("no input files found in {0}")]
@@ -23,6 +26,9 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: &std::path::Path) -> Result<T> {
-        self.map_err(|source| Error::Io { path: path.to_owned(), source })
+        self.map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
     }
 }

@@ -21,7 +21,11 @@ pub struct IngestOptions {
 
 impl IngestOptions {
     pub fn new(out_dir: impl Into<PathBuf>) -> Self {
-        Self { out_dir: out_dir.into(), sink: SinkOptions::default(), max_quarantine_bytes: 64 << 20 }
+        Self {
+            out_dir: out_dir.into(),
+            sink: SinkOptions::default(),
+            max_quarantine_bytes: 64 << 20,
+        }
     }
 }
 
@@ -41,7 +45,12 @@ pub fn ingest_files(inputs: &[PathBuf], options: &IngestOptions) -> Result<Inges
             let mut reader = BufReader::with_capacity(1 << 16, file);
             let gzip = reader.fill_buf().at(&input)?.starts_with(&[0x1f, 0x8b]);
             if gzip {
-                ingest_reader(BufReader::new(MultiGzDecoder::new(reader)), &input, options, &mut summary)?;
+                ingest_reader(
+                    BufReader::new(MultiGzDecoder::new(reader)),
+                    &input,
+                    options,
+                    &mut summary,
+                )?;
             } else {
                 ingest_reader(reader, &input, options, &mut summary)?;
             }
@@ -60,7 +69,9 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    [".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz"].iter().any(|s| name.ends_with(s))
+                    [".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz"]
+                        .iter()
+                        .any(|s| name.ends_with(s))
                 })
                 .collect();
             if found.is_empty() {
@@ -101,7 +112,11 @@ fn ingest_reader(
             continue;
         }
         summary.records += 1;
-        let position = SourcePosition { source: name.clone(), partition: None, offset: line_no };
+        let position = SourcePosition {
+            source: name.clone(),
+            partition: None,
+            offset: line_no,
+        };
         match tokentally_parse::parse_record(record, position.clone()) {
             Ok(row) => {
                 summary.rows_written += 1;
@@ -109,12 +124,18 @@ fn ingest_reader(
                 summary.partial_rows += u64::from(row.partial);
                 summary.unknown_model_rows +=
                     u64::from(row.notes.as_deref().is_some_and(|n| n.contains("unknown model")));
-                *summary.rows_by_date.entry(row.request_time.date_naive().to_string()).or_default() += 1;
+                *summary
+                    .rows_by_date
+                    .entry(row.request_time.date_naive().to_string())
+                    .or_default() += 1;
                 sink.push(row)?;
             }
             Err(e) => {
                 summary.quarantined += 1;
-                *summary.quarantined_by_kind.entry(e.kind().to_owned()).or_default() += 1;
+                *summary
+                    .quarantined_by_kind
+                    .entry(e.kind().to_owned())
+                    .or_default() += 1;
                 if summary.quarantine_examples.len() < IngestSummary::MAX_EXAMPLES {
                     summary.quarantine_examples.push(format!("{position}: {e}"));
                 }
@@ -131,10 +152,21 @@ fn ingest_reader(
 
 /// A readable, path-safe stem of the input name for output file names.
 fn file_stem(name: &str) -> String {
-    let base = Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(name);
     let base = base.split('.').next().unwrap_or(base);
-    let stem: String =
-        base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let stem: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if stem.is_empty() { "input".to_owned() } else { stem }
 }
 

@@ -45,7 +45,13 @@ impl Quarantine {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".quarantine-{}-{n}.tmp", std::process::id()));
-        Self { dir, tmp, writer: None, raw_budget: max_raw_bytes, entries: 0 }
+        Self {
+            dir,
+            tmp,
+            writer: None,
+            raw_budget: max_raw_bytes,
+            entries: 0,
+        }
     }
 
     pub fn push(&mut self, kind: &str, reason: &str, position: &SourcePosition, raw: &[u8]) -> Result<()> {
@@ -61,7 +67,8 @@ impl Quarantine {
             partition: position.partition,
             offset: position.offset,
             raw: text.filter(|_| keep).map(str::to_owned),
-            raw_base64: (keep && text.is_none()).then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
+            raw_base64: (keep && text.is_none())
+                .then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
             raw_omitted: !keep,
         };
         if self.writer.is_none() {
@@ -69,7 +76,9 @@ impl Quarantine {
             self.writer = Some(BufWriter::new(File::create(&self.tmp).at(&self.tmp)?));
         }
         if let Some(w) = self.writer.as_mut() {
-            serde_json::to_writer(&mut *w, &entry).map_err(std::io::Error::from).at(&self.tmp)?;
+            serde_json::to_writer(&mut *w, &entry)
+                .map_err(std::io::Error::from)
+                .at(&self.tmp)?;
             w.write_all(b"\n").at(&self.tmp)?;
         }
         self.entries += 1;
@@ -78,7 +87,9 @@ impl Quarantine {
 
     /// Makes the quarantine durable as `<name>.jsonl`; `None` when nothing was quarantined.
     pub fn finish(self, name: &str) -> Result<Option<PathBuf>> {
-        let Some(writer) = self.writer else { return Ok(None) };
+        let Some(writer) = self.writer else {
+            return Ok(None);
+        };
         let file = writer.into_inner().map_err(|e| e.into_error()).at(&self.tmp)?;
         file.sync_all().at(&self.tmp)?;
         let path = self.dir.join(format!("{name}.jsonl"));

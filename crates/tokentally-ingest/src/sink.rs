@@ -25,7 +25,9 @@ pub struct SinkOptions {
 
 impl Default for SinkOptions {
     fn default() -> Self {
-        Self { max_buffered_rows: 100_000 }
+        Self {
+            max_buffered_rows: 100_000,
+        }
     }
 }
 
@@ -90,7 +92,9 @@ impl ParquetSink {
             let next = self.next_seq.entry(date).or_insert(0);
             let seq = *next;
             *next += 1;
-            let tmp = self.date_dir(date).join(format!(".part-{}-{date}-{seq}.tmp", std::process::id()));
+            let tmp = self
+                .date_dir(date)
+                .join(format!(".part-{}-{date}-{seq}.tmp", std::process::id()));
             let part = PendingPart { date, seq, tmp };
             write_part(&part.tmp, &rows)?;
             self.pending.push(part);
@@ -124,8 +128,12 @@ fn write_part(path: &Path, rows: &[UsageRecord]) -> Result<()> {
     }
     let batch = usage_to_batch(rows)?;
     let file = File::create(path).at(path)?;
-    let parquet_err = |source| Error::Parquet { path: path.to_owned(), source };
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(parquet_err)?;
+    let parquet_err = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(parquet_err)?;
     writer.write(&batch).map_err(parquet_err)?;
     let file = writer.into_inner().map_err(parquet_err)?;
     file.sync_all().at(path)

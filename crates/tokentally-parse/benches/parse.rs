@@ -7,7 +7,10 @@ use tokentally_core::SourcePosition;
 use tokentally_parse::sse::SseDecoder;
 
 fn corpus(calls: usize) -> Vec<u8> {
-    let config = tokentally_sample::SampleConfig { calls, ..tokentally_sample::SampleConfig::default() };
+    let config = tokentally_sample::SampleConfig {
+        calls,
+        ..tokentally_sample::SampleConfig::default()
+    };
     let mut out = Vec::new();
     tokentally_sample::generate(&config, &mut out).expect("generate corpus");
     out
@@ -21,7 +24,11 @@ fn bench(c: &mut Criterion) {
         .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
         .filter_map(|v| v["response"]["sse"].as_str().map(str::to_owned))
         .collect();
-    let position = SourcePosition { source: "bench".into(), partition: None, offset: 0 };
+    let position = SourcePosition {
+        source: "bench".into(),
+        partition: None,
+        offset: 0,
+    };
 
     let mut group = c.benchmark_group("parse");
     group.sample_size(10);

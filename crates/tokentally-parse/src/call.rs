@@ -43,17 +43,28 @@ pub fn parse_record(raw: &[u8], source: SourcePosition) -> Result<UsageRecord, P
 }
 
 fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
-    let request_id =
-        record.request_id.filter(|s| !s.trim().is_empty()).ok_or(ParseError::MissingField("request_id"))?;
-    let time = record.request_time.as_deref().ok_or(ParseError::MissingField("request_time"))?;
+    let request_id = record
+        .request_id
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ParseError::MissingField("request_id"))?;
+    let time = record
+        .request_time
+        .as_deref()
+        .ok_or(ParseError::MissingField("request_time"))?;
     let request_time = DateTime::parse_from_rfc3339(time)
-        .map_err(|e| ParseError::InvalidField { field: "request_time", reason: format!("{time:?}: {e}") })?
+        .map_err(|e| ParseError::InvalidField {
+            field: "request_time",
+            reason: format!("{time:?}: {e}"),
+        })?
         .with_timezone(&Utc);
 
     let mut notes = Vec::new();
     let id = identity::identify(&record.caller);
     notes.extend(id.note.clone());
-    let operation = Operation::from_path(record.operation.as_deref().unwrap_or("chat/completions"));
+    let operation = match record.operation.as_deref() {
+        Some(op) => Operation::from_path(op),
+        None => infer_operation(&record.request, record.deployment.as_deref()),
+    };
     let status = record.response.status.unwrap_or(0);
 
     let mut output = Output::default();
@@ -76,8 +87,16 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         notes.push(format!("error: {error}"));
     }
 
-    let request_model = record.request.get("model").and_then(Value::as_str).filter(|m| !m.is_empty());
-    let model = output.model.clone().or(request_model.map(str::to_owned)).or_else(|| record.deployment.clone());
+    let request_model = record
+        .request
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty());
+    let model = output
+        .model
+        .clone()
+        .or(request_model.map(str::to_owned))
+        .or_else(|| record.deployment.clone());
     let succeeded = (200..300).contains(&status);
 
     let mut row = UsageRecord {
@@ -156,25 +175,58 @@ fn rebuild_stream(sse: &[u8], output: &mut Output, notes: &mut Vec<String>) -> b
     cut || bad_events > 0
 }
 
+/// A record without `operation`: the request body's shape says which API it was.
+/// `input` is shared by embeddings and the Responses API; an embedding model or
+/// deployment name decides.
+fn infer_operation(request: &Value, deployment: Option<&str>) -> Operation {
+    let model = request.get("model").and_then(Value::as_str).or(deployment).unwrap_or_default();
+    if request.get("messages").is_some() {
+        Operation::ChatCompletions
+    } else if request.get("prompt").is_some() {
+        Operation::Completions
+    } else if request.get("input").is_some() && model.contains("embedding") {
+        Operation::Embeddings
+    } else if request.get("input").is_some() {
+        Operation::Responses
+    } else {
+        Operation::ChatCompletions
+    }
+}
+
 fn finish_reasons(output: &Output) -> Option<String> {
-    let reasons: Vec<&str> = output.choices.values().filter_map(|c| c.finish_reason.as_deref()).collect();
+    let reasons: Vec<&str> = output
+        .choices
+        .values()
+        .filter_map(|c| c.finish_reason.as_deref())
+        .collect();
     (!reasons.is_empty()).then(|| reasons.join(","))
 }
 
 /// Counts prompt and completion tokens with the model's tokenizer.
 fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut Vec<String>) {
     let encoding = match row.model.as_deref().and_then(lookup_model) {
-        Some(info) => info.encoding,
+        Some(info) => {
+            if info.reasoning {
+                notes.push("reasoning model without reported usage: hidden reasoning tokens are not counted".to_owned());
+            }
+            info.encoding
+        }
         None => {
             let name = row.model.as_deref().unwrap_or("(none)");
-            notes.push(format!("unknown model {name:?}: estimated with {FALLBACK_ENCODING}"));
+            notes.push(format!(
+                "unknown model {name:?}: estimated with {FALLBACK_ENCODING}"
+            ));
             FALLBACK_ENCODING
         }
     };
     row.prompt_tokens = match row.operation {
         Operation::ChatCompletions => estimate_chat_prompt(encoding, request),
-        Operation::Completions => request.get("prompt").map_or(0, |p| estimate_text_input(encoding, p)),
-        Operation::Embeddings => request.get("input").map_or(0, |p| estimate_text_input(encoding, p)),
+        Operation::Completions => request
+            .get("prompt")
+            .map_or(0, |p| estimate_text_input(encoding, p)),
+        Operation::Embeddings => request
+            .get("input")
+            .map_or(0, |p| estimate_text_input(encoding, p)),
         Operation::Responses => ["instructions", "input"]
             .iter()
             .filter_map(|k| request.get(k))

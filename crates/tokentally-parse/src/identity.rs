@@ -44,18 +44,30 @@ pub fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
 }
 
 fn claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// Resolves the caller of a gateway record.
+///
+/// Decoded `claims` (from the APIM policy) win over the token's payload claim by
+/// claim, so a policy that forwards only some claims still gets the rest from the
+/// token.
 pub fn identify(caller: &Caller) -> Identity {
     let mut note = None;
-    let claims = caller.claims.clone().or_else(|| {
-        let header = caller.authorization.as_deref()?.trim();
+    let token_claims = caller.authorization.as_deref().and_then(|header| {
+        let header = header.trim();
         let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
         let claims = jwt_claims(token.trim());
         if claims.is_none() {
@@ -63,9 +75,13 @@ pub fn identify(caller: &Caller) -> Identity {
         }
         claims
     });
-    let claims = claims.unwrap_or_default();
+    let empty = Map::new();
+    let given = caller.claims.as_ref().unwrap_or(&empty);
+    let token = token_claims.as_ref().unwrap_or(&empty);
+    let get = |name: &str| claim(given, name).or_else(|| claim(token, name));
     let subscription = non_empty(&caller.subscription_id).or_else(|| non_empty(&caller.subscription_name));
-    let (app_id, app_id_source) = match claim(&claims, "appid").or_else(|| claim(&claims, "azp")) {
+    let app = claim(given, "appid").or_else(|| claim(given, "azp")).or_else(|| get("appid")).or_else(|| get("azp"));
+    let (app_id, app_id_source) = match app {
         Some(app) => (app, AppIdSource::Claim),
         None => match &subscription {
             Some(sub) => (sub.clone(), AppIdSource::Subscription),
@@ -75,8 +91,8 @@ pub fn identify(caller: &Caller) -> Identity {
     Identity {
         app_id,
         app_id_source,
-        tenant_id: claim(&claims, "tid"),
-        object_id: claim(&claims, "oid"),
+        tenant_id: get("tid"),
+        object_id: get("oid"),
         subscription,
         product: non_empty(&caller.product),
         note,
@@ -90,13 +106,20 @@ mod tests {
 
     fn jwt(payload: &Value) -> String {
         let enc = general_purpose::URL_SAFE_NO_PAD;
-        format!("{}.{}.sig", enc.encode(br#"{"alg":"RS256"}"#), enc.encode(payload.to_string()))
+        format!(
+            "{}.{}.sig",
+            enc.encode(br#"{"alg":"RS256"}"#),
+            enc.encode(payload.to_string())
+        )
     }
 
     #[test]
     fn v1_token_appid() {
         let caller = Caller {
-            authorization: Some(format!("Bearer {}", jwt(&json!({"appid": "a1", "tid": "t", "oid": "o"})))),
+            authorization: Some(format!(
+                "Bearer {}",
+                jwt(&json!({"appid": "a1", "tid": "t", "oid": "o"}))
+            )),
             subscription_id: Some("sub".into()),
             ..Caller::default()
         };
@@ -111,14 +134,22 @@ mod tests {
     fn v2_token_azp_and_signature_dropped() {
         let token = jwt(&json!({"azp": "a2", "ver": "2.0"}));
         let unsigned = format!("{}.", token.rsplit_once('.').map_or("", |(head, _)| head));
-        let caller = Caller { authorization: Some(format!("Bearer {unsigned}")), ..Caller::default() };
+        let caller = Caller {
+            authorization: Some(format!("Bearer {unsigned}")),
+            ..Caller::default()
+        };
         assert_eq!(identify(&caller).app_id, "a2");
     }
 
     #[test]
     fn decoded_claims_win() {
         let caller = Caller {
-            claims: Some(json!({"azp": "from-claims"}).as_object().cloned().unwrap_or_default()),
+            claims: Some(
+                json!({"azp": "from-claims"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             authorization: Some(format!("Bearer {}", jwt(&json!({"appid": "from-token"})))),
             ..Caller::default()
         };
@@ -126,12 +157,32 @@ mod tests {
     }
 
     #[test]
-    fn subscription_then_unattributed() {
-        let caller = Caller { subscription_name: Some("team-x".into()), ..Caller::default() };
+    fn partial_claims_fall_back_to_the_token() {
+        let caller = Caller {
+            claims: Some(json!({"tid": "t-given"}).as_object().cloned().unwrap_or_default()),
+            authorization: Some(format!("Bearer {}", jwt(&json!({"appid": "from-token", "tid": "t-token"})))),
+            ..Caller::default()
+        };
         let id = identify(&caller);
-        assert_eq!((id.app_id.as_str(), id.app_id_source), ("team-x", AppIdSource::Subscription));
+        assert_eq!((id.app_id.as_str(), id.tenant_id.as_deref()), ("from-token", Some("t-given")));
+    }
+
+    #[test]
+    fn subscription_then_unattributed() {
+        let caller = Caller {
+            subscription_name: Some("team-x".into()),
+            ..Caller::default()
+        };
+        let id = identify(&caller);
+        assert_eq!(
+            (id.app_id.as_str(), id.app_id_source),
+            ("team-x", AppIdSource::Subscription)
+        );
         let id = identify(&Caller::default());
-        assert_eq!((id.app_id.as_str(), id.app_id_source), ("unattributed", AppIdSource::None));
+        assert_eq!(
+            (id.app_id.as_str(), id.app_id_source),
+            ("unattributed", AppIdSource::None)
+        );
     }
 
     #[test]

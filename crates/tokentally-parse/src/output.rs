@@ -41,7 +41,10 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn index_of(v: &Value) -> u32 {
-    v.get("index").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()).unwrap_or(0)
+    v.get("index")
+        .and_then(Value::as_u64)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(0)
 }
 
 impl Output {
@@ -59,7 +62,9 @@ impl Output {
 
     fn set_error(&mut self, v: &Value) {
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-            let message = str_of(err, "message").or_else(|| str_of(err, "code")).unwrap_or("error");
+            let message = str_of(err, "message")
+                .or_else(|| str_of(err, "code"))
+                .unwrap_or("error");
             self.error = Some(message.to_owned());
         }
     }
@@ -74,7 +79,9 @@ impl Output {
         self.set_model(chunk);
         self.set_usage(chunk);
         self.set_error(chunk);
-        let Some(choices) = chunk.get("choices").and_then(Value::as_array) else { return };
+        let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+            return;
+        };
         for c in choices {
             let choice = self.choices.entry(index_of(c)).or_default();
             if let Some(text) = str_of(c, "text") {
@@ -99,15 +106,26 @@ impl Output {
             "response.function_call_arguments.delta" => {
                 let index = index_of_output(event);
                 if let Some(delta) = str_of(event, "delta") {
-                    let call = self.choices.entry(0).or_default().tool_calls.entry(index).or_default();
+                    let call = self
+                        .choices
+                        .entry(0)
+                        .or_default()
+                        .tool_calls
+                        .entry(index)
+                        .or_default();
                     call.arguments.push_str(delta);
                 }
             }
             "response.output_item.added" => {
                 let item = event.get("item").unwrap_or(&Value::Null);
                 if let Some(name) = str_of(item, "name") {
-                    let call =
-                        self.choices.entry(0).or_default().tool_calls.entry(index_of_output(event)).or_default();
+                    let call = self
+                        .choices
+                        .entry(0)
+                        .or_default()
+                        .tool_calls
+                        .entry(index_of_output(event))
+                        .or_default();
                     call.name = name.to_owned();
                 }
             }
@@ -164,7 +182,11 @@ impl Output {
 }
 
 fn index_of_output(event: &Value) -> u32 {
-    event.get("output_index").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()).unwrap_or(0)
+    event
+        .get("output_index")
+        .and_then(Value::as_u64)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(0)
 }
 
 /// A chat `message` or `delta`: content, refusal, tool calls, legacy function call.
@@ -186,7 +208,10 @@ fn absorb_message(choice: &mut Choice, message: &Value) {
         }
     }
     if let Some(function) = message.get("function_call").filter(|f| !f.is_null()) {
-        absorb_function(choice.tool_calls.entry(LEGACY_FUNCTION_CALL).or_default(), Some(function));
+        absorb_function(
+            choice.tool_calls.entry(LEGACY_FUNCTION_CALL).or_default(),
+            Some(function),
+        );
     }
 }
 
@@ -203,7 +228,12 @@ fn absorb_function(call: &mut ToolCall, function: Option<&Value>) {
 fn absorb_response_item(choice: &mut Choice, index: u32, item: &Value) {
     match str_of(item, "type") {
         Some("message") => {
-            for part in item.get("content").and_then(Value::as_array).into_iter().flatten() {
+            for part in item
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 for key in ["text", "refusal"] {
                     if let Some(text) = str_of(part, key) {
                         choice.text.push_str(text);
@@ -242,7 +272,13 @@ mod tests {
         assert_eq!(out.model.as_deref(), Some("gpt-4o-2024-08-06"));
         assert_eq!(out.choices[&0].text, "Hello");
         assert_eq!(out.choices[&1].text, "Bon");
-        assert_eq!(out.choices[&1].tool_calls[&0], ToolCall { name: "get".into(), arguments: "{\"a\":1}".into() });
+        assert_eq!(
+            out.choices[&1].tool_calls[&0],
+            ToolCall {
+                name: "get".into(),
+                arguments: "{\"a\":1}".into()
+            }
+        );
         assert_eq!(out.choices[&1].finish_reason.as_deref(), Some("tool_calls"));
         assert_eq!(out.usage.map(|u| u.total), Some(12));
     }
@@ -266,8 +302,10 @@ mod tests {
         out.absorb_chunk(&json!({"type": "response.created", "response": {"model": "gpt-4.1"}}));
         out.absorb_chunk(&json!({"type": "response.output_text.delta", "delta": "Hi "}));
         out.absorb_chunk(&json!({"type": "response.output_text.delta", "delta": "there"}));
-        out.absorb_chunk(&json!({"type": "response.completed", "response": {"status": "completed",
-            "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}}));
+        out.absorb_chunk(
+            &json!({"type": "response.completed", "response": {"status": "completed",
+            "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}}),
+        );
         assert_eq!(out.choices[&0].text, "Hi there");
         assert!(out.done);
         assert_eq!(out.usage.map(|u| u.completion), Some(2));

@@ -89,7 +89,11 @@ impl SseDecoder {
             truncated = true;
             self.dispatch(on_event);
         }
-        if truncated { StreamEnd::Truncated } else { StreamEnd::Clean }
+        if truncated {
+            StreamEnd::Truncated
+        } else {
+            StreamEnd::Clean
+        }
     }
 
     fn process_line(&mut self, line: &[u8], on_event: &mut impl FnMut(SseEvent<'_>)) {
@@ -125,7 +129,10 @@ impl SseDecoder {
 
     fn dispatch(&mut self, on_event: &mut impl FnMut(SseEvent<'_>)) {
         if self.has_data {
-            on_event(SseEvent { event: &self.event, data: &self.data });
+            on_event(SseEvent {
+                event: &self.event,
+                data: &self.data,
+            });
         }
         self.data.clear();
         self.event.clear();
@@ -152,12 +159,19 @@ mod tests {
     }
 
     fn data(events: &[Owned]) -> Vec<String> {
-        events.iter().map(|(_, d)| String::from_utf8_lossy(d).into_owned()).collect()
+        events
+            .iter()
+            .map(|(_, d)| String::from_utf8_lossy(d).into_owned())
+            .collect()
     }
 
     #[test]
     fn lf_crlf_and_cr_line_ends() {
-        for text in ["data: a\n\ndata: b\n\n", "data: a\r\n\r\ndata: b\r\n\r\n", "data: a\r\rdata: b\r\r"] {
+        for text in [
+            "data: a\n\ndata: b\n\n",
+            "data: a\r\n\r\ndata: b\r\n\r\n",
+            "data: a\r\rdata: b\r\r",
+        ] {
             let (events, end) = decode(&[text.as_bytes()]);
             assert_eq!(data(&events), ["a", "b"], "{text:?}");
             assert_eq!(end, StreamEnd::Clean);

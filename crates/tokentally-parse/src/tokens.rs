@@ -46,7 +46,9 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
     if let Some(messages) = request.get("messages").and_then(Value::as_array) {
         for message in messages {
             total += TOKENS_PER_MESSAGE;
-            let Some(fields) = message.as_object() else { continue };
+            let Some(fields) = message.as_object() else {
+                continue;
+            };
             for (key, value) in fields {
                 total += count_value(encoding, value);
                 if key == "name" {

@@ -41,7 +41,13 @@ impl Usage {
             .unwrap_or(0)
             .clamp(0, completion);
         let total = total.unwrap_or(prompt + completion);
-        Some(Self { prompt, cached, completion, reasoning, total })
+        Some(Self {
+            prompt,
+            cached,
+            completion,
+            reasoning,
+            total,
+        })
     }
 }
 
@@ -57,16 +63,43 @@ mod tests {
             "prompt_tokens_details": {"cached_tokens": 1024},
             "completion_tokens_details": {"reasoning_tokens": 192}
         }));
-        assert_eq!(u, Some(Usage { prompt: 1200, cached: 1024, completion: 300, reasoning: 192, total: 1500 }));
+        assert_eq!(
+            u,
+            Some(Usage {
+                prompt: 1200,
+                cached: 1024,
+                completion: 300,
+                reasoning: 192,
+                total: 1500
+            })
+        );
     }
 
     #[test]
     fn responses_and_embeddings_usage() {
         let u = Usage::from_json(&json!({"input_tokens": 10, "output_tokens": 4,
             "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 2}}));
-        assert_eq!(u, Some(Usage { prompt: 10, cached: 0, completion: 4, reasoning: 2, total: 14 }));
+        assert_eq!(
+            u,
+            Some(Usage {
+                prompt: 10,
+                cached: 0,
+                completion: 4,
+                reasoning: 2,
+                total: 14
+            })
+        );
         let e = Usage::from_json(&json!({"prompt_tokens": 8, "total_tokens": 8}));
-        assert_eq!(e, Some(Usage { prompt: 8, cached: 0, completion: 0, reasoning: 0, total: 8 }));
+        assert_eq!(
+            e,
+            Some(Usage {
+                prompt: 8,
+                cached: 0,
+                completion: 0,
+                reasoning: 0,
+                total: 8
+            })
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use error::{Error, Result};
 pub use month::Month;
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{PRICE_UNIT, Price, PriceTable, TokenClass};
-pub use sql::{PRICES_TABLE, format_batches, run_sql};
+pub use sql::{PRICES_TABLE, batches_to_csv, batches_to_json, format_batches, run_sql};
 pub use summary::{AppSummary, Costs, Totals};
 
 use datafusion::prelude::SessionContext;

@@ -37,3 +37,30 @@ pub async fn run_sql(data_dir: &Path, prices: Option<&Path>, query: &str) -> Res
 pub fn format_batches(batches: &[RecordBatch]) -> Result<String> {
     Ok(arrow::util::pretty::pretty_format_batches(batches)?.to_string())
 }
+
+/// Query results as CSV with a header, for spreadsheets and scripts.
+///
+/// # Errors
+/// When a column type has no CSV form.
+pub fn batches_to_csv(batches: &[RecordBatch]) -> Result<String> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+        for batch in batches {
+            writer.write(batch)?;
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Query results as JSON Lines (one object per row), for scripts and `jq`.
+///
+/// # Errors
+/// When a column type has no JSON form.
+pub fn batches_to_json(batches: &[RecordBatch]) -> Result<String> {
+    let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    writer.write_batches(&refs)?;
+    writer.finish()?;
+    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
+}

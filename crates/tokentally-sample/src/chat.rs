@@ -18,26 +18,44 @@ use tokentally_parse::count_tokens;
 pub(crate) fn tool_definitions(style: Style) -> Option<Value> {
     let defs = match style {
         Style::Support => json!([
-            function("lookup_order", "Look up an order by number; returns status, carrier and ETA.",
-                json!({"order_id": {"type": "string", "description": "Order number, e.g. ORD-12345"}}), &["order_id"]),
-            function("create_ticket", "Open a ticket for a human agent when you cannot solve the issue.",
+            function(
+                "lookup_order",
+                "Look up an order by number; returns status, carrier and ETA.",
+                json!({"order_id": {"type": "string", "description": "Order number, e.g. ORD-12345"}}),
+                &["order_id"]
+            ),
+            function(
+                "create_ticket",
+                "Open a ticket for a human agent when you cannot solve the issue.",
                 json!({"subject": {"type": "string"}, "priority": {"type": "string", "enum": ["low", "normal", "high"]},
-                       "summary": {"type": "string"}}), &["subject", "priority"]),
+                       "summary": {"type": "string"}}),
+                &["subject", "priority"]
+            ),
         ]),
         Style::Assistant => json!([
-            function("get_calendar_events", "List the user's calendar events between two instants.",
+            function(
+                "get_calendar_events",
+                "List the user's calendar events between two instants.",
                 json!({"start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}}),
-                &["start", "end"]),
-            function("search_documents", "Search SharePoint and OneDrive documents the user can read.",
-                json!({"query": {"type": "string"}, "top": {"type": "integer", "minimum": 1, "maximum": 20}}), &["query"]),
+                &["start", "end"]
+            ),
+            function(
+                "search_documents",
+                "Search SharePoint and OneDrive documents the user can read.",
+                json!({"query": {"type": "string"}, "top": {"type": "integer", "minimum": 1, "maximum": 20}}),
+                &["query"]
+            ),
         ]),
-        Style::Extraction => json!([function("record_invoice", "Store the fields extracted from one invoice.",
+        Style::Extraction => json!([function(
+            "record_invoice",
+            "Store the fields extracted from one invoice.",
             json!({
                 "invoice_number": {"type": "string"}, "supplier": {"type": "string"},
                 "currency": {"type": "string", "description": "ISO 4217 code"}, "total": {"type": "number"},
                 "due_days": {"type": "integer"}, "line_items": {"type": "integer", "description": "Number of lines"}
             }),
-            &["invoice_number", "supplier", "total"])]),
+            &["invoice_number", "supplier", "total"]
+        )]),
         _ => return None,
     };
     Some(defs)
@@ -52,9 +70,10 @@ fn function(name: &str, description: &str, properties: Value, required: &[&str])
 pub(crate) fn tool_call(rng: &mut ChaCha8Rng, style: Style, second: bool) -> ToolCall {
     let id = format!("call_{}", alnum(rng, 24));
     let (name, arguments) = match (style, second) {
-        (Style::Support, false) => {
-            ("lookup_order", format!(r#"{{"order_id":"ORD-{}"}}"#, rng.random_range(10_000..99_999)))
-        }
+        (Style::Support, false) => (
+            "lookup_order",
+            format!(r#"{{"order_id":"ORD-{}"}}"#, rng.random_range(10_000..99_999)),
+        ),
         (Style::Support, true) => (
             "create_ticket",
             format!(
@@ -70,7 +89,10 @@ pub(crate) fn tool_call(rng: &mut ChaCha8Rng, style: Style, second: bool) -> Too
             let day = rng.random_range(1..28);
             (
                 "get_calendar_events",
-                format!(r#"{{"start":"2026-10-{day:02}T00:00:00Z","end":"2026-10-{:02}T00:00:00Z"}}"#, day + 1),
+                format!(
+                    r#"{{"start":"2026-10-{day:02}T00:00:00Z","end":"2026-10-{:02}T00:00:00Z"}}"#,
+                    day + 1
+                ),
             )
         }
         (Style::Assistant, true) => (
@@ -82,7 +104,7 @@ pub(crate) fn tool_call(rng: &mut ChaCha8Rng, style: Style, second: bool) -> Too
                 rng.random_range(3..10)
             ),
         ),
-        _ => ("record_invoice", crate::text::reply(rng, Style::Extraction, false)),
+        _ => ("record_invoice", crate::text::reply(rng, Style::Extraction, None)),
     };
     ToolCall { id, name, arguments }
 }
@@ -96,29 +118,52 @@ pub(crate) fn tool_result(rng: &mut ChaCha8Rng, call: &ToolCall) -> Value {
             pick(rng, &["PostNord", "DHL", "UPS", "Bring"]),
             rng.random_range(1..29)
         ),
-        "create_ticket" => format!(r#"{{"ticket":"INC{}","queue":"tier-2"}}"#, rng.random_range(100_000..999_999)),
+        "create_ticket" => format!(
+            r#"{{"ticket":"INC{}","queue":"tier-2"}}"#,
+            rng.random_range(100_000..999_999)
+        ),
         "get_calendar_events" => {
             let mut events = Vec::new();
             for _ in 0..rng.random_range(1..5) {
-                let title = format!("{} {}", pick(rng, vocab::ASSISTANT.adjectives), pick(rng, vocab::ASSISTANT.nouns));
-                events.push(json!({"title": title, "start": format!("{:02}:00", rng.random_range(8..17)),
-                    "organizer": pick_any(rng, vocab::PEOPLE).0}));
+                let title = format!(
+                    "{} {}",
+                    pick(rng, vocab::ASSISTANT.adjectives),
+                    pick(rng, vocab::ASSISTANT.nouns)
+                );
+                events.push(
+                    json!({"title": title, "start": format!("{:02}:00", rng.random_range(8..17)),
+                    "organizer": pick_any(rng, vocab::PEOPLE).0}),
+                );
             }
             Value::Array(events).to_string()
         }
-        _ => format!(r#"{{"results":[{{"title":"{}","url":"https://contoso.sharepoint.com/sites/pmo/doc{}.docx"}}]}}"#,
-            pick(rng, vocab::ASSISTANT.nouns), rng.random_range(1..999)),
+        _ => format!(
+            r#"{{"results":[{{"title":"{}","url":"https://contoso.sharepoint.com/sites/pmo/doc{}.docx"}}]}}"#,
+            pick(rng, vocab::ASSISTANT.nouns),
+            rng.random_range(1..999)
+        ),
     };
     json!({"role": "tool", "tool_call_id": call.id, "content": content})
 }
 
-/// Output tokens of a choice: its text plus its tool-call arguments.
-pub(crate) fn choice_tokens(encoding: Encoding, content: Option<&str>, arguments: &[&str]) -> i64 {
-    content.map_or(0, |c| count_tokens(encoding, c)) + arguments.iter().map(|a| count_tokens(encoding, a)).sum::<i64>()
+/// Output tokens of a choice: its text plus the name and arguments of each tool
+/// call (the model writes both), counted apart as tokentally's estimate does.
+pub(crate) fn choice_tokens(encoding: Encoding, content: Option<&str>, calls: &[(&str, &str)]) -> i64 {
+    content.map_or(0, |c| count_tokens(encoding, c))
+        + calls
+            .iter()
+            .map(|(name, arguments)| count_tokens(encoding, name) + count_tokens(encoding, arguments))
+            .sum::<i64>()
 }
 
 /// The `usage` object as the deployment's model reports it.
-pub(crate) fn usage(deployment: &Deployment, prompt: i64, cached: i64, completion: i64, reasoning: i64) -> Value {
+pub(crate) fn usage(
+    deployment: &Deployment,
+    prompt: i64,
+    cached: i64,
+    completion: i64,
+    reasoning: i64,
+) -> Value {
     if deployment.detailed_usage {
         json!({
             "completion_tokens": completion,
@@ -141,11 +186,16 @@ pub(crate) fn completion_body(meta: &Meta<'_>, choices: &[Choice], usage: Value)
         .iter()
         .enumerate()
         .map(|(index, c)| {
-            let mut message = json!({"annotations": [], "content": c.content, "refusal": null, "role": "assistant"});
+            let mut message =
+                json!({"annotations": [], "content": c.content, "refusal": null, "role": "assistant"});
             if !c.tool_calls.is_empty() {
                 message["tool_calls"] = tool_calls_json(&c.tool_calls);
             }
-            let filter = if c.content.is_some() { safe.clone() } else { json!({}) };
+            let filter = if c.content.is_some() {
+                safe.clone()
+            } else {
+                json!({})
+            };
             json!({"content_filter_results": filter, "finish_reason": c.finish, "index": index,
                 "logprobs": null, "message": message})
         })
@@ -178,7 +228,8 @@ mod tests {
                 let call = tool_call(&mut rng, style, second);
                 serde_json::from_str::<Value>(&call.arguments).expect("arguments are JSON");
                 let result = tool_result(&mut rng, &call);
-                serde_json::from_str::<Value>(result["content"].as_str().expect("str")).expect("result is JSON");
+                serde_json::from_str::<Value>(result["content"].as_str().expect("str"))
+                    .expect("result is JSON");
             }
         }
     }

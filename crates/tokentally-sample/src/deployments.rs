@@ -31,6 +31,9 @@ pub(crate) struct Deployment {
     pub ms_per_token: u32,
     /// Share of calls rejected with 429 at peak hours.
     pub throttle: f64,
+    /// Content filter in asynchronous mode: stream chunks carry no annotations,
+    /// separate annotation events (without `delta`) do.
+    pub async_filter: bool,
 }
 
 const SWC: (&str, &str) = ("swedencentral", "https://aoai-contoso-swc.openai.azure.com");
@@ -47,6 +50,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: true,
         detailed_usage: true,
         ms_per_token: 14,
+        async_filter: false,
         throttle: 0.06,
     },
     Deployment {
@@ -58,6 +62,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: true,
         detailed_usage: true,
         ms_per_token: 8,
+        async_filter: true,
         throttle: 0.015,
     },
     Deployment {
@@ -69,6 +74,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: true,
         detailed_usage: true,
         ms_per_token: 16,
+        async_filter: false,
         throttle: 0.04,
     },
     Deployment {
@@ -80,6 +86,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: true,
         detailed_usage: true,
         ms_per_token: 9,
+        async_filter: false,
         throttle: 0.03,
     },
     Deployment {
@@ -91,6 +98,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: false,
         detailed_usage: false,
         ms_per_token: 7,
+        async_filter: true,
         throttle: 0.01,
     },
     Deployment {
@@ -102,6 +110,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: false,
         detailed_usage: false,
         ms_per_token: 0,
+        async_filter: false,
         throttle: 0.01,
     },
     Deployment {
@@ -113,6 +122,7 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         caches_prompts: true,
         detailed_usage: true,
         ms_per_token: 8,
+        async_filter: true,
         throttle: 0.02,
     },
 ];

@@ -48,7 +48,11 @@ impl Identities {
                 return Some(Value::Object(caller));
             }
             Auth::BearerV1 { .. } | Auth::BearerV2User => {
-                let key = if app.auth == Auth::BearerV2User { (app_index, user) } else { (app_index, APP_ONLY) };
+                let key = if app.auth == Auth::BearerV2User {
+                    (app_index, user)
+                } else {
+                    (app_index, APP_ONLY)
+                };
                 let token = match self.tokens.get(&key) {
                     Some((exp, token)) if *exp - 300 > now_s => token.clone(),
                     _ => {
@@ -75,7 +79,12 @@ impl Identities {
             format!("10.40.{}.{}", user % 250, 10 + app_index)
         } else {
             let mut r = stable_rng(app.name);
-            format!("10.{}.{}.{}", 20 + app_index, r.random_range(0..250), r.random_range(2..250))
+            format!(
+                "10.{}.{}.{}",
+                20 + app_index,
+                r.random_range(0..250),
+                r.random_range(2..250)
+            )
         };
         caller.insert("ip".into(), Value::String(ip));
         Some(Value::Object(caller))
@@ -124,7 +133,7 @@ fn mint(rng: &mut ChaCha8Rng, app: &App, user: usize, now_s: i64) -> (i64, Strin
     let header = format!(r#"{{"typ":"JWT","alg":"RS256","x5t":"{kid}","kid":"{kid}"}}"#);
     let mut claims = json!({
         "iat": iat, "nbf": iat, "exp": exp, "tid": tid,
-        "aio": b64url(rng, 56), "rh": format!("1.AXkA{}.", b64url(rng, 44)), "uti": b64url(rng, 22),
+        "aio": b64url(rng, 44), "rh": format!("1.AXkA{}.", b64url(rng, 44)), "uti": b64url(rng, 22),
     });
     let fields = match app.auth {
         Auth::BearerV2User => {
@@ -133,7 +142,7 @@ fn mint(rng: &mut ChaCha8Rng, app: &App, user: usize, now_s: i64) -> (i64, Strin
                 "aud": GATEWAY_AUDIENCE, "azp": app.app_id(), "azpacr": "0",
                 "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
                 "name": name, "oid": oid, "preferred_username": format!("{upn}@contoso.com"),
-                "scp": "Chat.Invoke", "sid": stable_uuid(&format!("sid/{upn}")),
+                "scp": "Chat.Invoke",
                 "sub": b64url(rng, 43), "ver": "2.0",
             })
         }
@@ -177,7 +186,8 @@ mod tests {
         let jwt = bearer.strip_prefix("Bearer ").expect("bearer");
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("json");
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("json");
         assert_eq!(header["alg"], "RS256");
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json")
     }
@@ -191,13 +201,19 @@ mod tests {
             let again = ids.caller(&mut rng, i, app, 3, 1_790_000_060);
             match app.auth {
                 Auth::BearerV1 { .. } => {
-                    let auth = caller.as_ref().and_then(|c| c["authorization"].as_str()).expect("auth");
+                    let auth = caller
+                        .as_ref()
+                        .and_then(|c| c["authorization"].as_str())
+                        .expect("auth");
                     assert_eq!(payload(auth)["appid"], app.app_id());
                     assert_eq!(payload(auth)["ver"], "1.0");
                     assert_eq!(caller, again);
                 }
                 Auth::BearerV2User => {
-                    let auth = caller.as_ref().and_then(|c| c["authorization"].as_str()).expect("auth");
+                    let auth = caller
+                        .as_ref()
+                        .and_then(|c| c["authorization"].as_str())
+                        .expect("auth");
                     assert_eq!(payload(auth)["azp"], app.app_id());
                     assert_eq!(payload(auth)["ver"], "2.0");
                 }

@@ -21,7 +21,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 fn from_alphabet(rng: &mut ChaCha8Rng, alphabet: &[u8], len: usize) -> String {
-    (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
 }
 
 pub(crate) fn alnum(rng: &mut ChaCha8Rng, len: usize) -> String {
@@ -39,7 +41,14 @@ pub(crate) fn uuid(rng: &mut ChaCha8Rng) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A generator seeded by a name (FNV-1a), independent of the sample's seed.
@@ -66,7 +75,10 @@ mod tests {
         assert_eq!(a, stable_uuid("app/payroll-bot"));
         assert_ne!(a, stable_uuid("app/other"));
         let parts: Vec<&str> = a.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
         assert!(parts[2].starts_with('4'));
         assert!(a.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
     }

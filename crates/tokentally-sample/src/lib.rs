@@ -40,10 +40,17 @@ pub struct SampleConfig {
 }
 
 impl Default for SampleConfig {
-    /// About 15 MB of JSON Lines: big enough for a believable report, small enough
-    /// to ship and to generate in a few seconds.
+    /// About 20 MB of JSON Lines (2.5 MB gzipped): enough calls for a believable
+    /// monthly report, few enough to ship and to generate in seconds. AOAI's wire
+    /// format is verbose (a streamed answer is a dozen chunks of 300–500 bytes), so
+    /// calls average ~5 KB.
     fn default() -> Self {
-        Self { seed: 42, calls: 6000, year: 2026, month: 10 }
+        Self {
+            seed: 42,
+            calls: 4000,
+            year: 2026,
+            month: 10,
+        }
     }
 }
 
@@ -53,7 +60,8 @@ pub struct SampleStats {
     pub calls: usize,
     /// Bytes written, newlines included.
     pub bytes: u64,
-    /// Per chargeback key (Entra app id, APIM subscription, or `unattributed`).
+    /// Per chargeback key (Entra app id, APIM subscription, or `unattributed`);
+    /// every app of the sample, also those a small sample has no call of.
     pub apps: BTreeMap<String, AppStats>,
     /// Calls per deployment name.
     pub deployments: BTreeMap<String, usize>,
@@ -83,7 +91,8 @@ pub struct AppStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Features {
     pub streamed: usize,
-    /// Streams that end with a usage chunk (`stream_options.include_usage`).
+    /// Streams that ask for a usage chunk (`stream_options.include_usage`); a
+    /// truncated one may not have received it.
     pub streamed_with_usage: usize,
     /// Streams cut off before `[DONE]` (`response.complete: false`).
     pub truncated_streams: usize,
@@ -107,7 +116,14 @@ impl SampleStats {
         let mut stats = Self::default();
         for app in apps::APPS {
             let (key, source) = app.chargeback_key();
-            stats.apps.insert(key, AppStats { name: app.name, app_id_source: source, ..AppStats::default() });
+            stats.apps.insert(
+                key,
+                AppStats {
+                    name: app.name,
+                    app_id_source: source,
+                    ..AppStats::default()
+                },
+            );
         }
         stats
     }
@@ -136,7 +152,8 @@ impl SampleStats {
         f.length_finishes += usize::from(outcome.length);
         f.rate_limited += usize::from(outcome.status == 429);
         f.content_filtered += usize::from(outcome.status == 400);
-        f.embeddings += usize::from(deployments::DEPLOYMENTS[outcome.deployment].kind == deployments::Kind::Embeddings);
+        f.embeddings +=
+            usize::from(deployments::DEPLOYMENTS[outcome.deployment].kind == deployments::Kind::Embeddings);
         f.cached_prompts += usize::from(outcome.cached > 0);
         f.reasoning += usize::from(outcome.reasoning > 0);
     }

@@ -18,14 +18,46 @@ pub(crate) struct Topic {
 
 pub(crate) const HR: Topic = Topic {
     nouns: &[
-        "vacation balance", "payslip", "overtime claim", "expense report", "parental leave request",
-        "pension contribution", "tax form", "bonus payment", "shift schedule", "sick note",
-        "relocation allowance", "salary band", "travel reimbursement", "probation review",
-        "benefits enrollment", "meal voucher", "commuter subsidy", "holiday calendar",
+        "vacation balance",
+        "payslip",
+        "overtime claim",
+        "expense report",
+        "parental leave request",
+        "pension contribution",
+        "tax form",
+        "bonus payment",
+        "shift schedule",
+        "sick note",
+        "relocation allowance",
+        "salary band",
+        "travel reimbursement",
+        "probation review",
+        "benefits enrollment",
+        "meal voucher",
+        "commuter subsidy",
+        "holiday calendar",
     ],
-    verbs: &["submit", "approve", "review", "update", "cancel", "download", "reconcile", "correct", "check"],
+    verbs: &[
+        "submit",
+        "approve",
+        "review",
+        "update",
+        "cancel",
+        "download",
+        "reconcile",
+        "correct",
+        "check",
+    ],
     adjectives: &[
-        "pending", "approved", "quarterly", "annual", "retroactive", "gross", "net", "regional", "missing",
+        "pending",
+        "approved",
+        "quarterly",
+        "annual",
+        "retroactive",
+        "gross",
+        "net",
+        "regional",
+        "missing",
     ],
     code: "HR",
     questions: &[
@@ -42,12 +74,42 @@ pub(crate) const HR: Topic = Topic {
 
 pub(crate) const SUPPORT: Topic = Topic {
     nouns: &[
-        "order", "refund", "parcel", "tracking number", "invoice", "subscription", "warranty claim",
-        "return label", "delivery slot", "loyalty points", "payment method", "replacement part",
-        "gift card", "store credit", "delivery address",
+        "order",
+        "refund",
+        "parcel",
+        "tracking number",
+        "invoice",
+        "subscription",
+        "warranty claim",
+        "return label",
+        "delivery slot",
+        "loyalty points",
+        "payment method",
+        "replacement part",
+        "gift card",
+        "store credit",
+        "delivery address",
     ],
-    verbs: &["track", "refund", "cancel", "replace", "reschedule", "update", "confirm", "escalate"],
-    adjectives: &["delayed", "damaged", "missing", "duplicate", "express", "partial", "expired", "open"],
+    verbs: &[
+        "track",
+        "refund",
+        "cancel",
+        "replace",
+        "reschedule",
+        "update",
+        "confirm",
+        "escalate",
+    ],
+    adjectives: &[
+        "delayed",
+        "damaged",
+        "missing",
+        "duplicate",
+        "express",
+        "partial",
+        "expired",
+        "open",
+    ],
     code: "ORD",
     questions: &[
         "My {n} {c} is {a}, where is it?",
@@ -63,34 +125,109 @@ pub(crate) const SUPPORT: Topic = Topic {
 
 pub(crate) const LEGAL: Topic = Topic {
     nouns: &[
-        "indemnification clause", "termination notice", "liability cap", "governing law",
-        "confidentiality obligation", "service level", "renewal term", "payment schedule",
-        "force majeure event", "data processing addendum", "audit right", "non-solicitation clause",
+        "indemnification clause",
+        "termination notice",
+        "liability cap",
+        "governing law",
+        "confidentiality obligation",
+        "service level",
+        "renewal term",
+        "payment schedule",
+        "force majeure event",
+        "data processing addendum",
+        "audit right",
+        "non-solicitation clause",
     ],
-    verbs: &["limit", "extend", "terminate", "assign", "waive", "amend", "notify", "indemnify"],
-    adjectives: &["mutual", "unilateral", "material", "reasonable", "exclusive", "automatic", "written"],
+    verbs: &[
+        "limit",
+        "extend",
+        "terminate",
+        "assign",
+        "waive",
+        "amend",
+        "notify",
+        "indemnify",
+    ],
+    adjectives: &[
+        "mutual",
+        "unilateral",
+        "material",
+        "reasonable",
+        "exclusive",
+        "automatic",
+        "written",
+    ],
     code: "CTR",
     questions: &["Review this agreement and list every clause that deviates from our standard terms."],
 };
 
 pub(crate) const CODE: Topic = Topic {
     nouns: &[
-        "function", "pull request", "unit test", "null check", "error handler", "retry loop",
-        "database query", "migration", "config file", "API client", "mutex", "iterator", "cache",
+        "function",
+        "pull request",
+        "unit test",
+        "null check",
+        "error handler",
+        "retry loop",
+        "database query",
+        "migration",
+        "config file",
+        "API client",
+        "mutex",
+        "iterator",
+        "cache",
     ],
-    verbs: &["refactor", "rename", "extract", "inline", "remove", "guard", "memoize", "document"],
-    adjectives: &["blocking", "unused", "nested", "redundant", "unchecked", "flaky", "async", "public"],
+    verbs: &[
+        "refactor", "rename", "extract", "inline", "remove", "guard", "memoize", "document",
+    ],
+    adjectives: &[
+        "blocking",
+        "unused",
+        "nested",
+        "redundant",
+        "unchecked",
+        "flaky",
+        "async",
+        "public",
+    ],
     code: "PR",
     questions: &["Please review this change and point out bugs, missing tests and style issues."],
 };
 
 pub(crate) const KB: Topic = Topic {
     nouns: &[
-        "VPN client", "password reset", "MFA device", "laptop image", "printer queue", "SharePoint site",
-        "Teams channel", "license", "firewall rule", "backup job", "shared mailbox", "Wi-Fi profile",
+        "VPN client",
+        "password reset",
+        "MFA device",
+        "laptop image",
+        "printer queue",
+        "SharePoint site",
+        "Teams channel",
+        "license",
+        "firewall rule",
+        "backup job",
+        "shared mailbox",
+        "Wi-Fi profile",
     ],
-    verbs: &["reset", "install", "request", "renew", "configure", "restore", "enroll", "unlock"],
-    adjectives: &["managed", "expired", "corporate", "guest", "encrypted", "shared", "legacy"],
+    verbs: &[
+        "reset",
+        "install",
+        "request",
+        "renew",
+        "configure",
+        "restore",
+        "enroll",
+        "unlock",
+    ],
+    adjectives: &[
+        "managed",
+        "expired",
+        "corporate",
+        "guest",
+        "encrypted",
+        "shared",
+        "legacy",
+    ],
     code: "KB",
     questions: &[
         "How do I {v} my {n}?",
@@ -102,11 +239,36 @@ pub(crate) const KB: Topic = Topic {
 
 pub(crate) const MARKETING: Topic = Topic {
     nouns: &[
-        "product launch", "newsletter", "landing page", "tagline", "social post", "campaign",
-        "webinar invite", "email subject line", "customer story", "banner ad",
+        "product launch",
+        "newsletter",
+        "landing page",
+        "tagline",
+        "social post",
+        "campaign",
+        "webinar invite",
+        "email subject line",
+        "customer story",
+        "banner ad",
     ],
-    verbs: &["launch", "discover", "save", "upgrade", "join", "explore", "switch", "celebrate"],
-    adjectives: &["bold", "playful", "sustainable", "premium", "effortless", "smart", "seasonal"],
+    verbs: &[
+        "launch",
+        "discover",
+        "save",
+        "upgrade",
+        "join",
+        "explore",
+        "switch",
+        "celebrate",
+    ],
+    adjectives: &[
+        "bold",
+        "playful",
+        "sustainable",
+        "premium",
+        "effortless",
+        "smart",
+        "seasonal",
+    ],
     code: "CMP",
     questions: &[
         "Write {d} variants of a {a} {n} for our autumn {m}.",
@@ -117,8 +279,16 @@ pub(crate) const MARKETING: Topic = Topic {
 
 pub(crate) const FAQ: Topic = Topic {
     nouns: &[
-        "opening hours", "parking permit", "library card", "recycling schedule", "passport appointment",
-        "bus pass", "fee waiver", "building permit", "school enrollment", "waste collection",
+        "opening hours",
+        "parking permit",
+        "library card",
+        "recycling schedule",
+        "passport appointment",
+        "bus pass",
+        "fee waiver",
+        "building permit",
+        "school enrollment",
+        "waste collection",
     ],
     verbs: &["apply for", "renew", "cancel", "pay", "book", "change"],
     adjectives: &["temporary", "annual", "reduced", "online", "new"],
@@ -134,8 +304,16 @@ pub(crate) const FAQ: Topic = Topic {
 
 pub(crate) const EXTRACTION: Topic = Topic {
     nouns: &[
-        "invoice", "purchase order", "line item", "VAT number", "due date", "supplier", "total amount",
-        "delivery note", "credit note", "payment terms",
+        "invoice",
+        "purchase order",
+        "line item",
+        "VAT number",
+        "due date",
+        "supplier",
+        "total amount",
+        "delivery note",
+        "credit note",
+        "payment terms",
     ],
     verbs: &["extract", "validate", "normalize", "match"],
     adjectives: &["net", "gross", "foreign", "recurring", "overdue"],
@@ -145,11 +323,36 @@ pub(crate) const EXTRACTION: Topic = Topic {
 
 pub(crate) const ASSISTANT: Topic = Topic {
     nouns: &[
-        "meeting", "calendar invite", "action item", "status update", "project plan", "budget review",
-        "one-on-one", "design doc", "roadmap", "retrospective", "steering committee", "offsite",
+        "meeting",
+        "calendar invite",
+        "action item",
+        "status update",
+        "project plan",
+        "budget review",
+        "one-on-one",
+        "design doc",
+        "roadmap",
+        "retrospective",
+        "steering committee",
+        "offsite",
     ],
-    verbs: &["summarize", "reschedule", "draft", "prepare", "share", "follow up on", "decline"],
-    adjectives: &["weekly", "quarterly", "urgent", "cross-team", "optional", "recurring"],
+    verbs: &[
+        "summarize",
+        "reschedule",
+        "draft",
+        "prepare",
+        "share",
+        "follow up on",
+        "decline",
+    ],
+    adjectives: &[
+        "weekly",
+        "quarterly",
+        "urgent",
+        "cross-team",
+        "optional",
+        "recurring",
+    ],
     code: "MTG",
     questions: &[
         "{v} my {a} {n} with {p}.",
@@ -218,53 +421,123 @@ pub(crate) const PEOPLE: &[(&str, &str)] = &[
 ];
 
 pub(crate) const WHEN: &[&str] = &[
-    "Friday", "next Monday", "the end of the month", "14 October", "the 25th", "tomorrow",
-    "the next payroll run", "Q4", "Wednesday afternoon", "3 November",
+    "Friday",
+    "next Monday",
+    "the end of the month",
+    "14 October",
+    "the 25th",
+    "tomorrow",
+    "the next payroll run",
+    "Q4",
+    "Wednesday afternoon",
+    "3 November",
 ];
 
-pub(crate) const EMOJI: &[&str] = &["🙂", "🙏", "👍", "🚚", "📦", "😅", "🎉", "❤️", "🤔", "✅", "😡", "⏰"];
-
-/// Customer messages and replies in the languages the support desk serves.
-pub(crate) const FOREIGN_QUESTIONS: &[&str] = &[
-    "Ich habe meine Bestellung vor zwei Wochen aufgegeben und noch nichts erhalten.",
-    "Können Sie mir bitte die Rechnung erneut zusenden?",
-    "Bonjour, ma commande n'est toujours pas arrivée. Pouvez-vous vérifier ?",
-    "Pouvez-vous m'envoyer une nouvelle étiquette de retour ?",
-    "Hola, necesito cambiar la dirección de entrega de mi pedido.",
-    "¿Cuánto tarda el reembolso en aparecer en mi cuenta?",
-    "注文した商品がまだ届いていません。確認していただけますか？",
-    "返品の手続きを教えてください。",
-    "Hej! Jag vill avsluta min prenumeration, hur gör jag?",
-    "请问我的退款什么时候到账？",
-    "Olá, o meu pedido chegou danificado. O que devo fazer?",
+pub(crate) const EMOJI: &[&str] = &[
+    "🙂", "🙏", "👍", "🚚", "📦", "😅", "🎉", "❤️", "🤔", "✅", "😡", "⏰",
 ];
 
-pub(crate) const FOREIGN_REPLIES: &[&str] = &[
-    "Vielen Dank für Ihre Nachricht! Ihre Sendung ist unterwegs und sollte in zwei Werktagen ankommen.",
-    "Ich habe Ihnen die Rechnung soeben erneut per E-Mail geschickt.",
-    "Merci pour votre patience ! Votre colis est en cours de livraison.",
-    "Je vous ai envoyé une nouvelle étiquette de retour par e-mail.",
-    "¡Gracias por escribirnos! He actualizado la dirección de entrega.",
-    "El reembolso suele tardar entre 3 y 5 días hábiles.",
-    "ご連絡ありがとうございます。配送状況を確認したところ、明日到着予定です。",
-    "返品ラベルをメールでお送りしました。",
-    "Tack för ditt meddelande! Din prenumeration avslutas vid periodens slut.",
-    "您的退款已处理，预计3到5个工作日到账。",
-    "Lamentamos o ocorrido! Enviámos um produto de substituição hoje.",
+/// A language the support desk and the marketing team work in besides English.
+#[derive(Debug)]
+pub(crate) struct Language {
+    pub name: &'static str,
+    /// What customers write.
+    pub questions: &'static [&'static str],
+    /// What the support assistant answers.
+    pub replies: &'static [&'static str],
+    /// Marketing copy (empty: no campaigns in this language).
+    pub copy: &'static [&'static str],
+}
+
+pub(crate) const LANGUAGES: &[Language] = &[
+    Language {
+        name: "German",
+        questions: &[
+            "Ich habe meine Bestellung vor zwei Wochen aufgegeben und noch nichts erhalten.",
+            "Können Sie mir bitte die Rechnung erneut zusenden?",
+        ],
+        replies: &[
+            "Vielen Dank für Ihre Nachricht! Ihre Sendung ist unterwegs und sollte in zwei Werktagen ankommen.",
+            "Ich habe Ihnen die Rechnung soeben erneut per E-Mail geschickt.",
+        ],
+        copy: &[
+            "Entdecken Sie jetzt unsere Herbstkollektion – nachhaltig, smart und überraschend günstig.",
+            "Nur diese Woche: 20 % Rabatt auf alle Premium-Abos.",
+        ],
+    },
+    Language {
+        name: "French",
+        questions: &[
+            "Bonjour, ma commande n'est toujours pas arrivée. Pouvez-vous vérifier ?",
+            "Pouvez-vous m'envoyer une nouvelle étiquette de retour ?",
+        ],
+        replies: &[
+            "Merci pour votre patience ! Votre colis est en cours de livraison.",
+            "Je vous ai envoyé une nouvelle étiquette de retour par e-mail.",
+        ],
+        copy: &[
+            "Découvrez notre nouvelle collection d'automne : élégante, durable et pensée pour vous.",
+            "Rejoignez plus de 10 000 clients satisfaits dès aujourd'hui.",
+        ],
+    },
+    Language {
+        name: "Spanish",
+        questions: &[
+            "Hola, necesito cambiar la dirección de entrega de mi pedido.",
+            "¿Cuánto tarda el reembolso en aparecer en mi cuenta?",
+        ],
+        replies: &[
+            "¡Gracias por escribirnos! He actualizado la dirección de entrega.",
+            "El reembolso suele tardar entre 3 y 5 días hábiles.",
+        ],
+        copy: &[
+            "Descubre la nueva colección de otoño: sostenible, práctica y hecha para ti.",
+            "¡Únete hoy y ahorra un 20 % en tu primer pedido!",
+        ],
+    },
+    Language {
+        name: "Japanese",
+        questions: &[
+            "注文した商品がまだ届いていません。確認していただけますか？",
+            "返品の手続きを教えてください。",
+        ],
+        replies: &[
+            "ご連絡ありがとうございます。配送状況を確認したところ、明日到着予定です。",
+            "返品ラベルをメールでお送りしました。",
+        ],
+        copy: &[],
+    },
+    Language {
+        name: "Swedish",
+        questions: &["Hej! Jag vill avsluta min prenumeration, hur gör jag?"],
+        replies: &["Tack för ditt meddelande! Din prenumeration avslutas vid periodens slut."],
+        copy: &[],
+    },
+    Language {
+        name: "Chinese",
+        questions: &["请问我的退款什么时候到账？"],
+        replies: &["您的退款已处理，预计3到5个工作日到账。"],
+        copy: &[],
+    },
+    Language {
+        name: "Portuguese",
+        questions: &["Olá, o meu pedido chegou danificado. O que devo fazer?"],
+        replies: &["Lamentamos o ocorrido! Enviámos um produto de substituição hoje."],
+        copy: &[],
+    },
 ];
 
-pub(crate) const MARKETING_FOREIGN: &[&str] = &[
-    "Découvrez notre nouvelle collection d'automne : élégante, durable et pensée pour vous.",
-    "Entdecken Sie jetzt unsere Herbstkollektion – nachhaltig, smart und überraschend günstig.",
-    "Descubre la nueva colección de otoño: sostenible, práctica y hecha para ti.",
-    "Nur diese Woche: 20 % Rabatt auf alle Premium-Abos.",
-    "Rejoignez plus de 10 000 clients satisfaits dès aujourd'hui.",
-    "¡Únete hoy y ahorra un 20 % en tu primer pedido!",
-];
+/// Languages with marketing copy (the first ones of [`LANGUAGES`]).
+pub(crate) const CAMPAIGN_LANGUAGES: usize = 3;
 
 pub(crate) const CONTRACT_PARTIES: &[&str] = &[
-    "Contoso Ltd.", "Fabrikam Inc.", "Northwind Traders", "Tailspin Toys AB", "Woodgrove Bank",
-    "Litware GmbH", "Adventure Works SA",
+    "Contoso Ltd.",
+    "Fabrikam Inc.",
+    "Northwind Traders",
+    "Tailspin Toys AB",
+    "Woodgrove Bank",
+    "Litware GmbH",
+    "Adventure Works SA",
 ];
 
 pub(crate) const CLAUSE_TEMPLATES: &[&str] = &[
@@ -277,7 +550,8 @@ pub(crate) const CLAUSE_TEMPLATES: &[&str] = &[
     "{P} grants a {a} right to audit the {n} once per calendar year upon {d} days' notice.",
 ];
 
-pub(crate) const JURISDICTIONS: &[&str] = &["Sweden", "England and Wales", "the State of New York", "Germany"];
+pub(crate) const JURISDICTIONS: &[&str] =
+    &["Sweden", "England and Wales", "the State of New York", "Germany"];
 
 pub(crate) const KB_PASSAGES: &[&str] = &[
     "To reset your password, go to aka.ms/sspr, verify with your MFA device and choose a new password of at least 14 characters.",

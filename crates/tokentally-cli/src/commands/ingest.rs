@@ -22,7 +22,12 @@ pub fn print_summary(summary: &IngestSummary, json: bool) -> Result<()> {
 
 fn render(s: &IngestSummary) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "ingested {} record(s) from {} input(s)", s.records, s.inputs.len());
+    let _ = writeln!(
+        t,
+        "ingested {} record(s) from {} input(s)",
+        s.records,
+        s.inputs.len()
+    );
     let _ = writeln!(
         t,
         "  rows written: {} ({} estimated, {} partial, {} unknown model) in {} file(s)",
@@ -33,7 +38,11 @@ fn render(s: &IngestSummary) -> String {
         s.files_written.len()
     );
     if s.quarantined > 0 {
-        let kinds: Vec<String> = s.quarantined_by_kind.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let kinds: Vec<String> = s
+            .quarantined_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         let _ = writeln!(t, "  quarantined: {} ({})", s.quarantined, kinds.join(", "));
         for example in &s.quarantine_examples {
             let _ = writeln!(t, "    {example}");

@@ -17,8 +17,18 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run { config, month, json } => run::run(config.as_deref(), month.as_deref(), json),
         Command::Ingest { inputs, out, json } => ingest::ingest(&inputs, &out, json),
         Command::Report { month, out, prices } => report::report(month.as_deref(), &out, &prices),
-        Command::Sql { query, out, prices, format } => sql::sql(&query, &out, &prices, format),
-        Command::Sample { out, calls, seed, month } => sample::sample(&out, calls, seed, &month),
+        Command::Sql {
+            query,
+            out,
+            prices,
+            format,
+        } => sql::sql(&query, &out, &prices, format),
+        Command::Sample {
+            out,
+            calls,
+            seed,
+            month,
+        } => sample::sample(&out, calls, seed, &month),
     }
 }
 
@@ -27,16 +37,27 @@ pub fn parse_month(text: Option<&str>) -> Result<Month> {
     match text.unwrap_or("previous") {
         "previous" => {
             let today = Utc::now().date_naive();
-            let (year, month) = if today.month() == 1 { (today.year() - 1, 12) } else { (today.year(), today.month() - 1) };
-            format!("{year:04}-{month:02}").parse().context("computing the previous month")
+            let (year, month) = if today.month() == 1 {
+                (today.year() - 1, 12)
+            } else {
+                (today.year(), today.month() - 1)
+            };
+            format!("{year:04}-{month:02}")
+                .parse()
+                .context("computing the previous month")
         }
-        text => text.parse().with_context(|| format!("--month {text:?}: expected YYYY-MM")),
+        text => text
+            .parse()
+            .with_context(|| format!("--month {text:?}: expected YYYY-MM")),
     }
 }
 
 /// A multi-threaded runtime for the DataFusion commands.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.

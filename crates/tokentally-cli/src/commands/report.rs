@@ -18,7 +18,9 @@ pub fn write_report(month: Month, out: &Path, prices: &Path) -> Result<Chargebac
         month,
         prices: prices.to_owned(),
     };
-    runtime()?.block_on(write_chargeback(&options)).with_context(|| format!("writing the chargeback for {month}"))
+    runtime()?
+        .block_on(write_chargeback(&options))
+        .with_context(|| format!("writing the chargeback for {month}"))
 }
 
 pub fn render(report: &ChargebackReport) -> String {

@@ -20,7 +20,10 @@ pub fn run(config: Option<&Path>, month: Option<&str>, json: bool) -> Result<Exi
     let month = parse_month(Some(month.unwrap_or(&config.report.month)))?;
     let report = write_report(month, &config.output.dir, &config.report.prices)?;
     if !json {
-        print(&format!("\nusage dataset: {}\n", config.output.dir.join("usage").display()))?;
+        print(&format!(
+            "\nusage dataset: {}\n",
+            config.output.dir.join("usage").display()
+        ))?;
         print(&render(&report))?;
     }
     Ok(ExitCode::SUCCESS)

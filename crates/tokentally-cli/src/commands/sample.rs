@@ -7,14 +7,21 @@ use std::process::ExitCode;
 use tokentally_sample::{SampleConfig, generate};
 
 pub fn sample(out: &Path, calls: usize, seed: u64, month: &str) -> Result<ExitCode> {
-    let Some((year, mon)) = month.split_once('-').and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))
+    let Some((year, mon)) = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))
     else {
         bail!("--month {month:?}: expected YYYY-MM");
     };
     if !(1..=12).contains(&mon) {
         bail!("--month {month:?}: month must be 01..12");
     }
-    let config = SampleConfig { seed, calls, year, month: mon };
+    let config = SampleConfig {
+        seed,
+        calls,
+        year,
+        month: mon,
+    };
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let write_err = || format!("writing {}", out.display());
     let stats = if out.extension().is_some_and(|e| e == "gz") {
@@ -28,6 +35,11 @@ pub fn sample(out: &Path, calls: usize, seed: u64, month: &str) -> Result<ExitCo
         w.flush().with_context(write_err)?;
         stats
     };
-    print(&format!("wrote {} calls ({} bytes before compression) to {}\n", stats.calls, stats.bytes, out.display()))?;
+    print(&format!(
+        "wrote {} calls ({} bytes before compression) to {}\n",
+        stats.calls,
+        stats.bytes,
+        out.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

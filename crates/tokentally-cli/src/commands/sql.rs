@@ -7,7 +7,9 @@ use tokentally_report::{format_batches, run_sql};
 
 pub fn sql(query: &str, out: &Path, prices: &Path, format: SqlFormat) -> Result<ExitCode> {
     let prices = prices.exists().then_some(prices);
-    let batches = runtime()?.block_on(run_sql(out, prices, query)).context("running the query")?;
+    let batches = runtime()?
+        .block_on(run_sql(out, prices, query))
+        .context("running the query")?;
     let text = match format {
         SqlFormat::Table => {
             let mut t = format_batches(&batches)?;

@@ -21,7 +21,13 @@ fn input(dir: &Path, name: &str, lines: &[&[u8]]) -> PathBuf {
 fn rows_in(paths: &[PathBuf]) -> i64 {
     paths
         .iter()
-        .map(|p| SerializedFileReader::new(File::open(p).expect("open")).expect("parquet").metadata().file_metadata().num_rows())
+        .map(|p| {
+            SerializedFileReader::new(File::open(p).expect("open"))
+                .expect("parquet")
+                .metadata()
+                .file_metadata()
+                .num_rows()
+        })
         .sum()
 }
 
@@ -29,17 +35,43 @@ fn rows_in(paths: &[PathBuf]) -> i64 {
 fn good_rows_land_and_bad_lines_are_quarantined_with_position() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (record("a", 1), record("b", 2));
-    let path = input(dir.path(), "calls.jsonl", &[a.as_bytes(), b"{oops", b"", b"\xff\xfe", b.as_bytes(), br#"{"schema":9}"#]);
+    let path = input(
+        dir.path(),
+        "calls.jsonl",
+        &[
+            a.as_bytes(),
+            b"{oops",
+            b"",
+            b"\xff\xfe",
+            b.as_bytes(),
+            br#"{"schema":9}"#,
+        ],
+    );
     let out = dir.path().join("out");
     let summary = ingest_files(std::slice::from_ref(&path), &IngestOptions::new(&out)).expect("ingest");
-    assert_eq!((summary.records, summary.rows_written, summary.quarantined), (5, 2, 3));
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.quarantined),
+        (5, 2, 3)
+    );
     assert_eq!(summary.rows_by_date.len(), 2);
     assert_eq!(rows_in(&summary.files_written), 2);
-    assert!(summary.files_written.iter().all(|p| p.to_string_lossy().contains("/usage/date=2026-10-0")));
-    assert!(summary.quarantine_examples[0].ends_with("calls.jsonl:2: not a JSON object: key must be a string at line 1 column 2"),
-        "{:?}", summary.quarantine_examples);
+    assert!(
+        summary
+            .files_written
+            .iter()
+            .all(|p| p.to_string_lossy().contains("/usage/date=2026-10-0"))
+    );
+    assert!(
+        summary.quarantine_examples[0]
+            .ends_with("calls.jsonl:2: not a JSON object: key must be a string at line 1 column 2"),
+        "{:?}",
+        summary.quarantine_examples
+    );
     let q = fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
-    let entries: Vec<serde_json::Value> = q.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let entries: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     assert_eq!(entries.len(), 3);
     assert_eq!(entries[0]["offset"], 2);
     assert_eq!(entries[0]["raw"], "{oops");
@@ -57,14 +89,31 @@ fn rerun_rewrites_the_same_files_byte_for_byte() {
     let mut options = IngestOptions::new(dir.path().join("out"));
     options.sink.max_buffered_rows = 7;
     let first = ingest_files(std::slice::from_ref(&path), &options).expect("first");
-    let bytes: Vec<Vec<u8>> = first.files_written.iter().map(|p| fs::read(p).expect("read")).collect();
+    let bytes: Vec<Vec<u8>> = first
+        .files_written
+        .iter()
+        .map(|p| fs::read(p).expect("read"))
+        .collect();
     let second = ingest_files(std::slice::from_ref(&path), &options).expect("second");
     assert_eq!(first.files_written, second.files_written);
-    let again: Vec<Vec<u8>> = second.files_written.iter().map(|p| fs::read(p).expect("read")).collect();
+    let again: Vec<Vec<u8>> = second
+        .files_written
+        .iter()
+        .map(|p| fs::read(p).expect("read"))
+        .collect();
     assert_eq!(bytes, again);
     assert_eq!(rows_in(&second.files_written), 50);
-    let all = fs::read_dir(dir.path().join("out/usage/date=2026-10-01")).expect("dir").count();
-    assert_eq!(all, first.files_written.iter().filter(|p| p.to_string_lossy().contains("2026-10-01")).count());
+    let all = fs::read_dir(dir.path().join("out/usage/date=2026-10-01"))
+        .expect("dir")
+        .count();
+    assert_eq!(
+        all,
+        first
+            .files_written
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("2026-10-01"))
+            .count()
+    );
 }
 
 #[test]
@@ -72,7 +121,10 @@ fn gzip_input_and_directories() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("in");
     fs::create_dir(&data).expect("mkdir");
-    let mut gz = flate2::write::GzEncoder::new(File::create(data.join("a.jsonl.gz")).expect("create"), Default::default());
+    let mut gz = flate2::write::GzEncoder::new(
+        File::create(data.join("a.jsonl.gz")).expect("create"),
+        Default::default(),
+    );
     writeln!(gz, "{}", record("g1", 4)).expect("write");
     gz.finish().expect("finish");
     input(&data, "b.jsonl", &[record("p1", 4).as_bytes()]);
@@ -84,7 +136,10 @@ fn gzip_input_and_directories() {
 
 #[test]
 fn missing_input_names_the_path() {
-    let err = ingest_files(&[PathBuf::from("/nonexistent/x.jsonl")], &IngestOptions::new("/tmp/unused"))
-        .expect_err("missing");
+    let err = ingest_files(
+        &[PathBuf::from("/nonexistent/x.jsonl")],
+        &IngestOptions::new("/tmp/unused"),
+    )
+    .expect_err("missing");
     assert!(err.to_string().starts_with("/nonexistent/x.jsonl: "), "{err}");
 }

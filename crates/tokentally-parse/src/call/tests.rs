@@ -4,7 +4,11 @@ use serde_json::json;
 use tokentally_core::AppIdSource;
 
 fn src() -> SourcePosition {
-    SourcePosition { source: "t.jsonl".into(), partition: None, offset: 1 }
+    SourcePosition {
+        source: "t.jsonl".into(),
+        partition: None,
+        offset: 1,
+    }
 }
 
 fn parse(v: &Value) -> Result<UsageRecord, ParseError> {
@@ -62,7 +66,10 @@ fn stream_without_usage_is_estimated() {
     assert_eq!(row.finish_reason.as_deref(), Some("stop"));
     assert!(row.streamed && !row.partial);
     assert_eq!(row.request_time.to_rfc3339(), "2026-10-05T08:00:00+00:00");
-    assert_eq!((row.app_id.as_str(), row.app_id_source), ("sub-1", AppIdSource::Subscription));
+    assert_eq!(
+        (row.app_id.as_str(), row.app_id_source),
+        ("sub-1", AppIdSource::Subscription)
+    );
     assert_eq!(row.event_id, event_id("req-1"));
 }
 
@@ -70,13 +77,18 @@ fn stream_without_usage_is_estimated() {
 fn stream_with_include_usage_is_reported() {
     let mut text = hello_stream(false);
     text.push_str(&sse(
-        &[json!({"choices": [], "model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 9,
-            "completion_tokens": 2, "total_tokens": 11, "prompt_tokens_details": {"cached_tokens": 0}}})],
+        &[
+            json!({"choices": [], "model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 9,
+            "completion_tokens": 2, "total_tokens": 11, "prompt_tokens_details": {"cached_tokens": 0}}}),
+        ],
         true,
     ));
     let row = parse(&record(json!({"status": 200, "sse": text}))).expect("row");
     assert_eq!(row.usage_source, UsageSource::Reported);
-    assert_eq!((row.prompt_tokens, row.completion_tokens, row.total_tokens), (9, 2, 11));
+    assert_eq!(
+        (row.prompt_tokens, row.completion_tokens, row.total_tokens),
+        (9, 2, 11)
+    );
     assert_eq!(row.encoding, None);
 }
 
@@ -87,15 +99,21 @@ fn cut_off_stream_is_partial_and_counts_what_arrived() {
     let row = parse(&record(json!({"status": 200, "sse": text, "complete": false}))).expect("row");
     assert!(row.partial);
     assert_eq!(row.completion_tokens, 2);
-    assert!(row.notes.as_deref().unwrap_or_default().contains("final event"), "{:?}", row.notes);
+    assert!(
+        row.notes.as_deref().unwrap_or_default().contains("final event"),
+        "{:?}",
+        row.notes
+    );
 }
 
 #[test]
 fn non_streamed_body_with_usage() {
-    let mut r = record(json!({"status": 200, "body": {"model": "gpt-4o-mini-2024-07-18", "object": "chat.completion",
+    let mut r = record(
+        json!({"status": 200, "body": {"model": "gpt-4o-mini-2024-07-18", "object": "chat.completion",
         "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "x"}}],
         "usage": {"prompt_tokens": 1500, "completion_tokens": 10, "total_tokens": 1510,
-            "prompt_tokens_details": {"cached_tokens": 1280}}}}));
+            "prompt_tokens_details": {"cached_tokens": 1280}}}}),
+    );
     r["request"]["stream"] = json!(false);
     let row = parse(&r).expect("row");
     assert!(!row.streamed);
@@ -105,8 +123,10 @@ fn non_streamed_body_with_usage() {
 
 #[test]
 fn failed_call_is_kept_with_zero_tokens() {
-    let row = parse(&record(json!({"status": 429, "body": {"error": {"code": "429", "message": "Rate limit"}}})))
-        .expect("row");
+    let row = parse(&record(
+        json!({"status": 429, "body": {"error": {"code": "429", "message": "Rate limit"}}}),
+    ))
+    .expect("row");
     assert_eq!(row.status, 429);
     assert_eq!(row.usage_source, UsageSource::None);
     assert_eq!(row.total_tokens, 0);
@@ -120,7 +140,12 @@ fn unknown_model_is_flagged() {
     r["deployment"] = json!("custom");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
-    assert!(row.notes.as_deref().unwrap_or_default().contains("unknown model \"mystery-1\""));
+    assert!(
+        row.notes
+            .as_deref()
+            .unwrap_or_default()
+            .contains("unknown model \"mystery-1\"")
+    );
 }
 
 #[test]
@@ -129,12 +154,27 @@ fn bad_records_are_typed_errors() {
     assert_eq!(kind(b"{not json"), Err("invalid_json"));
     assert_eq!(kind(b"[1,2]"), Err("invalid_json"));
     assert_eq!(kind(b"\xff\xfe"), Err("invalid_utf8"));
-    assert_eq!(kind(br#"{"schema": 2, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#), Err("unknown_schema"));
+    assert_eq!(
+        kind(br#"{"schema": 2, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#),
+        Err("unknown_schema")
+    );
     assert_eq!(kind(br#"{"request_id": "a"}"#), Err("missing_field"));
-    assert_eq!(kind(br#"{"schema": 1, "request_time": "2026-10-01T00:00:00Z"}"#), Err("missing_field"));
-    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "yesterday"}"#), Err("invalid_field"));
-    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z", "caller": 5}"#), Err("invalid_field"));
-    assert_eq!(kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#), Ok(()));
+    assert_eq!(
+        kind(br#"{"schema": 1, "request_time": "2026-10-01T00:00:00Z"}"#),
+        Err("missing_field")
+    );
+    assert_eq!(
+        kind(br#"{"schema": 1, "request_id": "a", "request_time": "yesterday"}"#),
+        Err("invalid_field")
+    );
+    assert_eq!(
+        kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z", "caller": 5}"#),
+        Err("invalid_field")
+    );
+    assert_eq!(
+        kind(br#"{"schema": 1, "request_id": "a", "request_time": "2026-10-01T00:00:00Z"}"#),
+        Ok(())
+    );
 }
 
 proptest! {
@@ -147,4 +187,28 @@ proptest! {
     fn never_panics_on_arbitrary_sse(text in "(data: [{}\\[\\]\":a-z0-9 ,]{0,40}\n{1,2}){0,8}") {
         let _ = parse(&record(json!({"status": 200, "sse": text})));
     }
+}
+
+#[test]
+fn missing_operation_is_inferred_from_the_request() {
+    let embed = json!({"schema": 1, "request_id": "e", "request_time": "2026-10-01T00:00:00Z",
+        "deployment": "text-embedding-3-small", "request": {"input": ["a b c"]},
+        "response": {"status": 200, "body": {"object": "list", "model": "text-embedding-3-small",
+            "usage": {"prompt_tokens": 3, "total_tokens": 3}}}});
+    assert_eq!(parse(&embed).expect("row").operation, Operation::Embeddings);
+    let mut chat = record(json!({"status": 200, "sse": hello_stream(true)}));
+    chat.as_object_mut().map(|o| o.remove("operation"));
+    assert_eq!(parse(&chat).expect("row").operation, Operation::ChatCompletions);
+    let responses = json!({"schema": 1, "request_id": "r", "request_time": "2026-10-01T00:00:00Z",
+        "deployment": "gpt-4.1", "request": {"input": "hi"}, "response": {"status": 200}});
+    assert_eq!(parse(&responses).expect("row").operation, Operation::Responses);
+}
+
+#[test]
+fn reasoning_model_stream_without_usage_says_what_is_missing() {
+    let mut r = record(json!({"status": 200, "sse": hello_stream(true).replace("gpt-4o-2024-08-06", "o3-mini-2025-01-31")}));
+    r["deployment"] = json!("o3-mini");
+    let row = parse(&r).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.notes.as_deref().unwrap_or_default().contains("hidden reasoning tokens"), "{:?}", row.notes);
 }
