@@ -104,7 +104,11 @@ pub fn lookup_model(name: &str) -> Option<ModelInfo> {
         let rest = name.strip_prefix(prefix)?;
         let at_boundary = rest.is_empty() || rest.starts_with(['-', '_', ':', '.']);
         let reasoning = family.starts_with('o') || family.starts_with("gpt-5") || family == "codex-mini";
-        at_boundary.then_some(ModelInfo { family, encoding, reasoning })
+        at_boundary.then_some(ModelInfo {
+            family,
+            encoding,
+            reasoning,
+        })
     })
 }
 

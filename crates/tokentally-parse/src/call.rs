@@ -179,7 +179,11 @@ fn rebuild_stream(sse: &[u8], output: &mut Output, notes: &mut Vec<String>) -> b
 /// `input` is shared by embeddings and the Responses API; an embedding model or
 /// deployment name decides.
 fn infer_operation(request: &Value, deployment: Option<&str>) -> Operation {
-    let model = request.get("model").and_then(Value::as_str).or(deployment).unwrap_or_default();
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .or(deployment)
+        .unwrap_or_default();
     if request.get("messages").is_some() {
         Operation::ChatCompletions
     } else if request.get("prompt").is_some() {
@@ -207,7 +211,10 @@ fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut
     let encoding = match row.model.as_deref().and_then(lookup_model) {
         Some(info) => {
             if info.reasoning {
-                notes.push("reasoning model without reported usage: hidden reasoning tokens are not counted".to_owned());
+                notes.push(
+                    "reasoning model without reported usage: hidden reasoning tokens are not counted"
+                        .to_owned(),
+                );
             }
             info.encoding
         }

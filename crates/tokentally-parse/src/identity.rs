@@ -68,7 +68,9 @@ pub fn identify(caller: &Caller) -> Identity {
     let mut note = None;
     let token_claims = caller.authorization.as_deref().and_then(|header| {
         let header = header.trim();
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))?;
         let claims = jwt_claims(token.trim());
         if claims.is_none() {
             note = Some("authorization header holds no decodable JWT".to_owned());
@@ -80,7 +82,10 @@ pub fn identify(caller: &Caller) -> Identity {
     let token = token_claims.as_ref().unwrap_or(&empty);
     let get = |name: &str| claim(given, name).or_else(|| claim(token, name));
     let subscription = non_empty(&caller.subscription_id).or_else(|| non_empty(&caller.subscription_name));
-    let app = claim(given, "appid").or_else(|| claim(given, "azp")).or_else(|| get("appid")).or_else(|| get("azp"));
+    let app = claim(given, "appid")
+        .or_else(|| claim(given, "azp"))
+        .or_else(|| get("appid"))
+        .or_else(|| get("azp"));
     let (app_id, app_id_source) = match app {
         Some(app) => (app, AppIdSource::Claim),
         None => match &subscription {
@@ -160,11 +165,17 @@ mod tests {
     fn partial_claims_fall_back_to_the_token() {
         let caller = Caller {
             claims: Some(json!({"tid": "t-given"}).as_object().cloned().unwrap_or_default()),
-            authorization: Some(format!("Bearer {}", jwt(&json!({"appid": "from-token", "tid": "t-token"})))),
+            authorization: Some(format!(
+                "Bearer {}",
+                jwt(&json!({"appid": "from-token", "tid": "t-token"}))
+            )),
             ..Caller::default()
         };
         let id = identify(&caller);
-        assert_eq!((id.app_id.as_str(), id.tenant_id.as_deref()), ("from-token", Some("t-given")));
+        assert_eq!(
+            (id.app_id.as_str(), id.tenant_id.as_deref()),
+            ("from-token", Some("t-given"))
+        );
     }
 
     #[test]

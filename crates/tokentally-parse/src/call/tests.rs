@@ -206,9 +206,18 @@ fn missing_operation_is_inferred_from_the_request() {
 
 #[test]
 fn reasoning_model_stream_without_usage_says_what_is_missing() {
-    let mut r = record(json!({"status": 200, "sse": hello_stream(true).replace("gpt-4o-2024-08-06", "o3-mini-2025-01-31")}));
+    let mut r = record(
+        json!({"status": 200, "sse": hello_stream(true).replace("gpt-4o-2024-08-06", "o3-mini-2025-01-31")}),
+    );
     r["deployment"] = json!("o3-mini");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
-    assert!(row.notes.as_deref().unwrap_or_default().contains("hidden reasoning tokens"), "{:?}", row.notes);
+    assert!(
+        row.notes
+            .as_deref()
+            .unwrap_or_default()
+            .contains("hidden reasoning tokens"),
+        "{:?}",
+        row.notes
+    );
 }
