@@ -38,6 +38,14 @@ pub struct UsageRecord {
     /// Part of `completion_tokens` (never added on top).
     pub reasoning_tokens: i64,
     pub total_tokens: i64,
+    /// tokentally's own tokenizer estimate of the prompt, kept beside the reported
+    /// count (even when usage was reported) so a drift report can show how far
+    /// estimates are from AOAI's figures per model. `None` when nothing was
+    /// estimated (failed calls).
+    pub estimated_prompt_tokens: Option<i64>,
+    /// As `estimated_prompt_tokens`, for the completion: the rebuilt text and
+    /// tool-call arguments of every choice (hidden reasoning tokens are invisible).
+    pub estimated_completion_tokens: Option<i64>,
     pub usage_source: UsageSource,
     /// The tokenizer encoding used when tokens were estimated.
     pub encoding: Option<String>,

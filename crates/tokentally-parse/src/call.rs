@@ -120,6 +120,8 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         completion_tokens: 0,
         reasoning_tokens: 0,
         total_tokens: 0,
+        estimated_prompt_tokens: None,
+        estimated_completion_tokens: None,
         usage_source: UsageSource::None,
         encoding: None,
         finish_reason: finish_reasons(&output),
@@ -132,6 +134,12 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         source,
     };
 
+    let reported = output.usage.is_some();
+    if succeeded || (streamed && !output.choices.is_empty()) {
+        // Estimate even when usage is reported: the estimate columns feed the
+        // drift report (pipelines/queries/estimate-drift.sql).
+        estimate(&mut row, &record.request, &output, reported, &mut notes);
+    }
     if let Some(usage) = output.usage {
         row.prompt_tokens = usage.prompt;
         row.cached_prompt_tokens = usage.cached;
@@ -139,8 +147,6 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         row.reasoning_tokens = usage.reasoning;
         row.total_tokens = usage.total;
         row.usage_source = UsageSource::Reported;
-    } else if succeeded || (streamed && !output.choices.is_empty()) {
-        estimate(&mut row, &record.request, &output, &mut notes);
     }
     if !notes.is_empty() {
         row.notes = Some(notes.join("; "));
@@ -206,11 +212,19 @@ fn finish_reasons(output: &Output) -> Option<String> {
     (!reasons.is_empty()).then(|| reasons.join(","))
 }
 
-/// Counts prompt and completion tokens with the model's tokenizer.
-fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut Vec<String>) {
+/// Counts prompt and completion tokens with the model's tokenizer into the
+/// `estimated_*` columns and, unless the response `reported` its usage, into the
+/// billed columns too.
+fn estimate(
+    row: &mut UsageRecord,
+    request: &Value,
+    output: &Output,
+    reported: bool,
+    notes: &mut Vec<String>,
+) {
     let encoding = match row.model.as_deref().and_then(lookup_model) {
         Some(info) => {
-            if info.reasoning {
+            if info.reasoning && !reported {
                 notes.push(
                     "reasoning model without reported usage: hidden reasoning tokens are not counted"
                         .to_owned(),
@@ -226,7 +240,7 @@ fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut
             FALLBACK_ENCODING
         }
     };
-    row.prompt_tokens = match row.operation {
+    let prompt = match row.operation {
         Operation::ChatCompletions => estimate_chat_prompt(encoding, request),
         Operation::Completions => request
             .get("prompt")
@@ -241,7 +255,7 @@ fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut
             .sum(),
         Operation::Other => 0,
     };
-    row.completion_tokens = output
+    let completion: i64 = output
         .choices
         .values()
         .map(|choice| {
@@ -253,9 +267,15 @@ fn estimate(row: &mut UsageRecord, request: &Value, output: &Output, notes: &mut
                     .sum::<i64>()
         })
         .sum();
-    row.total_tokens = row.prompt_tokens + row.completion_tokens;
-    row.usage_source = UsageSource::Estimated;
+    row.estimated_prompt_tokens = Some(prompt);
+    row.estimated_completion_tokens = Some(completion);
     row.encoding = Some(encoding.as_str().to_owned());
+    if !reported {
+        row.prompt_tokens = prompt;
+        row.completion_tokens = completion;
+        row.total_tokens = prompt + completion;
+        row.usage_source = UsageSource::Estimated;
+    }
 }
 
 /// Deterministic id of a call: replays and duplicate captures get the same id.

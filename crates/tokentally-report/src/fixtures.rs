@@ -43,6 +43,8 @@ pub(crate) fn call(
         completion_tokens: completion,
         reasoning_tokens: 0,
         total_tokens: prompt + completion,
+        estimated_prompt_tokens: None,
+        estimated_completion_tokens: None,
         usage_source: UsageSource::Reported,
         encoding: None,
         finish_reason: Some("stop".into()),

@@ -57,6 +57,8 @@ fn hello_stream(done: bool) -> String {
 fn stream_without_usage_is_estimated() {
     let row = parse(&record(json!({"status": 200, "sse": hello_stream(true)}))).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert_eq!(row.estimated_prompt_tokens, Some(row.prompt_tokens));
+    assert_eq!(row.estimated_completion_tokens, Some(row.completion_tokens));
     assert_eq!(row.model.as_deref(), Some("gpt-4o-2024-08-06"));
     assert_eq!(row.encoding.as_deref(), Some("o200k_base"));
     // 3 per message + "user" 1 + "Hello!" 2 + priming 3
@@ -89,7 +91,10 @@ fn stream_with_include_usage_is_reported() {
         (row.prompt_tokens, row.completion_tokens, row.total_tokens),
         (9, 2, 11)
     );
-    assert_eq!(row.encoding, None);
+    // The estimate is kept beside the reported counts for the drift report.
+    assert_eq!(row.encoding.as_deref(), Some("o200k_base"));
+    assert!(row.estimated_prompt_tokens.is_some_and(|n| n > 0));
+    assert!(row.estimated_completion_tokens.is_some_and(|n| n > 0));
 }
 
 #[test]
@@ -130,6 +135,7 @@ fn failed_call_is_kept_with_zero_tokens() {
     assert_eq!(row.status, 429);
     assert_eq!(row.usage_source, UsageSource::None);
     assert_eq!(row.total_tokens, 0);
+    assert_eq!(row.estimated_prompt_tokens, None);
     assert!(row.notes.as_deref().unwrap_or_default().contains("Rate limit"));
 }
 
