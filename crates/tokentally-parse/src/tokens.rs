@@ -75,7 +75,9 @@ fn count_value(encoding: Encoding, value: &Value) -> i64 {
             .iter()
             .map(|part| match part.get("text").and_then(Value::as_str) {
                 Some(text) => count_tokens(encoding, text),
-                None if part.get("type").and_then(Value::as_str) == Some("image_url") => IMAGE_LOW_DETAIL,
+                None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
+                    image_part_tokens(part)
+                }
                 None => count_tokens(encoding, &part.to_string()),
             })
             .sum(),
@@ -84,8 +86,60 @@ fn count_value(encoding: Encoding, value: &Value) -> i64 {
     }
 }
 
-/// A low-detail image costs a flat 85 tokens (OpenAI vision pricing).
-const IMAGE_LOW_DETAIL: i64 = 85;
+/// A low-detail image costs a flat 85 tokens (OpenAI vision pricing); a high-detail
+/// one costs this base plus [`IMAGE_TILE`] per 512-px tile.
+const IMAGE_BASE: i64 = 85;
+/// Tokens per 512×512 tile of a high-detail image.
+const IMAGE_TILE: i64 = 170;
+/// The request names an image by URL only, so its size is usually unknown. We then
+/// assume 1024×1024 (765 tokens at high detail): the common size of screenshots
+/// and generated images, and the middle of the 2–6 tile range most inputs fall in.
+/// A part that does state `width`/`height` (some gateways add them) is priced exactly.
+const ASSUMED_IMAGE_SIDE: u64 = 1024;
+
+/// Tokens of one `image_url` content part: `detail: low` is flat; `high` and `auto`
+/// (which AOAI resolves to high for all but tiny images) follow the tile formula.
+fn image_part_tokens(part: &Value) -> i64 {
+    let image = part.get("image_url").unwrap_or(part);
+    let detail = image
+        .get("detail")
+        .or_else(|| part.get("detail"))
+        .and_then(Value::as_str);
+    if detail == Some("low") {
+        return IMAGE_BASE;
+    }
+    let side = |key: &str| {
+        image
+            .get(key)
+            .or_else(|| part.get(key))
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+    };
+    match (side("width"), side("height")) {
+        (Some(w), Some(h)) => high_detail_image_tokens(w, h),
+        _ => high_detail_image_tokens(ASSUMED_IMAGE_SIDE, ASSUMED_IMAGE_SIDE),
+    }
+}
+
+/// OpenAI's documented high-detail formula: scale to fit within 2048×2048, then so
+/// that the shortest side is 768 px (never upscaling), then 170 tokens per 512-px
+/// tile plus 85.
+pub fn high_detail_image_tokens(width: u64, height: u64) -> i64 {
+    // u128: a hostile `width` cannot overflow the scaling products.
+    let (mut w, mut h) = (u128::from(width.max(1)), u128::from(height.max(1)));
+    let longest = w.max(h);
+    if longest > 2048 {
+        w = (w * 2048).div_ceil(longest);
+        h = (h * 2048).div_ceil(longest);
+    }
+    let shortest = w.min(h);
+    if shortest > 768 {
+        w = (w * 768).div_ceil(shortest);
+        h = (h * 768).div_ceil(shortest);
+    }
+    let tiles = w.div_ceil(512).saturating_mul(h.div_ceil(512));
+    IMAGE_BASE.saturating_add(IMAGE_TILE.saturating_mul(i64::try_from(tiles).unwrap_or(i64::MAX)))
+}
 
 /// Estimates the input tokens of a request that is not a chat (completions prompt,
 /// embeddings input, responses input): the tokens of every string in it.
@@ -122,6 +176,39 @@ mod tests {
         ]});
         // system: 3 + 1 (system) + 6 ; user: 3 + 1 (user) + 2 ; priming 3 => 19
         assert_eq!(estimate_chat_prompt(Encoding::O200kBase, &request), 19);
+    }
+
+    #[test]
+    fn image_tiles_follow_openai_examples() {
+        // OpenAI's worked examples: 1024² → 768² → 4 tiles = 765;
+        // 2048×4096 → 1024×2048 → 768×1536 → 6 tiles = 1105; 4096×8192 likewise.
+        assert_eq!(high_detail_image_tokens(1024, 1024), 765);
+        assert_eq!(high_detail_image_tokens(2048, 4096), 1105);
+        assert_eq!(high_detail_image_tokens(4096, 8192), 1105);
+        // Small images are never upscaled: one tile.
+        assert_eq!(high_detail_image_tokens(300, 200), 255);
+        assert_eq!(
+            high_detail_image_tokens(u64::MAX, 0),
+            high_detail_image_tokens(u64::MAX, 1)
+        );
+    }
+
+    #[test]
+    fn image_parts_use_detail_and_size() {
+        let part = |image: Value| json!({"type": "image_url", "image_url": image});
+        let low = part(json!({"url": "https://x/a.png", "detail": "low"}));
+        let high = part(json!({"url": "https://x/a.png", "detail": "high"}));
+        let auto = part(json!({"url": "data:image/png;base64,AAAA"}));
+        let sized = part(json!({"url": "https://x/a.png", "width": 2048, "height": 4096}));
+        assert_eq!(image_part_tokens(&low), 85);
+        assert_eq!(image_part_tokens(&high), 765);
+        assert_eq!(image_part_tokens(&auto), 765);
+        assert_eq!(image_part_tokens(&sized), 1105);
+        let request = json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Hello!"}, low
+        ]}]});
+        // 3 + user 1 + Hello! 2 + image 85 + priming 3
+        assert_eq!(estimate_chat_prompt(Encoding::O200kBase, &request), 94);
     }
 
     #[test]
