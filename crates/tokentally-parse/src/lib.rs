@@ -6,6 +6,7 @@
 //! silent zero.
 
 mod call;
+pub mod count_cache;
 mod error;
 pub mod gateway;
 pub mod identity;

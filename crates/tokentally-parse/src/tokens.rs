@@ -66,15 +66,21 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
     total
 }
 
+/// Message texts repeat across calls (system prompts, resent history): counted
+/// once per process through the bounded cache.
+fn count_message_text(encoding: Encoding, text: &str) -> i64 {
+    crate::count_cache::cached_count(encoding, text, || count_tokens(encoding, text))
+}
+
 /// Tokens of a message field: strings as text, content parts by their text, other
 /// structures (tool calls) by their JSON text.
 fn count_value(encoding: Encoding, value: &Value) -> i64 {
     match value {
-        Value::String(s) => count_tokens(encoding, s),
+        Value::String(s) => count_message_text(encoding, s),
         Value::Array(parts) => parts
             .iter()
             .map(|part| match part.get("text").and_then(Value::as_str) {
-                Some(text) => count_tokens(encoding, text),
+                Some(text) => count_message_text(encoding, text),
                 None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
                     image_part_tokens(part)
                 }
