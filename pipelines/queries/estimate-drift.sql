@@ -4,7 +4,7 @@
    Completion drift of reasoning models is expected to be negative: hidden
    reasoning tokens are billed but never visible in the response text.
    Run: tokentally sql "$(cat pipelines/queries/estimate-drift.sql)"
-   (A block comment, not --: the CLI would read a leading -- as an option.) */
+*/
 SELECT
   coalesce(model, '(unknown)') AS model,
   encoding,

@@ -56,7 +56,8 @@ pub enum Command {
     },
     /// Run SQL over the usage dataset (table `usage`, and `prices`).
     Sql {
-        /// The query.
+        /// The query (may start with a `--` SQL comment).
+        #[arg(allow_hyphen_values = true)]
         query: String,
         /// Output root holding usage/.
         #[arg(long, default_value = "out")]
