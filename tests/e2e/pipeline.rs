@@ -22,15 +22,19 @@ fn readme_first_command_runs_the_embedded_sample() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = repo_root();
     fs::create_dir(dir.path().join("pipelines")).expect("mkdir");
-    fs::copy(
-        root.join("pipelines/prices.csv"),
-        dir.path().join("pipelines/prices.csv"),
-    )
-    .expect("copy prices");
+    for file in ["prices.csv", "cost-centers.csv"] {
+        fs::copy(
+            root.join("pipelines").join(file),
+            dir.path().join("pipelines").join(file),
+        )
+        .expect("copy pipeline table");
+    }
     std::os::unix::fs::symlink(root.join("sample-data"), dir.path().join("sample-data")).expect("link");
     let out = tokentally(dir.path(), &["run"], 0);
     let text = stdout(&out);
     assert!(text.contains("usage dataset: pipelines/../out/usage"), "{text}");
+    // The shipped map assigns most sample apps and leaves one out on purpose.
+    assert!(text.contains("CC-1100") && text.contains("unassigned"), "{text}");
     check_outputs(&dir.path().join("out"), "2026-10");
 }
 

@@ -53,6 +53,10 @@ pub enum Command {
         /// Price table (CSV).
         #[arg(long, default_value = "pipelines/prices.csv")]
         prices: PathBuf,
+        /// Cost-center map (CSV: app_id, app_name, team, cost_center, owner); apps
+        /// it does not list are reported under `unassigned`.
+        #[arg(long)]
+        cost_centers: Option<PathBuf>,
     },
     /// Run SQL over the usage dataset (table `usage`, and `prices`).
     Sql {
