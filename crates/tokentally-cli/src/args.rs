@@ -57,6 +57,10 @@ pub enum Command {
         /// it does not list are reported under `unassigned`.
         #[arg(long)]
         cost_centers: Option<PathBuf>,
+        /// Exit with status 3 when some usage has no price (the files are still
+        /// written), so a scheduler notices instead of finance finding a gap.
+        #[arg(long)]
+        strict: bool,
     },
     /// Run SQL over the usage dataset (table `usage`, and `prices`).
     Sql {

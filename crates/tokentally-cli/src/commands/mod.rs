@@ -21,7 +21,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
             prices,
             cost_centers,
-        } => report::report(month.as_deref(), &out, &prices, cost_centers.as_deref()),
+            strict,
+        } => report::report(month.as_deref(), &out, &prices, cost_centers.as_deref(), strict),
         Command::Sql {
             query,
             out,
