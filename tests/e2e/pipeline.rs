@@ -22,15 +22,19 @@ fn readme_first_command_runs_the_embedded_sample() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = repo_root();
     fs::create_dir(dir.path().join("pipelines")).expect("mkdir");
-    fs::copy(
-        root.join("pipelines/prices.csv"),
-        dir.path().join("pipelines/prices.csv"),
-    )
-    .expect("copy prices");
+    for file in ["prices.csv", "cost-centers.csv"] {
+        fs::copy(
+            root.join("pipelines").join(file),
+            dir.path().join("pipelines").join(file),
+        )
+        .expect("copy pipeline table");
+    }
     std::os::unix::fs::symlink(root.join("sample-data"), dir.path().join("sample-data")).expect("link");
     let out = tokentally(dir.path(), &["run"], 0);
     let text = stdout(&out);
     assert!(text.contains("usage dataset: pipelines/../out/usage"), "{text}");
+    // The shipped map assigns most sample apps and leaves one out on purpose.
+    assert!(text.contains("CC-1100") && text.contains("unassigned"), "{text}");
     check_outputs(&dir.path().join("out"), "2026-10");
 }
 
@@ -95,4 +99,32 @@ fn sql_over_the_usage_dataset() {
     assert_eq!(stdout(&out).trim(), "n\n200");
     let err = tokentally(dir.path(), &["sql", "SELEC nonsense"], 2);
     assert!(String::from_utf8_lossy(&err.stderr).contains("error:"));
+}
+
+#[test]
+fn strict_report_exits_3_when_usage_is_unpriced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = sample(dir.path(), "calls.jsonl", 100, 5);
+    let input = input.to_str().expect("utf-8");
+    tokentally(dir.path(), &["ingest", input, "--out", "out"], 0);
+    // Only gpt-4o has a price: every other model's usage is unpriced.
+    fs::write(
+        dir.path().join("prices.csv"),
+        "model,token_class,unit,price,currency,effective_from,effective_to,source\n\
+         gpt-4o,input,1M tokens,2.50,USD,2026-01-01,,test\n",
+    )
+    .expect("write prices");
+    let args = [
+        "report",
+        "--month",
+        "2026-10",
+        "--out",
+        "out",
+        "--prices",
+        "prices.csv",
+    ];
+    let lenient = tokentally(dir.path(), &args, 0);
+    assert!(stdout(&lenient).contains("unpriced"), "{}", stdout(&lenient));
+    tokentally(dir.path(), &[&args[..], &["--strict"]].concat(), 3);
+    assert!(dir.path().join("out/chargeback-2026-10.csv").exists());
 }

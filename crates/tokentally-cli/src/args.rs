@@ -53,6 +53,14 @@ pub enum Command {
         /// Price table (CSV).
         #[arg(long, default_value = "pipelines/prices.csv")]
         prices: PathBuf,
+        /// Cost-center map (CSV: app_id, app_name, team, cost_center, owner); apps
+        /// it does not list are reported under `unassigned`.
+        #[arg(long)]
+        cost_centers: Option<PathBuf>,
+        /// Exit with status 3 when some usage has no price (the files are still
+        /// written), so a scheduler notices instead of finance finding a gap.
+        #[arg(long)]
+        strict: bool,
     },
     /// Run SQL over the usage dataset (table `usage`, and `prices`).
     Sql {

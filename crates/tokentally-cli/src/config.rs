@@ -55,6 +55,10 @@ pub struct ReportConfig {
     /// Price table, relative to the config file.
     #[serde(default = "default_prices")]
     pub prices: PathBuf,
+    /// Cost-center map (app_id → app name, team, cost center, owner), relative to
+    /// the config file; without it every app is reported under `unassigned`.
+    #[serde(default)]
+    pub cost_centers: Option<PathBuf>,
 }
 
 fn default_out_dir() -> PathBuf {
@@ -88,6 +92,7 @@ impl Default for ReportConfig {
         Self {
             month: default_month(),
             prices: default_prices(),
+            cost_centers: None,
         }
     }
 }
@@ -122,6 +127,9 @@ impl PipelineConfig {
         config.input.files.iter_mut().for_each(resolve);
         resolve(&mut config.output.dir);
         resolve(&mut config.report.prices);
+        if let Some(path) = &mut config.report.cost_centers {
+            resolve(path);
+        }
         Ok(config)
     }
 }

@@ -17,6 +17,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A bad row in the cost-center map; `line` is 1-based.
+    #[error("{}:{line}: {message}", path.display())]
+    CostCenters {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
     #[error("no usage dataset at {}: {reason} (run `tokentally ingest` first)", path.display())]
     NoUsage { path: PathBuf, reason: &'static str },
 

@@ -5,6 +5,7 @@
 //! up to the cent across lines, files and runs. Formats: docs/formats.md.
 
 mod chargeback;
+mod cost_centers;
 mod dataset;
 mod error;
 mod month;
@@ -19,6 +20,7 @@ mod fixtures;
 mod tests;
 
 pub use chargeback::{COST_SCALE, ChargebackLine, NO_DEPLOYMENT, UNKNOWN_MODEL};
+pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
 pub use dataset::USAGE_TABLE;
 pub use error::{Error, Result};
 pub use month::Month;
@@ -40,6 +42,9 @@ pub struct ReportOptions {
     pub month: Month,
     /// The price table (`pipelines/prices.csv`).
     pub prices: PathBuf,
+    /// The cost-center map (`pipelines/cost-centers.csv`); `None` puts every app
+    /// under `unassigned`.
+    pub cost_centers: Option<PathBuf>,
 }
 
 /// A written chargeback and its sums, for the CLI to print.
@@ -66,10 +71,14 @@ impl ChargebackReport {
 /// Prices are loaded first so a broken price file fails before the dataset scan.
 ///
 /// # Errors
-/// On an invalid price file, a missing usage dataset, a query failure, prices of
+/// On an invalid price file or cost-center map, a missing usage dataset, a query failure, prices of
 /// different currencies applying to one line, or an I/O error writing the outputs.
 pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> {
     let prices = PriceTable::load(&opts.prices)?;
+    let owners = match &opts.cost_centers {
+        Some(path) => CostCenters::load(path)?,
+        None => CostCenters::default(),
+    };
     let ctx = SessionContext::new();
     dataset::register_usage(&ctx, &opts.data_dir).await?;
     let days = dataset::daily_usage(&ctx, opts.month).await?;
@@ -85,7 +94,7 @@ pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> 
     output::write_parquet(&parquet_path, &lines)?;
 
     let totals = Totals::from_lines(&lines);
-    let apps = summary::app_summaries(&lines);
+    let apps = summary::app_summaries(&lines, &owners);
     tracing::info!(
         month = %opts.month,
         lines = lines.len(),

@@ -4,6 +4,7 @@
 //! printed figures are exactly what the files add up to.
 
 use crate::chargeback::ChargebackLine;
+use crate::cost_centers::CostCenters;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -32,6 +33,8 @@ pub struct Totals {
 /// One app's share of the month.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppSummary {
+    /// From the cost-center map; `unassigned` for apps it does not list.
+    pub cost_center: String,
     pub app_id: String,
     pub calls: i64,
     pub total_tokens: i64,
@@ -67,14 +70,19 @@ impl Totals {
     }
 }
 
-/// Per-app sums, ordered by app id (the lines' order).
-pub fn app_summaries(lines: &[ChargebackLine]) -> Vec<AppSummary> {
-    let mut apps: BTreeMap<&str, AppSummary> = BTreeMap::new();
+/// Per-app sums, grouped by cost center then app id, so each cost center's apps
+/// sit together for the finance sign-off.
+pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Vec<AppSummary> {
+    let mut apps: BTreeMap<(&str, &str), AppSummary> = BTreeMap::new();
     for l in lines {
-        let app = apps.entry(&l.app_id).or_insert_with(|| AppSummary {
-            app_id: l.app_id.clone(),
-            ..AppSummary::default()
-        });
+        let cost_center = owners.cost_center(&l.app_id);
+        let app = apps
+            .entry((cost_center, &l.app_id))
+            .or_insert_with(|| AppSummary {
+                cost_center: cost_center.to_owned(),
+                app_id: l.app_id.clone(),
+                ..AppSummary::default()
+            });
         app.calls += l.calls;
         app.total_tokens += l.total_tokens;
         app.unpriced_lines += usize::from(!l.priced);
@@ -96,9 +104,17 @@ fn format_costs(costs: &Costs) -> String {
 
 /// Renders apps and a total row as an aligned text table for the terminal.
 pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
-    let header = ["app_id", "calls", "total_tokens", "cost", "unpriced_lines"];
-    let row = |app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: usize| {
+    let header = [
+        "cost_center",
+        "app_id",
+        "calls",
+        "total_tokens",
+        "cost",
+        "unpriced_lines",
+    ];
+    let row = |cc: &str, app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: usize| {
         [
+            cc.to_owned(),
             app.to_owned(),
             calls.to_string(),
             tokens.to_string(),
@@ -106,19 +122,26 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
             unpriced.to_string(),
         ]
     };
-    let mut rows: Vec<[String; 5]> = vec![header.map(str::to_owned)];
-    rows.extend(
-        apps.iter()
-            .map(|a| row(&a.app_id, a.calls, a.total_tokens, &a.cost, a.unpriced_lines)),
-    );
+    let mut rows: Vec<[String; 6]> = vec![header.map(str::to_owned)];
+    rows.extend(apps.iter().map(|a| {
+        row(
+            &a.cost_center,
+            &a.app_id,
+            a.calls,
+            a.total_tokens,
+            &a.cost,
+            a.unpriced_lines,
+        )
+    }));
     rows.push(row(
         "TOTAL",
+        "",
         totals.calls,
         totals.total_tokens,
         &totals.cost,
         totals.unpriced_lines,
     ));
-    let mut widths = [0; 5];
+    let mut widths = [0; 6];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
@@ -140,7 +163,7 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
             .enumerate()
             .map(|(col, (cell, w))| match col {
                 // Text columns left, numbers right, so digits line up.
-                0 | 3 => format!("{cell:<w$}"),
+                0 | 1 | 4 => format!("{cell:<w$}"),
                 _ => format!("{cell:>w$}"),
             })
             .collect();

@@ -6,7 +6,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokentally_core::{AppIdSource, UsageRecord, UsageSource};
 
 fn month(s: &str) -> Month {
@@ -19,7 +19,19 @@ fn options(root: &Path, m: &str) -> ReportOptions {
         out_dir: root.join("out"),
         month: month(m),
         prices: write_prices(root),
+        cost_centers: Some(write_cost_centers(root)),
     }
+}
+
+/// Maps one fixture app; the others must show up as `unassigned`.
+fn write_cost_centers(root: &Path) -> PathBuf {
+    let path = root.join("cost-centers.csv");
+    std::fs::write(
+        &path,
+        "app_id,app_name,team,cost_center,owner\npayroll-bot,Payroll bot,HR,CC-100,hr-platform@example.com\n",
+    )
+    .expect("write cost centers");
+    path
 }
 
 fn report(root: &Path, m: &str) -> ChargebackReport {

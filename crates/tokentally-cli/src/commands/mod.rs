@@ -16,7 +16,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { config, month, json } => run::run(config.as_deref(), month.as_deref(), json),
         Command::Ingest { inputs, out, json } => ingest::ingest(&inputs, &out, json),
-        Command::Report { month, out, prices } => report::report(month.as_deref(), &out, &prices),
+        Command::Report {
+            month,
+            out,
+            prices,
+            cost_centers,
+            strict,
+        } => report::report(month.as_deref(), &out, &prices, cost_centers.as_deref(), strict),
         Command::Sql {
             query,
             out,

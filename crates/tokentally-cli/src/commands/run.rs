@@ -18,7 +18,12 @@ pub fn run(config: Option<&Path>, month: Option<&str>, json: bool) -> Result<Exi
     let summary = ingest_files(&config.input.files, &options).context("ingesting")?;
     print_summary(&summary, json)?;
     let month = parse_month(Some(month.unwrap_or(&config.report.month)))?;
-    let report = write_report(month, &config.output.dir, &config.report.prices)?;
+    let report = write_report(
+        month,
+        &config.output.dir,
+        &config.report.prices,
+        config.report.cost_centers.as_deref(),
+    )?;
     if !json {
         print(&format!(
             "\nusage dataset: {}\n",
