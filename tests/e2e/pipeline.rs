@@ -128,3 +128,23 @@ fn strict_report_exits_3_when_usage_is_unpriced() {
     tokentally(dir.path(), &[&args[..], &["--strict"]].concat(), 3);
     assert!(dir.path().join("out/chargeback-2026-10.csv").exists());
 }
+
+#[test]
+fn documented_drift_query_runs_and_compares_estimates_with_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = sample(dir.path(), "calls.jsonl", 400, 9);
+    tokentally(
+        dir.path(),
+        &["ingest", input.to_str().expect("utf-8"), "--out", "out"],
+        0,
+    );
+    let query = fs::read_to_string(repo_root().join("pipelines/queries/estimate-drift.sql")).expect("query");
+    let out = tokentally(dir.path(), &["sql", &query, "--format", "csv"], 0);
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("prompt_drift_pct") && header.contains("completion_drift_pct"),
+        "{text}"
+    );
+    assert!(text.lines().count() > 1, "no model rows: {text}");
+}
