@@ -121,7 +121,7 @@ impl PipelineConfig {
         }
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() && p.as_os_str() != "-" {
-                *p = base.join(&*p);
+                *p = lexical_join(base, p);
             }
         };
         config.input.files.iter_mut().for_each(resolve);
@@ -134,6 +134,29 @@ impl PipelineConfig {
     }
 }
 
+/// `base/rel` with `dir/..` pairs folded, so printed paths read `out/usage`
+/// rather than `pipelines/../out/usage`. Only a `..` that follows a named folder
+/// is folded; a leading `..` stays. Like most tools, `..` is read as the folder
+/// above in the path as written, not above a symlink's target.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in base.components().chain(rel.components()) {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,8 +164,28 @@ mod tests {
     #[test]
     fn embedded_default_is_valid() {
         let config = PipelineConfig::embedded_sample().expect("valid");
-        assert!(config.input.files[0].starts_with("pipelines"));
+        assert_eq!(
+            config.input.files[0],
+            PathBuf::from("sample-data/gateway-2026-10.jsonl.gz")
+        );
         assert!(config.report.prices.ends_with("prices.csv"));
+    }
+
+    #[test]
+    fn joined_paths_fold_parent_folders() {
+        assert_eq!(
+            lexical_join(Path::new("pipelines"), Path::new("../out")),
+            PathBuf::from("out")
+        );
+        assert_eq!(
+            lexical_join(Path::new("."), Path::new("../x")),
+            PathBuf::from("../x")
+        );
+        assert_eq!(
+            lexical_join(Path::new("/etc/tt"), Path::new("a/../b")),
+            PathBuf::from("/etc/tt/b")
+        );
+        assert_eq!(lexical_join(Path::new("a"), Path::new("..")), PathBuf::from("."));
     }
 
     #[test]
