@@ -57,20 +57,8 @@ impl CostCenters {
             line,
             message,
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
         let mut apps = BTreeMap::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, csv::Position::line);
-                err(line, e.to_string())
-            })?;
-            let line = record.position().map_or(0, csv::Position::line);
-            let row: Row = record
-                .deserialize(Some(&headers))
-                .map_err(|e| err(line, e.to_string()))?;
+        for (line, row) in crate::csv_rows::read_rows::<Row>(text, &err)? {
             if row.app_id.is_empty() || row.cost_center.is_empty() {
                 return Err(err(line, "app_id and cost_center must not be empty".to_owned()));
             }

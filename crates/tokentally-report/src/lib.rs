@@ -6,6 +6,7 @@
 
 mod chargeback;
 mod cost_centers;
+mod csv_rows;
 mod dataset;
 mod error;
 mod month;

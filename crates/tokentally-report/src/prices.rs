@@ -125,23 +125,8 @@ impl PriceTable {
             line,
             message,
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
         let mut prices = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, csv::Position::line);
-                err(line, e.to_string())
-            })?;
-            let line = record.position().map_or(0, csv::Position::line);
-            if record.iter().all(str::is_empty) {
-                continue;
-            }
-            let raw: RawPrice = record
-                .deserialize(Some(&headers))
-                .map_err(|e| err(line, e.to_string()))?;
+        for (line, raw) in crate::csv_rows::read_rows::<RawPrice>(text, &err)? {
             prices.push(validate(raw, line).map_err(|m| err(line, m))?);
         }
         check_overlaps(&prices).map_err(|(line, m)| err(line, m))?;
