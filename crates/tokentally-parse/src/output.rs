@@ -76,10 +76,21 @@ impl Output {
             self.absorb_responses_event(kind, chunk);
             return;
         }
-        self.set_model(chunk);
-        self.set_usage(chunk);
-        self.set_error(chunk);
-        let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+        self.absorb_envelope(chunk);
+        self.absorb_choices(chunk, "delta");
+    }
+
+    /// Model, usage and error: the same members in chunks and whole bodies.
+    fn absorb_envelope(&mut self, v: &Value) {
+        self.set_model(v);
+        self.set_usage(v);
+        self.set_error(v);
+    }
+
+    /// `choices` of a chunk or a body; they differ only in whether the output sits
+    /// under `delta` (a fragment) or `message` (the whole message).
+    fn absorb_choices(&mut self, v: &Value, message_key: &str) {
+        let Some(choices) = v.get("choices").and_then(Value::as_array) else {
             return;
         };
         for c in choices {
@@ -87,8 +98,8 @@ impl Output {
             if let Some(text) = str_of(c, "text") {
                 choice.text.push_str(text);
             }
-            if let Some(delta) = c.get("delta") {
-                absorb_message(choice, delta);
+            if let Some(message) = c.get(message_key) {
+                absorb_message(choice, message);
             }
             if let Some(reason) = str_of(c, "finish_reason") {
                 choice.finish_reason = Some(reason.to_owned());
@@ -131,9 +142,7 @@ impl Output {
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 let response = event.get("response").unwrap_or(&Value::Null);
-                self.set_model(response);
-                self.set_usage(response);
-                self.set_error(response);
+                self.absorb_envelope(response);
                 let status = str_of(response, "status").unwrap_or(match kind {
                     "response.completed" => "completed",
                     "response.incomplete" => "incomplete",
@@ -151,23 +160,8 @@ impl Output {
 
     /// Absorbs a whole (non-streamed) response body of any operation.
     pub fn absorb_body(&mut self, body: &Value) {
-        self.set_model(body);
-        self.set_usage(body);
-        self.set_error(body);
-        if let Some(choices) = body.get("choices").and_then(Value::as_array) {
-            for c in choices {
-                let choice = self.choices.entry(index_of(c)).or_default();
-                if let Some(text) = str_of(c, "text") {
-                    choice.text.push_str(text);
-                }
-                if let Some(message) = c.get("message") {
-                    absorb_message(choice, message);
-                }
-                if let Some(reason) = str_of(c, "finish_reason") {
-                    choice.finish_reason = Some(reason.to_owned());
-                }
-            }
-        }
+        self.absorb_envelope(body);
+        self.absorb_choices(body, "message");
         if let Some(items) = body.get("output").and_then(Value::as_array) {
             let choice = self.choices.entry(0).or_default();
             for (i, item) in items.iter().enumerate() {

@@ -15,6 +15,11 @@ fn parse(v: &Value) -> Result<UsageRecord, ParseError> {
     parse_record(v.to_string().as_bytes(), src())
 }
 
+/// The row's notes, empty when it has none.
+fn notes(row: &UsageRecord) -> &str {
+    row.notes.as_deref().unwrap_or_default()
+}
+
 fn sse(chunks: &[Value], done: bool) -> String {
     let mut s: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
     if done {
@@ -104,11 +109,7 @@ fn cut_off_stream_is_partial_and_counts_what_arrived() {
     let row = parse(&record(json!({"status": 200, "sse": text, "complete": false}))).expect("row");
     assert!(row.partial);
     assert_eq!(row.completion_tokens, 2);
-    assert!(
-        row.notes.as_deref().unwrap_or_default().contains("final event"),
-        "{:?}",
-        row.notes
-    );
+    assert!(notes(&row).contains("final event"), "{:?}", row.notes);
 }
 
 #[test]
@@ -136,7 +137,7 @@ fn failed_call_is_kept_with_zero_tokens() {
     assert_eq!(row.usage_source, UsageSource::None);
     assert_eq!(row.total_tokens, 0);
     assert_eq!(row.estimated_prompt_tokens, None);
-    assert!(row.notes.as_deref().unwrap_or_default().contains("Rate limit"));
+    assert!(notes(&row).contains("Rate limit"));
 }
 
 #[test]
@@ -146,12 +147,7 @@ fn unknown_model_is_flagged() {
     r["deployment"] = json!("custom");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
-    assert!(
-        row.notes
-            .as_deref()
-            .unwrap_or_default()
-            .contains("unknown model \"mystery-1\"")
-    );
+    assert!(notes(&row).contains("unknown model \"mystery-1\""));
 }
 
 #[test]
@@ -218,12 +214,5 @@ fn reasoning_model_stream_without_usage_says_what_is_missing() {
     r["deployment"] = json!("o3-mini");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
-    assert!(
-        row.notes
-            .as_deref()
-            .unwrap_or_default()
-            .contains("hidden reasoning tokens"),
-        "{:?}",
-        row.notes
-    );
+    assert!(notes(&row).contains("hidden reasoning tokens"), "{:?}", row.notes);
 }
