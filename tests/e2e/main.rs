@@ -1,9 +1,13 @@
 //! End-to-end tests: the real `tokentally` binary over real files, checked by
 //! independent readers (DuckDB, pyarrow) where the output is data.
 //!
+//! The Kafka tests need the tansu broker that `scripts/test` starts.
+//!
 //! One test binary (ripgrep's layout): `support` has the helpers, one module per
 //! area, and `regression` for bugs that once escaped.
 
+mod broker;
+mod kafka;
 mod pipeline;
 mod regression;
 mod support;

@@ -30,14 +30,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Read gateway records from files (JSONL, .gz) or stdin (-) into the usage dataset.
+    /// Read gateway records into the usage dataset: from files (JSONL, .gz, Event Hubs
+    /// Capture .avro) or stdin (-), or from the Kafka / Event Hubs source of --config.
     Ingest {
-        /// Input files or directories; `-` reads stdin.
-        #[arg(required = true)]
+        /// Input files or directories; `-` reads stdin. With --config, these replace
+        /// the config's inputs.
         inputs: Vec<PathBuf>,
-        /// Output root (usage/ and quarantine/ go below it).
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
+        /// Pipeline config (TOML) naming files and/or a [kafka] source.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output root (usage/ and quarantine/ go below it); default `out`, or the
+        /// config's [output] dir.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Print the run summary as JSON.
         #[arg(long)]
         json: bool,

@@ -4,6 +4,7 @@
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use tokentally_ingest::KafkaConfig;
 
 /// The embedded default pipeline: the committed sample month, resolved as if it
 /// were read from `pipelines/sample.toml` in the current directory.
@@ -13,7 +14,11 @@ const SAMPLE: &str = include_str!("../../../pipelines/sample.toml");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
+    #[serde(default)]
     pub input: InputConfig,
+    /// Kafka or Event Hubs source (see pipelines/local-kafka.toml, eventhubs.toml).
+    #[serde(default)]
+    pub kafka: Option<KafkaConfig>,
     #[serde(default)]
     pub output: OutputConfig,
     #[serde(default)]
@@ -21,11 +26,12 @@ pub struct PipelineConfig {
 }
 
 /// Inputs of an ingest run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// Files or directories of gateway records (`.jsonl`, `.jsonl.gz`), relative to
-    /// the config file.
+    /// the config file. Event Hubs Capture files (Avro) are read too.
+    #[serde(default)]
     pub files: Vec<PathBuf>,
 }
 
@@ -106,6 +112,16 @@ impl PipelineConfig {
             .with_context(|| format!("in config {}", path.display()))
     }
 
+    /// A pipeline reading just `files`, with every other setting at its default.
+    pub fn from_inputs(files: Vec<PathBuf>) -> Self {
+        Self {
+            input: InputConfig { files },
+            kafka: None,
+            output: OutputConfig::default(),
+            report: ReportConfig::default(),
+        }
+    }
+
     /// The embedded default (the sample pipeline).
     pub fn embedded_sample() -> Result<Self> {
         Self::parse(SAMPLE, Path::new("pipelines")).context("in the embedded sample config")
@@ -113,8 +129,19 @@ impl PipelineConfig {
 
     fn parse(text: &str, base: &Path) -> Result<Self> {
         let mut config: Self = toml::from_str(text)?;
-        if config.input.files.is_empty() {
-            anyhow::bail!("[input] files is empty: name at least one file or directory");
+        if config.input.files.is_empty() && config.kafka.is_none() {
+            anyhow::bail!("no input: name [input] files, or a [kafka] source");
+        }
+        if let Some(kafka) = &mut config.kafka {
+            kafka.validate()?;
+            if let Some(path) = kafka
+                .event_hubs
+                .as_mut()
+                .and_then(|eh| eh.connection_string_file.as_mut())
+                && path.is_relative()
+            {
+                *path = lexical_join(base, path);
+            }
         }
         if config.output.max_buffered_rows == 0 {
             anyhow::bail!("[output] max_buffered_rows must be at least 1");
@@ -193,6 +220,26 @@ mod tests {
         let err = PipelineConfig::parse("[input]\nfiles = [\"a\"]\nfile = \"b\"\n", Path::new("."))
             .expect_err("typo");
         assert!(format!("{err:#}").contains("unknown field `file`"), "{err:#}");
+    }
+
+    #[test]
+    fn shipped_kafka_pipelines_are_valid() {
+        for name in ["local-kafka.toml", "eventhubs.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../pipelines")
+                .join(name);
+            let config = PipelineConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(config.kafka.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_pipeline_needs_some_input() {
+        let err = PipelineConfig::parse("[output]\ndir = \"o\"\n", Path::new(".")).expect_err("no input");
+        assert!(format!("{err:#}").contains("no input"), "{err:#}");
+        let err = PipelineConfig::parse("[kafka]\nbrokers = \"b:1\"\ntopics = []\n", Path::new("."))
+            .expect_err("no topics");
+        assert!(format!("{err:#}").contains("topics"), "{err:#}");
     }
 
     #[test]

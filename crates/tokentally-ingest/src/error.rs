@@ -15,6 +15,18 @@ pub enum Error {
     Core(#[from] tokentally_core::Error),
     #[error("no input files found in {0}")]
     NoInput(PathBuf),
+    #[error("config: {0}")]
+    Config(String),
+    #[error("kafka: {context}: {source}")]
+    Kafka {
+        context: String,
+        source: rdkafka::error::KafkaError,
+    },
+    /// Brokers unreachable, credentials refused, topic missing: after a bounded wait.
+    #[error("kafka: {0}")]
+    Unavailable(String),
+    #[error("internal error (a bug): {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,13 +1,18 @@
 //! JSON Lines files (plain or gzip) and stdin as sources of gateway records.
 
+use crate::batch::Batch;
+use crate::envelope::EventDecoder;
 use crate::error::IoContext as _;
-use crate::{Error, IngestSummary, ParquetSink, Quarantine, Result, SinkOptions};
+use crate::{Error, IngestSummary, Result, SinkOptions};
 use flate2::read::MultiGzDecoder;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use tokentally_core::{SourcePosition, UsageSource};
+use tokentally_core::SourcePosition;
 use xxhash_rust::xxh3::Xxh3;
+
+/// Default bound on one event: generous above Event Hubs' 1 MB, so only garbage hits it.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
 
 /// Where an ingest run writes and how much it holds.
 #[derive(Debug, Clone)]
@@ -17,6 +22,8 @@ pub struct IngestOptions {
     pub sink: SinkOptions,
     /// Raw bytes kept in quarantine per input before only positions are kept.
     pub max_quarantine_bytes: usize,
+    /// Events bigger than this are quarantined unread (Event Hubs' own limit is 1 MB).
+    pub max_event_bytes: usize,
 }
 
 impl IngestOptions {
@@ -25,6 +32,7 @@ impl IngestOptions {
             out_dir: out_dir.into(),
             sink: SinkOptions::default(),
             max_quarantine_bytes: 64 << 20,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
 }
@@ -94,8 +102,9 @@ fn ingest_reader(
 ) -> Result<()> {
     let name = input.display().to_string();
     summary.inputs.push(name.clone());
-    let mut sink = ParquetSink::new(options.out_dir.join("usage"), options.sink.clone());
-    let mut quarantine = Quarantine::new(&options.out_dir, options.max_quarantine_bytes);
+    let mut batch = Batch::new(options);
+    let mut decoder = EventDecoder::new(options.max_event_bytes);
+    let mut decoded = Vec::new();
     let mut hasher = Xxh3::new();
     let mut line = Vec::with_capacity(1 << 16);
     let mut line_no = 0i64;
@@ -117,36 +126,17 @@ fn ingest_reader(
             partition: None,
             offset: line_no,
         };
-        match tokentally_parse::parse_record(record, position.clone()) {
-            Ok(row) => {
-                summary.rows_written += 1;
-                summary.estimated_rows += u64::from(row.usage_source == UsageSource::Estimated);
-                summary.partial_rows += u64::from(row.partial);
-                summary.unknown_model_rows +=
-                    u64::from(row.notes.as_deref().is_some_and(|n| n.contains("unknown model")));
-                *summary
-                    .rows_by_date
-                    .entry(row.request_time.date_naive().to_string())
-                    .or_default() += 1;
-                sink.push(row)?;
-            }
-            Err(e) => {
-                summary.quarantined += 1;
-                *summary
-                    .quarantined_by_kind
-                    .entry(e.kind().to_owned())
-                    .or_default() += 1;
-                if summary.quarantine_examples.len() < IngestSummary::MAX_EXAMPLES {
-                    summary.quarantine_examples.push(format!("{position}: {e}"));
-                }
-                tracing::debug!(%position, error = %e, "record quarantined");
-                quarantine.push(e.kind(), &e.to_string(), &position, record)?;
-            }
+        decoder.decode(record, &position, &mut decoded);
+        for (position, outcome) in decoded.drain(..) {
+            batch.accept(summary, &position, outcome, record)?;
         }
     }
+    decoder.finish_batch(&mut decoded);
+    for (position, outcome) in decoded.drain(..) {
+        batch.accept(summary, &position, outcome, &[])?;
+    }
     let prefix = format!("{}-{:016x}", file_stem(&name), hasher.digest());
-    summary.files_written.extend(sink.finish(&prefix)?);
-    summary.quarantine_files.extend(quarantine.finish(&prefix)?);
+    batch.finish(&prefix, summary)?;
     Ok(())
 }
 

@@ -5,14 +5,18 @@
 //! the input it came from is considered consumed, and every input record ends as
 //! either a usage row or a quarantine entry; nothing is dropped.
 
+mod batch;
+mod envelope;
 mod error;
 mod files;
+mod kafka;
 mod quarantine;
 mod sink;
 mod summary;
 
 pub use error::{Error, Result};
-pub use files::{IngestOptions, ingest_files};
+pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
+pub use kafka::{EventHubsConfig, KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, ingest_kafka};
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use sink::{ParquetSink, SinkOptions};
 pub use summary::IngestSummary;

@@ -18,9 +18,15 @@ pub struct IngestSummary {
     pub partial_rows: u64,
     /// Rows whose model the catalog does not know (estimated with a fallback).
     pub unknown_model_rows: u64,
+    /// Records understood and deliberately not turned into rows, by what they were
+    /// (other diagnostic categories, gateway logs without an LLM log).
+    pub skipped: BTreeMap<String, u64>,
     pub rows_by_date: BTreeMap<String, u64>,
     pub files_written: Vec<PathBuf>,
     pub quarantine_files: Vec<PathBuf>,
+    /// Present for Kafka / Event Hubs runs: mode, commits, per-partition offsets and lag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<crate::KafkaSummary>,
 }
 
 impl IngestSummary {

@@ -69,7 +69,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
 
     let mut output = Output::default();
     let mut partial = record.response.complete == Some(false);
-    let streamed = record.response.sse.is_some();
+    let streamed = record.response.sse.is_some() || record.response.streamed == Some(true);
     if let Some(sse) = &record.response.sse {
         partial |= rebuild_stream(sse.as_bytes(), &mut output, &mut notes);
     } else {

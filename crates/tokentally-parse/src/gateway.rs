@@ -47,4 +47,7 @@ pub struct Response {
     pub body: Value,
     pub sse: Option<String>,
     pub complete: Option<bool>,
+    /// The call was streamed although the capture holds the assembled body, not the
+    /// SSE bytes (APIM's LLM log rejoined by ingest).
+    pub streamed: Option<bool>,
 }

@@ -1,14 +1,60 @@
-use super::print;
+use super::progress::ProgressView;
+use super::{print, signals};
+use crate::config::PipelineConfig;
 use anyhow::{Context as _, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tokentally_ingest::{IngestOptions, IngestSummary, ingest_files};
+use tokentally_ingest::{IngestOptions, IngestSummary, ingest_files, ingest_kafka};
 
-pub fn ingest(inputs: &[PathBuf], out: &Path, json: bool) -> Result<ExitCode> {
-    let summary = ingest_files(inputs, &IngestOptions::new(out)).context("ingesting")?;
+/// An until-caught-up Kafka run stopped by a signal before it caught up: what was
+/// read is durable and committed, the rest is read next time.
+pub const INTERRUPTED_EXIT: u8 = 4;
+
+pub fn ingest(inputs: &[PathBuf], config: Option<&Path>, out: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let mut pipeline = match config {
+        Some(path) => PipelineConfig::load(path)?,
+        None if inputs.is_empty() => anyhow::bail!("name input files (or `-` for stdin), or --config"),
+        None => PipelineConfig::from_inputs(inputs.to_vec()),
+    };
+    if config.is_some() && !inputs.is_empty() {
+        pipeline.input.files = inputs.to_vec();
+        pipeline.kafka = None;
+    }
+    if let Some(out) = out {
+        pipeline.output.dir = out.to_owned();
+    }
+    let interrupted = ingest_pipeline(&pipeline, json)?;
+    Ok(if interrupted {
+        ExitCode::from(INTERRUPTED_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ingests the pipeline's files, then its Kafka source; prints each summary.
+/// Returns whether a signal stopped an until-caught-up run early.
+pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<bool> {
+    let mut options = IngestOptions::new(&config.output.dir);
+    options.sink.max_buffered_rows = config.output.max_buffered_rows;
+    options.max_quarantine_bytes = config.output.max_quarantine_bytes;
+    if !config.input.files.is_empty() {
+        let summary = ingest_files(&config.input.files, &options).context("ingesting files")?;
+        print_summary(&summary, json)?;
+    }
+    let Some(kafka) = &config.kafka else {
+        return Ok(false);
+    };
+    options.sink.max_buffered_rows = kafka.flush_records;
+    let stop = signals::stop_flag()?;
+    let mut view = ProgressView::new();
+    let summary = ingest_kafka(kafka, &options, &stop, &mut |p| view.update(p));
+    view.finish();
+    let summary =
+        summary.with_context(|| format!("ingesting from Kafka topics {}", kafka.topics.join(", ")))?;
     print_summary(&summary, json)?;
-    Ok(ExitCode::SUCCESS)
+    let interrupted = summary.kafka.as_ref().is_some_and(|k| k.interrupted);
+    Ok(interrupted && kafka.mode == tokentally_ingest::Mode::UntilCaughtUp)
 }
 
 pub fn print_summary(summary: &IngestSummary, json: bool) -> Result<()> {
@@ -49,6 +95,24 @@ fn render(s: &IngestSummary) -> String {
         }
         for file in &s.quarantine_files {
             let _ = writeln!(t, "    kept in {}", file.display());
+        }
+    }
+    for (what, n) in &s.skipped {
+        let _ = writeln!(t, "  skipped: {n} {what}");
+    }
+    if let Some(k) = &s.kafka {
+        let state = if k.interrupted {
+            ", interrupted by a signal"
+        } else {
+            ""
+        };
+        let _ = writeln!(t, "  kafka group {}: {} commit(s){state}", k.group_id, k.commits);
+        for p in &k.partitions {
+            let _ = writeln!(
+                t,
+                "    {}[{}]: offsets {}..{} ({} records), lag {}",
+                p.topic, p.partition, p.start_offset, p.next_offset, p.records, p.lag
+            );
         }
     }
     t

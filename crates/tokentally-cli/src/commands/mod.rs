@@ -1,9 +1,11 @@
 //! One module per subcommand; each turns arguments into library calls and prints.
 
 mod ingest;
+mod progress;
 mod report;
 mod run;
 mod sample;
+mod signals;
 mod sql;
 
 use crate::args::{Cli, Command};
@@ -15,7 +17,12 @@ use tokentally_report::Month;
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { config, month, json } => run::run(config.as_deref(), month.as_deref(), json),
-        Command::Ingest { inputs, out, json } => ingest::ingest(&inputs, &out, json),
+        Command::Ingest {
+            inputs,
+            config,
+            out,
+            json,
+        } => ingest::ingest(&inputs, config.as_deref(), out.as_deref(), json),
         Command::Report {
             month,
             out,

@@ -1,0 +1,270 @@
+//! The `[kafka]` section of a pipeline config, and how it becomes librdkafka
+//! settings. Secrets (the Event Hubs connection string, passwords in `options`)
+//! are read from the environment or a file at start and never printed: `Debug`
+//! redacts them.
+
+use crate::{Error, Result};
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Reading a Kafka topic (or an Event Hub through its Kafka endpoint) into the dataset.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`. For Event Hubs it defaults to
+    /// `<namespace>.servicebus.windows.net:9093`, taken from the connection string.
+    #[serde(default)]
+    pub brokers: Option<String>,
+    /// Topics (Event Hubs: event hub names) to read.
+    pub topics: Vec<String>,
+    /// Consumer group. Offsets are committed under it; replicas share it to split
+    /// the partitions.
+    #[serde(default = "default_group_id")]
+    pub group_id: String,
+    /// `until-caught-up` (batch: read to the end seen at start, then exit) or
+    /// `follow` (run until SIGTERM/Ctrl-C).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Rows held before files are written and offsets committed; bounds memory.
+    #[serde(default = "default_flush_records")]
+    pub flush_records: usize,
+    /// In `follow` mode, the longest time a read record waits before it is written
+    /// and its offset committed.
+    #[serde(default = "default_flush_interval_secs")]
+    pub flush_interval_secs: u64,
+    /// How long to keep retrying an unreachable broker (or one that rejects the
+    /// credentials) before an `until-caught-up` run fails.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// Azure Event Hubs: where to find the namespace connection string.
+    #[serde(default)]
+    pub event_hubs: Option<EventHubsConfig>,
+    /// Any other librdkafka setting, passed through (`security.protocol`,
+    /// `sasl.mechanisms`, `ssl.ca.location` …). Values of keys naming a password or
+    /// secret are redacted in logs.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// Where the Event Hubs connection string comes from: never the config file itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventHubsConfig {
+    /// Environment variable holding `Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`.
+    #[serde(default)]
+    pub connection_string_env: Option<String>,
+    /// File holding it (a mounted Kubernetes secret, a systemd credential).
+    #[serde(default)]
+    pub connection_string_file: Option<PathBuf>,
+}
+
+/// How long a run lasts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Read every assigned partition up to the high-water mark seen when it was
+    /// assigned, write, commit, exit: for cron, systemd timers, Kubernetes CronJobs.
+    #[default]
+    UntilCaughtUp,
+    /// Long-running: flush every `flush_records` rows or `flush_interval_secs`;
+    /// SIGTERM/Ctrl-C flushes, commits and exits.
+    Follow,
+}
+
+fn default_group_id() -> String {
+    "tokentally".to_owned()
+}
+fn default_flush_records() -> usize {
+    100_000
+}
+fn default_flush_interval_secs() -> u64 {
+    60
+}
+fn default_connect_timeout_secs() -> u64 {
+    60
+}
+
+impl fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let options: BTreeMap<&str, &str> = self
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("topics", &self.topics)
+            .field("group_id", &self.group_id)
+            .field("mode", &self.mode)
+            .field("flush_records", &self.flush_records)
+            .field("flush_interval_secs", &self.flush_interval_secs)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("event_hubs", &self.event_hubs)
+            .field("options", &options)
+            .finish()
+    }
+}
+
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "key", "token", "jaas"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+impl KafkaConfig {
+    /// A config reading `topics` from `brokers` with every other setting at its default.
+    pub fn new(brokers: impl Into<String>, topics: Vec<String>) -> Self {
+        Self {
+            brokers: Some(brokers.into()),
+            topics,
+            group_id: default_group_id(),
+            mode: Mode::default(),
+            flush_records: default_flush_records(),
+            flush_interval_secs: default_flush_interval_secs(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            event_hubs: None,
+            options: BTreeMap::new(),
+        }
+    }
+
+    /// Cross-field checks, so a bad config fails before anything connects.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config(msg));
+        if self.topics.is_empty() || self.topics.iter().any(|t| t.trim().is_empty()) {
+            return bad("[kafka] topics must name at least one topic, none empty".into());
+        }
+        if self.group_id.trim().is_empty() {
+            return bad("[kafka] group_id is empty".into());
+        }
+        if self.flush_records == 0 || self.flush_interval_secs == 0 {
+            return bad("[kafka] flush_records and flush_interval_secs must be at least 1".into());
+        }
+        if self.brokers.is_none() && self.event_hubs.is_none() {
+            return bad("[kafka] needs `brokers`, or an [kafka.event_hubs] connection string".into());
+        }
+        for key in [
+            "enable.auto.commit",
+            "enable.auto.offset.store",
+            "enable.partition.eof",
+            "group.id",
+        ] {
+            if self.options.contains_key(key) {
+                return bad(format!(
+                    "[kafka.options] {key} is managed by tokentally (offsets are committed only after files are durable)"
+                ));
+            }
+        }
+        if self
+            .options
+            .get("partition.assignment.strategy")
+            .is_some_and(|s| s.contains("cooperative"))
+        {
+            return bad("[kafka.options] partition.assignment.strategy: cooperative rebalancing is not supported; use range or roundrobin".into());
+        }
+        if let Some(eh) = &self.event_hubs
+            && eh.connection_string_env.is_some() == eh.connection_string_file.is_some()
+        {
+            return bad(
+                "[kafka.event_hubs] needs exactly one of connection_string_env, connection_string_file"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    /// The group's session timeout (librdkafka's default unless set in `options`):
+    /// a member that died without leaving keeps its partitions this long.
+    pub fn session_timeout(&self) -> Duration {
+        let ms = self
+            .options
+            .get("session.timeout.ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(45_000);
+        Duration::from_millis(ms)
+    }
+
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_secs(self.flush_interval_secs)
+    }
+
+    /// The librdkafka settings of the consumer; reads the Event Hubs secret.
+    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+        self.validate()?;
+        let mut config = ClientConfig::new();
+        if let Some(eh) = &self.event_hubs {
+            let secret = read_connection_string(eh)?;
+            let namespace = event_hubs_host(&secret)?;
+            config
+                .set("bootstrap.servers", format!("{namespace}:9093"))
+                .set("security.protocol", "SASL_SSL")
+                .set("sasl.mechanisms", "PLAIN")
+                .set("sasl.username", "$ConnectionString")
+                .set("sasl.password", secret);
+        }
+        if let Some(brokers) = &self.brokers {
+            config.set("bootstrap.servers", brokers);
+        }
+        config
+            .set("group.id", &self.group_id)
+            .set("client.id", "tokentally")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "true");
+        for (key, value) in &self.options {
+            config.set(key, value);
+        }
+        Ok(config)
+    }
+}
+
+fn read_connection_string(eh: &EventHubsConfig) -> Result<String> {
+    let text = match (&eh.connection_string_env, &eh.connection_string_file) {
+        (Some(var), _) => std::env::var(var).map_err(|_| {
+            Error::Config(format!(
+                "[kafka.event_hubs] environment variable {var} is not set (it should hold the namespace connection string)"
+            ))
+        })?,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "[kafka.event_hubs] reading the connection string from {}: {e}",
+                path.display()
+            ))
+        })?,
+        (None, None) => return Err(Error::Config("[kafka.event_hubs] names no connection string".into())),
+    };
+    Ok(text.trim().to_owned())
+}
+
+/// `Endpoint=sb://<ns>.servicebus.windows.net/;…` → `<ns>.servicebus.windows.net`.
+/// The error names the part that is wrong, never the secret.
+pub(crate) fn event_hubs_host(connection_string: &str) -> Result<String> {
+    let endpoint = connection_string
+        .split(';')
+        .filter_map(|part| part.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("Endpoint"))
+        .map(|(_, v)| v.trim())
+        .ok_or_else(|| {
+            Error::Config("the Event Hubs connection string has no Endpoint=sb://… part".into())
+        })?;
+    let host = endpoint
+        .strip_prefix("sb://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|host| !host.is_empty() && !host.contains('/'))
+        .ok_or_else(|| {
+            Error::Config(
+                "the Event Hubs connection string's Endpoint is not sb://<namespace>.servicebus.windows.net/"
+                    .into(),
+            )
+        })?;
+    Ok(host.to_owned())
+}

@@ -1,0 +1,243 @@
+//! One assigned partition: where it started, how far it is read, the batch of rows
+//! not yet durable, and the file names that tie output to offsets.
+//!
+//! Files are named `kafka-<topic>-p<partition>-<first>-<last>-<seq>.parquet` (and
+//! `….jsonl` in quarantine), `<first>..=<last>` being the offsets they hold. Offsets
+//! are committed only after the files are renamed into place, so a file whose first
+//! offset is at or past the committed offset was written by a run that died before
+//! its commit: it is removed when the partition is assigned again, and the replay
+//! writes those rows once more. The dataset therefore never holds a row twice.
+
+use crate::batch::Batch;
+use crate::envelope::EventDecoder;
+use crate::error::IoContext as _;
+use crate::{IngestOptions, IngestSummary, Result};
+use serde::Serialize;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long an `until-caught-up` run keeps reading past the high-water mark seen
+/// at assignment while waiting for the broker's end-of-partition signal.
+pub(crate) const EOF_GRACE: Duration = Duration::from_secs(5);
+
+/// Progress of one partition, for progress reports and the run summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PartitionSummary {
+    pub topic: String,
+    pub partition: i32,
+    /// The committed offset when this run was assigned the partition.
+    pub start_offset: i64,
+    /// The next offset to read; everything before it is durable and committed once
+    /// the run ends.
+    pub next_offset: i64,
+    /// The partition's end (high-water mark) as last seen.
+    pub high_watermark: i64,
+    /// `high_watermark - next_offset`: records not yet read.
+    pub lag: i64,
+    pub records: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct PartitionState {
+    pub(crate) summary: PartitionSummary,
+    /// Where an `until-caught-up` run stops: the high-water mark at assignment.
+    pub(crate) stop_at: i64,
+    /// When `stop_at` was passed; the run then also waits (briefly) for the broker
+    /// to say the partition's end was reached, see [`PartitionState::caught_up`].
+    reached_at: Option<Instant>,
+    eof: bool,
+
+    pub(crate) decoder: EventDecoder,
+    pub(crate) batch: Option<Batch>,
+    /// First and last offset held by `batch`.
+    pub(crate) range: Option<(i64, i64)>,
+}
+
+impl PartitionState {
+    pub(crate) fn new(topic: &str, partition: i32, start: i64, high: i64, max_event_bytes: usize) -> Self {
+        Self {
+            summary: PartitionSummary {
+                topic: topic.to_owned(),
+                partition,
+                start_offset: start,
+                next_offset: start,
+                high_watermark: high,
+                lag: (high - start).max(0),
+                records: 0,
+            },
+            stop_at: high,
+            reached_at: (start >= high).then(Instant::now),
+            eof: false,
+            decoder: EventDecoder::new(max_event_bytes),
+            batch: None,
+            range: None,
+        }
+    }
+
+    /// Past the high-water mark seen at assignment, and either the broker reported
+    /// the partition's end or [`EOF_GRACE`] has passed. The end-of-partition signal
+    /// comes from fetch responses; some Kafka-compatible brokers under-report the
+    /// high-water mark in offset queries, and this way such a broker still gets read
+    /// to its end, while a busy partition cannot keep a batch run going for long.
+    pub(crate) fn caught_up(&self) -> bool {
+        self.summary.next_offset >= self.stop_at
+            && (self.eof || self.reached_at.is_some_and(|t| t.elapsed() >= EOF_GRACE))
+    }
+
+    /// The broker reported the end of the partition at the current position.
+    pub(crate) fn end_reached(&mut self) {
+        if self.summary.next_offset >= self.stop_at {
+            self.eof = true;
+        }
+    }
+
+    pub(crate) fn batch(&mut self, options: &IngestOptions) -> &mut Batch {
+        self.batch.get_or_insert_with(|| Batch::new(options))
+    }
+
+    /// Marks `offset` read.
+    pub(crate) fn advance(&mut self, offset: i64) {
+        self.range = Some(match self.range {
+            Some((first, _)) => (first, offset),
+            None => (offset, offset),
+        });
+        self.summary.next_offset = offset + 1;
+        self.eof = false;
+        if self.reached_at.is_none() && self.summary.next_offset >= self.stop_at {
+            self.reached_at = Some(Instant::now());
+        }
+        self.summary.records += 1;
+        self.summary.high_watermark = self.summary.high_watermark.max(offset + 1);
+        self.summary.lag = (self.summary.high_watermark - self.summary.next_offset).max(0);
+    }
+
+    /// Makes the batch durable. Returns the offset to commit, if anything was read.
+    pub(crate) fn flush(&mut self, summary: &mut IngestSummary) -> Result<Option<i64>> {
+        let Some((first, last)) = self.range.take() else {
+            return Ok(None);
+        };
+        let mut decoded = Vec::new();
+        self.decoder.finish_batch(&mut decoded);
+        let mut batch = self
+            .batch
+            .take()
+            .ok_or_else(|| crate::Error::Internal("a read range without a batch".into()))?;
+        for (position, outcome) in decoded {
+            batch.accept(summary, &position, outcome, &[])?;
+        }
+        let prefix = format!(
+            "{}{first}-{last}",
+            file_prefix(&self.summary.topic, self.summary.partition)
+        );
+        batch.finish(&prefix, summary)?;
+        Ok(Some(last + 1))
+    }
+}
+
+/// `kafka-<topic>-p<partition>-`, the topic made path-safe.
+pub(crate) fn file_prefix(topic: &str, partition: i32) -> String {
+    let topic: String = topic
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("kafka-{topic}-p{partition}-")
+}
+
+/// Removes files of `topic`/`partition` whose first offset is at or past
+/// `committed`: output of a run that stopped between writing and committing.
+pub(crate) fn remove_uncommitted(
+    out_dir: &Path,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+) -> Result<Vec<PathBuf>> {
+    let prefix = file_prefix(topic, partition);
+    let mut dirs = vec![out_dir.join("quarantine")];
+    let usage = out_dir.join("usage");
+    if let Ok(entries) = fs::read_dir(&usage) {
+        dirs.extend(
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir()),
+        );
+    }
+    let mut removed = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let Some(first) = name.to_str().and_then(|n| first_offset(n, &prefix)) else {
+                continue;
+            };
+            if first >= committed {
+                let path = entry.path();
+                fs::remove_file(&path).at(&path)?;
+                removed.push(path);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The first offset in `<prefix><first>-<last>…` names; `None` for other files.
+fn first_offset(name: &str, prefix: &str) -> Option<i64> {
+    let rest = name.strip_prefix(prefix)?;
+    let (first, rest) = rest.split_once('-')?;
+    let last_digits = rest.split(['-', '.']).next()?;
+    last_digits.parse::<i64>().ok()?;
+    first.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_to_their_first_offset() {
+        let prefix = file_prefix("aoai.gateway", 3);
+        assert_eq!(prefix, "kafka-aoai_gateway-p3-");
+        assert_eq!(
+            first_offset("kafka-aoai_gateway-p3-100-199-00000.parquet", &prefix),
+            Some(100)
+        );
+        assert_eq!(
+            first_offset("kafka-aoai_gateway-p3-100-199.jsonl", &prefix),
+            Some(100)
+        );
+        // Partition 3 is not partition 31, and another topic is not this one.
+        assert_eq!(
+            first_offset("kafka-aoai_gateway-p31-5-9-00000.parquet", &prefix),
+            None
+        );
+        assert_eq!(first_offset("kafka-aoai_gateway-p3-x-9.jsonl", &prefix), None);
+        assert_eq!(first_offset("sample-abc-00000.parquet", &prefix), None);
+    }
+
+    #[test]
+    fn only_files_past_the_commit_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let day = dir.path().join("usage/date=2026-10-01");
+        fs::create_dir_all(&day).expect("mkdir");
+        fs::create_dir_all(dir.path().join("quarantine")).expect("mkdir");
+        for name in [
+            "kafka-t-p0-0-9-00000.parquet",
+            "kafka-t-p0-10-19-00000.parquet",
+            "kafka-t-p1-10-19-00000.parquet",
+        ] {
+            fs::write(day.join(name), b"x").expect("write");
+        }
+        fs::write(dir.path().join("quarantine/kafka-t-p0-10-19.jsonl"), b"x").expect("write");
+        let removed = remove_uncommitted(dir.path(), "t", 0, 10).expect("remove");
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(day.join("kafka-t-p0-0-9-00000.parquet").exists());
+        assert!(day.join("kafka-t-p1-10-19-00000.parquet").exists());
+        assert!(!day.join("kafka-t-p0-10-19-00000.parquet").exists());
+    }
+}

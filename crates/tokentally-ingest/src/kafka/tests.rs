@@ -1,0 +1,155 @@
+//! Fast in-process tests against librdkafka's mock cluster. The real-broker tests
+//! (tansu) are in `tests/e2e/kafka.rs`.
+
+use super::*;
+use rdkafka::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
+use std::path::Path;
+use std::time::Duration;
+
+fn record(id: usize) -> String {
+    format!(
+        r#"{{"schema":1,"request_id":"req-{id}","request_time":"2026-10-0{}T12:00:00Z","caller":{{"subscription_id":"s1"}},"deployment":"gpt-4o","operation":"chat/completions","request":{{"messages":[{{"role":"user","content":"hi"}}]}},"response":{{"status":200,"body":{{"model":"gpt-4o","choices":[{{"index":0,"message":{{"content":"hello"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}}}}}}}"#,
+        1 + id % 3
+    )
+}
+
+fn produce(brokers: &str, topic: &str, events: &[Vec<u8>]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("producer");
+    for (i, event) in events.iter().enumerate() {
+        let key = i.to_string();
+        producer
+            .send(BaseRecord::to(topic).key(&key).payload(event))
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+}
+
+fn config(brokers: &str, topic: &str) -> KafkaConfig {
+    let mut config = KafkaConfig::new(brokers, vec![topic.to_owned()]);
+    config.connect_timeout_secs = 20;
+    config.flush_records = 7;
+    config.options.insert("session.timeout.ms".into(), "6000".into());
+    config
+}
+
+fn run(config: &KafkaConfig, out: &Path) -> IngestSummary {
+    let stop = AtomicBool::new(false);
+    ingest_kafka(config, &IngestOptions::new(out), &stop, &mut |_| {}).expect("ingest")
+}
+
+#[test]
+fn reads_to_the_end_commits_and_a_second_run_reads_nothing() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("calls", 2, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let mut events: Vec<Vec<u8>> = (0..20).map(|i| record(i).into_bytes()).collect();
+    events.push(b"{not json".to_vec());
+    produce(&brokers, "calls", &events);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&brokers, "calls");
+    let first = run(&config, dir.path());
+    assert_eq!(
+        (first.records, first.rows_written, first.quarantined),
+        (21, 20, 1)
+    );
+    let kafka = first.kafka.as_ref().expect("kafka summary");
+    assert!(!kafka.interrupted && kafka.commits >= 1);
+    assert_eq!(kafka.partitions.iter().map(|p| p.records).sum::<u64>(), 21);
+    assert!(
+        kafka
+            .partitions
+            .iter()
+            .all(|p| p.lag == 0 && p.next_offset == p.high_watermark)
+    );
+    assert!(
+        first.files_written.iter().all(|f| f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("kafka-calls-p"))),
+        "{:?}",
+        first.files_written
+    );
+
+    let second = run(&config, dir.path());
+    assert_eq!(
+        (second.records, second.rows_written),
+        (0, 0),
+        "offsets were committed"
+    );
+}
+
+#[test]
+fn a_missing_topic_fails_after_the_bounded_wait_with_its_name() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let mut config = config(&cluster.bootstrap_servers(), "nope");
+    config.connect_timeout_secs = 1;
+    config
+        .options
+        .insert("allow.auto.create.topics".into(), "false".into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = AtomicBool::new(false);
+    let err =
+        ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {}).expect_err("no topic");
+    let text = err.to_string();
+    assert!(
+        text.contains("`nope`") && text.contains("connect_timeout_secs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unreachable_broker_fails_after_the_bounded_wait() {
+    let mut config = config("127.0.0.1:1", "calls");
+    config.connect_timeout_secs = 1;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = AtomicBool::new(false);
+    let err = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {}).expect_err("down");
+    assert!(err.to_string().contains("cannot reach the brokers"), "{err}");
+}
+
+#[test]
+fn config_checks_name_the_setting() {
+    let mut config = KafkaConfig::new("b:9092", vec![]);
+    assert!(
+        config
+            .validate()
+            .expect_err("no topics")
+            .to_string()
+            .contains("topics")
+    );
+    config.topics = vec!["t".into()];
+    config.options.insert("enable.auto.commit".into(), "true".into());
+    assert!(
+        config
+            .validate()
+            .expect_err("managed")
+            .to_string()
+            .contains("enable.auto.commit")
+    );
+}
+
+#[test]
+fn secrets_never_reach_debug_output() {
+    let mut config = KafkaConfig::new("b:9092", vec!["t".into()]);
+    config.options.insert("sasl.password".into(), "hunter2".into());
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[test]
+fn event_hubs_endpoint_comes_from_the_connection_string() {
+    let cs =
+        "Endpoint=sb://acme-logs.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=abc=";
+    assert_eq!(
+        config::event_hubs_host(cs).expect("host"),
+        "acme-logs.servicebus.windows.net"
+    );
+    let err = config::event_hubs_host("SharedAccessKey=abc").expect_err("no endpoint");
+    assert!(!err.to_string().contains("abc"), "the secret leaked: {err}");
+}

@@ -1,0 +1,85 @@
+//! The real Kafka-compatible broker (tansu) the Kafka tests run against, started
+//! once per test run by `scripts/test`, which exports its address. Every test uses
+//! its own topic and consumer group, so tests share the broker safely.
+
+use super::support::{repo_root, stdout};
+use std::path::Path;
+use std::process::Command;
+
+/// The broker's address. Panics (never skips) when it is missing: the Kafka tests
+/// must run wherever the suite runs.
+pub fn address() -> String {
+    std::env::var("TOKENTALLY_TEST_BROKER").unwrap_or_else(|_| {
+        panic!(
+            "TOKENTALLY_TEST_BROKER is not set: run the suite with scripts/test, which starts \
+             the tansu broker, or start one and export its host:port"
+        )
+    })
+}
+
+/// A topic name no other test (or earlier run against the same broker) uses.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Creates `topic` with `partitions` partitions and sends every line of `files`
+/// with confluent-kafka, an independent client. Returns the number of events.
+pub fn produce(topic: &str, partitions: u32, files: &[&Path]) -> usize {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = Command::new(&python)
+        .arg(repo_root().join("tests/python/produce.py"))
+        .arg(address())
+        .arg(topic)
+        .arg(partitions.to_string())
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e} (scripts/test installs confluent-kafka)"));
+    assert!(
+        output.status.success(),
+        "producing failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(&output).trim().parse().expect("event count")
+}
+
+/// A pipeline config reading `topic` as consumer group `group` into `dir/out`.
+pub fn kafka_config(dir: &Path, name: &str, topic: &str, group: &str, extra: &str) -> std::path::PathBuf {
+    let prices = repo_root().join("pipelines/prices.csv");
+    let text = format!(
+        "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\ngroup_id = {group:?}\nconnect_timeout_secs = 30\n{extra}\n\n\
+         [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\n\
+         [output]\ndir = \"out\"\n\n[report]\nmonth = \"2026-10\"\nprices = {:?}\n",
+        address(),
+        prices.to_str().expect("utf-8")
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// Rows and distinct event ids in the usage dataset, counted by DuckDB.
+pub fn dataset_counts(out: &Path) -> (u64, u64) {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let glob = out.join("usage/*/*.parquet");
+    let script = format!(
+        "import duckdb; print(*duckdb.connect().execute(\"select count(*), count(distinct event_id) from read_parquet('{}', hive_partitioning=true)\").fetchone())",
+        glob.display()
+    );
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().expect("count"));
+    (numbers.next().expect("rows"), numbers.next().expect("distinct"))
+}

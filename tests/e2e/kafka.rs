@@ -1,0 +1,180 @@
+//! Kafka ingest against the real broker: events produced by an independent client,
+//! consumed by the real binary, and the dataset read back by DuckDB and pyarrow.
+//! Each test compares with the same records ingested from a file, so "the totals
+//! are equal" means byte-identical chargeback files.
+
+use super::broker::{dataset_counts, kafka_config, produce, unique};
+use super::support::{check_outputs, config, repo_root, sample, stdout, tokentally};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The chargeback CSV of the records in `file`, ingested from the file.
+fn reference_chargeback(dir: &Path, file: &Path) -> String {
+    let reference = dir.join("reference");
+    std::fs::create_dir_all(&reference).expect("mkdir");
+    let cfg = config(&reference, &[file]);
+    tokentally(&reference, &["run", "--config", cfg.to_str().expect("utf-8")], 0);
+    std::fs::read_to_string(reference.join("out/chargeback-2026-10.csv")).expect("reference chargeback")
+}
+
+fn report(dir: &Path) -> String {
+    let prices = repo_root().join("pipelines/prices.csv");
+    let args = [
+        "report",
+        "--month",
+        "2026-10",
+        "--out",
+        "out",
+        "--prices",
+        path_str(&prices),
+    ];
+    tokentally(dir, &args, 0);
+    std::fs::read_to_string(dir.join("out/chargeback-2026-10.csv")).expect("chargeback")
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8")
+}
+
+#[test]
+fn topic_to_chargeback_until_caught_up_equals_the_file_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 1500, 11);
+    let topic = unique("e2e-run");
+    assert_eq!(produce(&topic, 4, &[&file]), 1500);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 400");
+
+    let output = tokentally(dir.path(), &["run", "--config", path_str(&cfg), "--json"], 0);
+    // With --json, `run` prints the ingest summary as JSON and the report quietly.
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON summary");
+    assert_eq!(summary["records"], 1500);
+    let partitions = summary["kafka"]["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 4);
+    assert!(partitions.iter().all(|p| p["lag"] == 0), "{partitions:?}");
+
+    let out = dir.path().join("out");
+    assert_eq!(dataset_counts(&out), (1500, 1500));
+    check_outputs(&out, "2026-10");
+    let chargeback = std::fs::read_to_string(out.join("chargeback-2026-10.csv")).expect("chargeback");
+    assert_eq!(chargeback, reference_chargeback(dir.path(), &file));
+
+    // A second run of the same group has nothing to read: offsets were committed.
+    let again = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
+    let again: serde_json::Value = serde_json::from_str(&stdout(&again)).expect("json");
+    assert_eq!(again["records"], 0);
+
+    // A new group replays the whole topic into the same dataset: rows are
+    // rewritten, never added twice.
+    let replay = kafka_config(
+        dir.path(),
+        "replay.toml",
+        &topic,
+        &unique("replay"),
+        "flush_records = 250",
+    );
+    tokentally(dir.path(), &["ingest", "--config", path_str(&replay)], 0);
+    assert_eq!(dataset_counts(&out), (1500, 1500));
+    assert_eq!(report(dir.path()), chargeback);
+}
+
+#[test]
+fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 4000, 12);
+    let topic = unique("e2e-kill");
+    assert_eq!(produce(&topic, 4, &[&file]), 4000);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 200");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(["ingest", "--config", path_str(&cfg)])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Kill (SIGKILL: no flush, no commit) once some files are durable but the run
+    // is not done.
+    let usage = dir.path().join("out/usage");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while parquet_files(&usage).len() < 6 {
+        assert!(Instant::now() < deadline, "no output appeared");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let (rows_before, _) = dataset_counts(&dir.path().join("out"));
+    assert!(rows_before < 4000, "the kill came too late to test anything");
+
+    tokentally(dir.path(), &["ingest", "--config", path_str(&cfg)], 0);
+    assert_eq!(dataset_counts(&dir.path().join("out")), (4000, 4000));
+    assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));
+}
+
+#[test]
+fn two_consumers_in_one_group_split_the_partitions_and_match_one_consumer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 3000, 13);
+    let topic = unique("e2e-scale");
+    assert_eq!(produce(&topic, 4, &[&file]), 3000);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 300");
+
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_tokentally"))
+            .args(["ingest", "--config", path_str(&cfg), "--json"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut partitions_seen = Vec::new();
+    for child in [a, b] {
+        let output = child.wait_with_output().expect("wait");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        partitions_seen.push(summary["kafka"]["partitions"].as_array().map_or(0, Vec::len));
+    }
+    assert_eq!(dataset_counts(&dir.path().join("out")), (3000, 3000));
+    assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));
+    // Both processes held partitions at the end (the group split the topic).
+    assert!(partitions_seen.iter().sum::<usize>() >= 4, "{partitions_seen:?}");
+}
+
+#[test]
+fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("down.toml");
+    std::fs::write(
+        &cfg,
+        "[kafka]\nbrokers = \"127.0.0.1:1\"\ntopics = [\"t\"]\nconnect_timeout_secs = 2\n",
+    )
+    .expect("write");
+    let output = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg)], 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the brokers") && stderr.contains("connect_timeout_secs"),
+        "{stderr}"
+    );
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for day in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
+            if f.path().extension().is_some_and(|e| e == "parquet") {
+                found.push(f.path());
+            }
+        }
+    }
+    found
+}
