@@ -41,14 +41,36 @@ fn path_str(p: &Path) -> &str {
 fn topic_to_chargeback_until_caught_up_equals_the_file_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = sample(dir.path(), "calls.jsonl", 1500, 11);
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, b"{oops\n\xff\xfe\n{\"schema\":9}\n").expect("write");
     let topic = unique("e2e-run");
-    assert_eq!(produce(&topic, 4, &[&file]), 1500);
+    assert_eq!(produce(&topic, 4, &[&file, &bad]), 1503);
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 400");
 
     let output = tokentally(dir.path(), &["run", "--config", path_str(&cfg), "--json"], 0);
     // With --json, `run` prints the ingest summary as JSON and the report quietly.
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON summary");
-    assert_eq!(summary["records"], 1500);
+    assert_eq!(summary["records"], 1503);
+    assert_eq!(summary["quarantined"], 3);
+    // Each bad event is kept with its topic, partition and offset.
+    let kept: Vec<serde_json::Value> = summary["quarantine_files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f.as_str().expect("path"))
+                .expect("read")
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .map(|l| serde_json::from_str(&l).expect("entry"))
+        .collect();
+    assert_eq!(kept.len(), 3);
+    assert!(
+        kept.iter()
+            .all(|e| e["source"] == topic.as_str() && e["partition"].is_i64() && e["offset"].is_i64())
+    );
     let partitions = summary["kafka"]["partitions"].as_array().expect("partitions");
     assert_eq!(partitions.len(), 4);
     assert!(partitions.iter().all(|p| p["lag"] == 0), "{partitions:?}");
@@ -148,6 +170,53 @@ fn two_consumers_in_one_group_split_the_partitions_and_match_one_consumer() {
     assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));
     // Both processes held partitions at the end (the group split the topic).
     assert!(partitions_seen.iter().sum::<usize>() >= 4, "{partitions_seen:?}");
+}
+
+#[test]
+fn follow_mode_flushes_on_its_interval_and_sigterm_commits_before_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 800, 14);
+    let topic = unique("e2e-follow");
+    assert_eq!(produce(&topic, 2, &[&file]), 800);
+    let extra = "mode = \"follow\"\nflush_interval_secs = 1\nflush_records = 100000";
+    let cfg = kafka_config(dir.path(), "follow.toml", &topic, &topic, extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(["ingest", "--config", path_str(&cfg), "--json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The interval flush makes rows durable while the process keeps running.
+    let out = dir.path().join("out");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while parquet_files(&out.join("usage")).is_empty() || dataset_counts(&out).0 < 800 {
+        assert!(Instant::now() < deadline, "follow mode never flushed");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "follow mode exited on its own"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(summary["kafka"]["interrupted"], true);
+    assert_eq!(dataset_counts(&out), (800, 800));
+    // Everything read was committed: a batch run of the same group finds nothing new.
+    let batch = kafka_config(dir.path(), "batch.toml", &topic, &topic, "");
+    let again = tokentally(dir.path(), &["ingest", "--config", path_str(&batch), "--json"], 0);
+    let again: serde_json::Value = serde_json::from_str(&stdout(&again)).expect("json");
+    assert_eq!(again["records"], 0);
 }
 
 #[test]

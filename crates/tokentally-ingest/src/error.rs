@@ -15,6 +15,14 @@ pub enum Error {
     Core(#[from] tokentally_core::Error),
     #[error("no input files found in {0}")]
     NoInput(PathBuf),
+    /// An Event Hubs Capture file that is not readable Avro (the records before
+    /// `index` were read).
+    #[error("{path}: Avro record {index}: {reason}")]
+    Capture {
+        path: PathBuf,
+        index: usize,
+        reason: String,
+    },
     #[error("config: {0}")]
     Config(String),
     #[error("kafka: {context}: {source}")]

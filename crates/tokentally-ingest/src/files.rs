@@ -1,4 +1,7 @@
-//! JSON Lines files (plain or gzip) and stdin as sources of gateway records.
+//! JSON Lines files (plain or gzip), Event Hubs Capture files (Avro) and stdin as
+//! sources of events.
+
+mod capture;
 
 use crate::batch::Batch;
 use crate::envelope::EventDecoder;
@@ -46,28 +49,42 @@ impl IngestOptions {
 pub fn ingest_files(inputs: &[PathBuf], options: &IngestOptions) -> Result<IngestSummary> {
     let mut summary = IngestSummary::default();
     for input in expand(inputs)? {
-        if input.as_os_str() == "-" {
-            ingest_reader(std::io::stdin().lock(), Path::new("stdin"), options, &mut summary)?;
+        let name = if input.as_os_str() == "-" {
+            "stdin".to_owned()
+        } else {
+            input.display().to_string()
+        };
+        summary.inputs.push(name.clone());
+        let mut batch = Batch::new(options);
+        let hash = if input.as_os_str() == "-" {
+            read_lines(
+                std::io::stdin().lock(),
+                &input,
+                &name,
+                options,
+                &mut summary,
+                &mut batch,
+            )?
         } else {
             let file = File::open(&input).at(&input)?;
             let mut reader = BufReader::with_capacity(1 << 16, file);
-            let gzip = reader.fill_buf().at(&input)?.starts_with(&[0x1f, 0x8b]);
-            if gzip {
-                ingest_reader(
-                    BufReader::new(MultiGzDecoder::new(reader)),
-                    &input,
-                    options,
-                    &mut summary,
-                )?;
+            let head = reader.fill_buf().at(&input)?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                let lines = BufReader::new(MultiGzDecoder::new(reader));
+                read_lines(lines, &input, &name, options, &mut summary, &mut batch)?
+            } else if head.starts_with(capture::AVRO_MAGIC) {
+                capture::ingest_capture(reader, &input, &name, options, &mut summary, &mut batch)?
             } else {
-                ingest_reader(reader, &input, options, &mut summary)?;
+                read_lines(reader, &input, &name, options, &mut summary, &mut batch)?
             }
-        }
+        };
+        let prefix = format!("{}-{hash:016x}", file_stem(&name));
+        batch.finish(&prefix, &mut summary)?;
     }
     Ok(summary)
 }
 
-/// Directories become their `.jsonl`, `.jsonl.gz`, `.json`, `.ndjson` files, sorted.
+/// Directories become their `.jsonl`, `.jsonl.gz`, `.json`, `.ndjson`, `.avro` files, sorted.
 fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for input in inputs {
@@ -77,7 +94,7 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    [".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz"]
+                    [".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz", ".avro"]
                         .iter()
                         .any(|s| name.ends_with(s))
                 })
@@ -94,15 +111,16 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn ingest_reader(
+/// Reads JSON Lines, one event per line; returns the hash of the bytes read,
+/// which names the output so a re-run rewrites the same files.
+fn read_lines(
     mut reader: impl BufRead,
     input: &Path,
+    name: &str,
     options: &IngestOptions,
     summary: &mut IngestSummary,
-) -> Result<()> {
-    let name = input.display().to_string();
-    summary.inputs.push(name.clone());
-    let mut batch = Batch::new(options);
+    batch: &mut Batch,
+) -> Result<u64> {
     let mut decoder = EventDecoder::new(options.max_event_bytes);
     let mut decoded = Vec::new();
     let mut hasher = Xxh3::new();
@@ -122,7 +140,7 @@ fn ingest_reader(
         }
         summary.records += 1;
         let position = SourcePosition {
-            source: name.clone(),
+            source: name.to_owned(),
             partition: None,
             offset: line_no,
         };
@@ -135,9 +153,7 @@ fn ingest_reader(
     for (position, outcome) in decoded.drain(..) {
         batch.accept(summary, &position, outcome, &[])?;
     }
-    let prefix = format!("{}-{:016x}", file_stem(&name), hasher.digest());
-    batch.finish(&prefix, summary)?;
-    Ok(())
+    Ok(hasher.digest())
 }
 
 /// A readable, path-safe stem of the input name for output file names.

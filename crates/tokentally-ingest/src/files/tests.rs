@@ -143,3 +143,64 @@ fn missing_input_names_the_path() {
     .expect_err("missing");
     assert!(err.to_string().starts_with("/nonexistent/x.jsonl: "), "{err}");
 }
+
+/// The schema Event Hubs Capture writes (Microsoft.ServiceBus.Messaging.EventData).
+const CAPTURE_SCHEMA: &str = r#"{"type":"record","name":"EventData","namespace":"Microsoft.ServiceBus.Messaging",
+ "fields":[{"name":"SequenceNumber","type":"long"},{"name":"Offset","type":"string"},
+ {"name":"EnqueuedTimeUtc","type":"string"},
+ {"name":"SystemProperties","type":{"type":"map","values":["long","double","string","bytes"]}},
+ {"name":"Properties","type":{"type":"map","values":["long","double","string","bytes","null"]}},
+ {"name":"Body","type":["null","bytes"]}]}"#;
+
+fn capture_file(path: &Path, bodies: &[Option<&[u8]>]) {
+    use apache_avro::types::{Record, Value};
+    let schema = apache_avro::Schema::parse_str(CAPTURE_SCHEMA).expect("schema");
+    let file = File::create(path).expect("create");
+    let codec = apache_avro::Codec::Deflate(apache_avro::DeflateSettings::default());
+    let mut writer = apache_avro::Writer::with_codec(&schema, file, codec).expect("writer");
+    for (i, body) in bodies.iter().enumerate() {
+        let mut record = Record::new(writer.schema()).expect("record");
+        let n = i64::try_from(i).expect("small") + 100;
+        record.put("SequenceNumber", n);
+        record.put("Offset", (n * 512).to_string());
+        record.put("EnqueuedTimeUtc", "10/5/2026 8:00:00 AM");
+        record.put("SystemProperties", Value::Map(Default::default()));
+        record.put("Properties", Value::Map(Default::default()));
+        let body = match body {
+            Some(b) => Value::Union(1, Box::new(Value::Bytes(b.to_vec()))),
+            None => Value::Union(0, Box::new(Value::Null)),
+        };
+        record.put("Body", body);
+        writer.append(record).expect("append");
+    }
+    writer.flush().expect("flush");
+}
+
+#[test]
+fn event_hubs_capture_files_are_read_like_a_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (record("cap-a", 3), record("cap-b", 4));
+    let path = dir.path().join("07.avro");
+    capture_file(
+        &path,
+        &[Some(a.as_bytes()), None, Some(b"{oops"), Some(b.as_bytes())],
+    );
+    let out = dir.path().join("out");
+    let summary = ingest_files(std::slice::from_ref(&path), &IngestOptions::new(&out)).expect("ingest");
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.quarantined),
+        (4, 2, 2)
+    );
+    assert_eq!(rows_in(&summary.files_written), 2);
+    // Quarantine positions are the events' sequence numbers.
+    let quarantine = std::fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
+    assert!(
+        quarantine.contains("\"offset\":101") && quarantine.contains("\"offset\":102"),
+        "{quarantine}"
+    );
+
+    // A directory picks the .avro file up, and the same bytes give the same names.
+    let again = ingest_files(&[dir.path().to_owned()], &IngestOptions::new(&out));
+    let again = again.expect("ingest dir");
+    assert_eq!(again.files_written, summary.files_written);
+}
