@@ -171,7 +171,7 @@ fn capture_file(path: &Path, bodies: &[Option<&[u8]>]) {
             None => Value::Union(0, Box::new(Value::Null)),
         };
         record.put("Body", body);
-        writer.append(record).expect("append");
+        writer.append_value(record).expect("append");
     }
     writer.flush().expect("flush");
 }
@@ -193,7 +193,7 @@ fn event_hubs_capture_files_are_read_like_a_topic() {
     );
     assert_eq!(rows_in(&summary.files_written), 2);
     // Quarantine positions are the events' sequence numbers.
-    let quarantine = std::fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
+    let quarantine = fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
     assert!(
         quarantine.contains("\"offset\":101") && quarantine.contains("\"offset\":102"),
         "{quarantine}"
