@@ -21,6 +21,7 @@ type Consumer = BaseConsumer<IngestContext>;
 
 const POLL: Duration = Duration::from_millis(100);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+const WATERMARKS_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) struct Run<'a> {
     pub(super) config: &'a KafkaConfig,
@@ -40,6 +41,7 @@ struct State<'a> {
     last_flush: Instant,
     last_activity: Instant,
     last_progress: Instant,
+    last_watermarks: Instant,
     commits: u64,
 }
 
@@ -72,6 +74,7 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
         last_flush: now,
         last_activity: now,
         last_progress: now,
+        last_watermarks: now,
         commits: 0,
     };
     let interrupted = state.poll_loop(&consumer)?;
@@ -177,6 +180,9 @@ impl State<'_> {
                 self.flush_all(consumer)?;
             }
             if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                if config.mode == Mode::Follow && self.last_watermarks.elapsed() >= WATERMARKS_EVERY {
+                    self.refresh_watermarks(consumer);
+                }
                 self.report_progress();
             }
             if config.mode == Mode::UntilCaughtUp {
@@ -316,6 +322,18 @@ impl State<'_> {
             Err(e) => {
                 tracing::warn!(error = %e, "offset commit failed; the records will be read again");
                 Ok(())
+            }
+        }
+    }
+
+    /// A following consumer's lag needs the partitions' current ends, which only
+    /// the broker knows; asked for every [`WATERMARKS_EVERY`].
+    fn refresh_watermarks(&mut self, consumer: &Consumer) {
+        self.last_watermarks = Instant::now();
+        for ((topic, partition), state) in &mut self.partitions {
+            match consumer.fetch_watermarks(topic, *partition, Duration::from_secs(1)) {
+                Ok((_, high)) => state.set_high_watermark(high),
+                Err(e) => tracing::debug!(error = %e, %topic, partition, "reading the end offset for lag"),
             }
         }
     }

@@ -112,6 +112,11 @@ impl PartitionState {
         self.summary.lag = (self.summary.high_watermark - self.summary.next_offset).max(0);
     }
 
+    pub(crate) fn set_high_watermark(&mut self, high: i64) {
+        self.summary.high_watermark = self.summary.high_watermark.max(high);
+        self.summary.lag = (self.summary.high_watermark - self.summary.next_offset).max(0);
+    }
+
     /// Makes the batch durable. Returns the offset to commit, if anything was read.
     pub(crate) fn flush(&mut self, summary: &mut IngestSummary) -> Result<Option<i64>> {
         let Some((first, last)) = self.range.take() else {

@@ -1,0 +1,119 @@
+//! Broker → Parquet throughput against parse-only throughput of the same records.
+//!
+//! Needs a broker: `benches/kafka.sh` starts tansu and runs this with
+//! `TOKENTALLY_BENCH_BROKER` set (`TOKENTALLY_BENCH_CALLS` records, default 20000).
+//! Not a criterion bench: one run reads a topic once, and the figure that matters
+//! is the ratio of two wall-clock times on the same records, printed as JSON.
+//! Both sides run with the token-count cache warm (parse-only runs twice first).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tokentally_core::SourcePosition;
+use tokentally_ingest::{IngestOptions, KafkaConfig, ingest_kafka};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let Ok(brokers) = std::env::var("TOKENTALLY_BENCH_BROKER") else {
+        println!("TOKENTALLY_BENCH_BROKER is not set; run benches/kafka.sh");
+        return;
+    };
+    let calls = env_number("TOKENTALLY_BENCH_CALLS", 20_000);
+    let flush = env_number("TOKENTALLY_BENCH_FLUSH", 10_000);
+    let config = tokentally_sample::SampleConfig {
+        calls,
+        ..tokentally_sample::SampleConfig::default()
+    };
+    let mut data = Vec::new();
+    tokentally_sample::generate(&config, &mut data).unwrap();
+    let records: Vec<&[u8]> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let bytes: usize = records.iter().map(|r| r.len()).sum();
+
+    let position = SourcePosition {
+        source: "bench".into(),
+        partition: None,
+        offset: 0,
+    };
+    let mut parse_secs = f64::MAX;
+    for _ in 0..2 {
+        let start = Instant::now();
+        for record in &records {
+            let _ = std::hint::black_box(tokentally_parse::parse_record(record, position.clone()));
+        }
+        parse_secs = parse_secs.min(start.elapsed().as_secs_f64());
+    }
+
+    let topic = format!("bench-{}-{calls}", std::process::id());
+    produce(&brokers, &topic, &records);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut kafka = KafkaConfig::new(brokers, vec![topic.clone()]);
+    kafka.group_id = topic;
+    kafka.flush_records = flush;
+    let mut options = IngestOptions::new(dir.path());
+    options.sink.max_buffered_rows = flush;
+    let rss_before = peak_rss_kib();
+    let start = Instant::now();
+    let summary = ingest_kafka(&kafka, &options, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let kafka_secs = start.elapsed().as_secs_f64();
+    assert_eq!(summary.records as usize, records.len());
+
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    let rate = |secs: f64| {
+        serde_json::json!({
+            "secs": (secs * 1000.0).round() / 1000.0,
+            "records_per_sec": (records.len() as f64 / secs).round(),
+            "mib_per_sec": (mib / secs * 10.0).round() / 10.0,
+        })
+    };
+    let report = serde_json::json!({
+        "records": records.len(),
+        "mib": (mib * 10.0).round() / 10.0,
+        "flush_records": flush,
+        "parse_only": rate(parse_secs),
+        "broker_to_parquet": rate(kafka_secs),
+        "ratio": ((parse_secs / kafka_secs) * 1000.0).round() / 1000.0,
+        "peak_rss_kib": {"before_ingest": rss_before, "after_ingest": peak_rss_kib()},
+    });
+    println!("{report}");
+}
+
+fn produce(brokers: &str, topic: &str, records: &[&[u8]]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.max.bytes", "10000000")
+        .create()
+        .unwrap();
+    for (i, record) in records.iter().enumerate() {
+        let key = i.to_string();
+        let mut message = BaseRecord::to(topic).key(&key).payload(*record);
+        // A full local queue is back-pressure: wait for deliveries, then retry.
+        while let Err((_, back)) = producer.send(message) {
+            message = back;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// The process's peak resident set (VmHWM), in KiB; 0 where /proc is missing.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
