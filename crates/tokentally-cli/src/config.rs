@@ -26,13 +26,30 @@ pub struct PipelineConfig {
 }
 
 /// Inputs of an ingest run.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// Files or directories of gateway records (`.jsonl`, `.jsonl.gz`), relative to
     /// the config file. Event Hubs Capture files (Avro) are read too.
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// Events (lines, Kafka messages, Capture bodies) larger than this many bytes
+    /// are quarantined unread.
+    #[serde(default = "default_max_event_bytes")]
+    pub max_event_bytes: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        Self {
+            files: Vec::new(),
+            max_event_bytes: default_max_event_bytes(),
+        }
+    }
+}
+
+fn default_max_event_bytes() -> usize {
+    tokentally_ingest::DEFAULT_MAX_EVENT_BYTES
 }
 
 /// The usage dataset and where reports go.
@@ -115,7 +132,10 @@ impl PipelineConfig {
     /// A pipeline reading just `files`, with every other setting at its default.
     pub fn from_inputs(files: Vec<PathBuf>) -> Self {
         Self {
-            input: InputConfig { files },
+            input: InputConfig {
+                files,
+                ..InputConfig::default()
+            },
             kafka: None,
             output: OutputConfig::default(),
             report: ReportConfig::default(),
@@ -142,6 +162,9 @@ impl PipelineConfig {
             {
                 *path = lexical_join(base, path);
             }
+        }
+        if config.input.max_event_bytes == 0 {
+            anyhow::bail!("[input] max_event_bytes must be at least 1");
         }
         if config.output.max_buffered_rows == 0 {
             anyhow::bail!("[output] max_buffered_rows must be at least 1");

@@ -9,6 +9,8 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -62,9 +64,11 @@ fn main() {
     let mut options = IngestOptions::new(dir.path());
     options.sink.max_buffered_rows = flush;
     let rss_before = peak_rss_kib();
+    let cpu_before = cpu_secs();
     let start = Instant::now();
     let summary = ingest_kafka(&kafka, &options, &AtomicBool::new(false), &mut |_| {}).unwrap();
     let kafka_secs = start.elapsed().as_secs_f64();
+    let kafka_cpu = cpu_secs() - cpu_before;
     assert_eq!(summary.records as usize, records.len());
 
     let mib = bytes as f64 / (1024.0 * 1024.0);
@@ -82,12 +86,26 @@ fn main() {
         "parse_only": rate(parse_secs),
         "broker_to_parquet": rate(kafka_secs),
         "ratio": ((parse_secs / kafka_secs) * 1000.0).round() / 1000.0,
+        // What this process spent (all its threads: poll, parse, Parquet, librdkafka),
+        // the broker's own work excluded: on one shared machine the broker can be the
+        // bottleneck of the wall-clock figure.
+        "broker_to_parquet_cpu": rate(kafka_cpu),
+        "cpu_ratio": ((parse_secs / kafka_cpu) * 1000.0).round() / 1000.0,
         "peak_rss_kib": {"before_ingest": rss_before, "after_ingest": peak_rss_kib()},
     });
     println!("{report}");
 }
 
 fn produce(brokers: &str, topic: &str, records: &[&[u8]]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let new_topic = NewTopic::new(topic, 4, TopicReplication::Fixed(1));
+    let created = block_on(admin.create_topics([&new_topic], &AdminOptions::new())).unwrap();
+    for result in created {
+        result.map_err(|(t, e)| format!("creating {t}: {e}")).unwrap();
+    }
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
@@ -104,6 +122,30 @@ fn produce(brokers: &str, topic: &str, records: &[&[u8]]) {
         }
     }
     producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// The admin API is async; a current-thread runtime is enough for one call.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// User + system CPU time of this process so far (all threads), from /proc.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
 }
 
 /// The process's peak resident set (VmHWM), in KiB; 0 where /proc is missing.

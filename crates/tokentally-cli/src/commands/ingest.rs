@@ -38,6 +38,7 @@ pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<bool> {
     let mut options = IngestOptions::new(&config.output.dir);
     options.sink.max_buffered_rows = config.output.max_buffered_rows;
     options.max_quarantine_bytes = config.output.max_quarantine_bytes;
+    options.max_event_bytes = config.input.max_event_bytes;
     if !config.input.files.is_empty() {
         let summary = ingest_files(&config.input.files, &options).context("ingesting files")?;
         print_summary(&summary, json)?;
