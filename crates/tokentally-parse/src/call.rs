@@ -2,8 +2,7 @@
 //! identity, output reconstruction and token counting.
 
 use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
-use crate::output::Output;
-use crate::sse::{SseDecoder, StreamEnd};
+use crate::output::{Output, rebuild_stream};
 use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
@@ -71,7 +70,9 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     let mut partial = record.response.complete == Some(false);
     let streamed = record.response.sse.is_some();
     if let Some(sse) = &record.response.sse {
-        partial |= rebuild_stream(sse.as_bytes(), &mut output, &mut notes);
+        let (rebuilt, cut) = rebuild(sse, &mut notes);
+        output = rebuilt;
+        partial |= cut;
     } else {
         match &record.response.body {
             Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -154,31 +155,17 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     Ok(row)
 }
 
-/// Feeds the SSE text through the decoder; returns whether the stream was cut off.
-fn rebuild_stream(sse: &[u8], output: &mut Output, notes: &mut Vec<String>) -> bool {
-    let mut bad_events = 0usize;
-    let mut on_event = |event: crate::sse::SseEvent<'_>| {
-        let data = event.data.trim_ascii();
-        if data == b"[DONE]" {
-            output.done = true;
-            return;
-        }
-        match serde_json::from_slice::<Value>(data) {
-            Ok(chunk) => output.absorb_chunk(&chunk),
-            Err(_) => bad_events += 1,
-        }
-    };
-    let mut decoder = SseDecoder::new();
-    decoder.feed(sse, &mut on_event);
-    let end = decoder.finish(&mut on_event);
-    if bad_events > 0 {
-        notes.push(format!("{bad_events} stream event(s) were not JSON"));
+/// Rebuilds a streamed response; says in `notes` what made it partial.
+fn rebuild(sse: &str, notes: &mut Vec<String>) -> (Output, bool) {
+    let rebuilt = rebuild_stream([sse.as_bytes()]);
+    if rebuilt.bad_events > 0 {
+        notes.push(format!("{} stream event(s) were not JSON", rebuilt.bad_events));
     }
-    let cut = end == StreamEnd::Truncated || !output.done;
-    if cut {
+    if rebuilt.truncated || !rebuilt.output.done {
         notes.push("stream ended without its final event".to_owned());
     }
-    cut || bad_events > 0
+    let partial = rebuilt.partial();
+    (rebuilt.output, partial)
 }
 
 /// A record without `operation`: the request body's shape says which API it was.
