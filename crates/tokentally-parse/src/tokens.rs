@@ -1,16 +1,21 @@
 //! Token counting with the model's tiktoken encoding, and OpenAI's documented
 //! accounting for chat prompts.
 //!
-//! The BPE tables are built once per process (they take ~100 ms each) and shared.
+//! Counting uses `bpe-openai`: the same encodings as OpenAI's tiktoken (checked
+//! against Python tiktoken and tiktoken-rs by `tests/token_counts.rs`), faster on
+//! this workload (benches/README.md), and linear in the text. tiktoken-rs merges
+//! each pre-tokenized piece in time quadratic in its length, so one megabyte
+//! without spaces (a base64 image pasted as text, minified data) would stall a
+//! whole ingest; the backtracking encoder here stays linear. Tables are
+//! deserialized once per process and shared.
 
 use serde_json::Value;
-use tiktoken_rs::CoreBPE;
 use tokentally_core::Encoding;
 
-fn bpe(encoding: Encoding) -> &'static CoreBPE {
+fn tokenizer(encoding: Encoding) -> &'static bpe_openai::Tokenizer {
     match encoding {
-        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
-        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        Encoding::O200kBase => bpe_openai::o200k_base(),
+        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
     }
 }
 
@@ -20,7 +25,7 @@ pub fn count_tokens(encoding: Encoding, text: &str) -> i64 {
     if text.is_empty() {
         return 0;
     }
-    len_i64(bpe(encoding).encode_ordinary(text).len())
+    len_i64(tokenizer(encoding).count(text))
 }
 
 fn len_i64(n: usize) -> i64 {
@@ -170,6 +175,39 @@ mod tests {
         assert_eq!(count_tokens(Encoding::Cl100kBase, ""), 0);
         // A special-token string in user text is text, not the one special token.
         assert!(count_tokens(Encoding::Cl100kBase, "<|endoftext|>") > 1);
+    }
+
+    /// Base64-like text: no spaces, so the pre-tokenizer yields a few huge pieces.
+    fn no_spaces(size: usize) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..size)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(ALPHABET[(state % 64) as usize])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_megabyte_without_spaces_counts_in_linear_time() {
+        // tiktoken-rs needs minutes for this text (quadratic merge per piece).
+        let fastest = |text: &str| {
+            (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    assert!(count_tokens(Encoding::O200kBase, text) > 0);
+                    start.elapsed()
+                })
+                .min()
+                .unwrap_or_default()
+        };
+        let quarter = fastest(&no_spaces(256 << 10));
+        let whole = fastest(&no_spaces(1 << 20));
+        // Four times the text: linear takes ~4x, quadratic ~16x.
+        assert!(whole < quarter * 9, "256 KB: {quarter:?}, 1 MB: {whole:?}");
     }
 
     #[test]
