@@ -6,7 +6,7 @@ use flate2::read::MultiGzDecoder;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use tokentally_core::{SourcePosition, UsageSource};
+use tokentally_core::SourcePosition;
 use xxhash_rust::xxh3::Xxh3;
 
 /// Where an ingest run writes and how much it holds.
@@ -119,15 +119,7 @@ fn ingest_reader(
         };
         match tokentally_parse::parse_record(record, position.clone()) {
             Ok(row) => {
-                summary.rows_written += 1;
-                summary.estimated_rows += u64::from(row.usage_source == UsageSource::Estimated);
-                summary.partial_rows += u64::from(row.partial);
-                summary.unknown_model_rows +=
-                    u64::from(row.notes.as_deref().is_some_and(|n| n.contains("unknown model")));
-                *summary
-                    .rows_by_date
-                    .entry(row.request_time.date_naive().to_string())
-                    .or_default() += 1;
+                summary.add_row(&row);
                 sink.push(row)?;
             }
             Err(e) => {

@@ -7,7 +7,9 @@ use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokentally_core::{Encoding, Operation, SourcePosition, UsageRecord, UsageSource, lookup_model};
+use tokentally_core::{
+    Encoding, ModelInfo, Operation, SourcePosition, UsageRecord, UsageSource, lookup_model,
+};
 
 /// The tokenizer used for a model the catalog does not know; the row says so.
 const FALLBACK_ENCODING: Encoding = Encoding::O200kBase;
@@ -99,6 +101,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         .or(request_model.map(str::to_owned))
         .or_else(|| record.deployment.clone());
     let succeeded = (200..300).contains(&status);
+    let catalog = model.as_deref().and_then(lookup_model);
 
     let mut row = UsageRecord {
         event_id: event_id(&request_id),
@@ -111,6 +114,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         subscription: id.subscription,
         product: id.product,
         deployment: record.deployment,
+        model_family: catalog.map(|info| info.family.to_owned()),
         model,
         api_version: record.api_version,
         operation,
@@ -139,7 +143,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     if succeeded || (streamed && !output.choices.is_empty()) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
-        estimate(&mut row, &record.request, &output, reported, &mut notes);
+        estimate(&mut row, catalog, &record.request, &output, reported, &mut notes);
     }
     if let Some(usage) = output.usage {
         row.prompt_tokens = usage.prompt;
@@ -204,12 +208,13 @@ fn finish_reasons(output: &Output) -> Option<String> {
 /// billed columns too.
 fn estimate(
     row: &mut UsageRecord,
+    catalog: Option<ModelInfo>,
     request: &Value,
     output: &Output,
     reported: bool,
     notes: &mut Vec<String>,
 ) {
-    let encoding = match row.model.as_deref().and_then(lookup_model) {
+    let encoding = match catalog {
         Some(info) => {
             if info.reasoning && !reported {
                 notes.push(

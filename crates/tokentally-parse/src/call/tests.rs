@@ -65,6 +65,8 @@ fn stream_without_usage_is_estimated() {
     assert_eq!(row.estimated_prompt_tokens, Some(row.prompt_tokens));
     assert_eq!(row.estimated_completion_tokens, Some(row.completion_tokens));
     assert_eq!(row.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!(row.model_family.as_deref(), Some("gpt-4o"));
+    assert!(!row.estimated_unknown_model());
     assert_eq!(row.encoding.as_deref(), Some("o200k_base"));
     // 3 per message + "user" 1 + "Hello!" 2 + priming 3
     assert_eq!(row.prompt_tokens, 9);
@@ -147,6 +149,11 @@ fn unknown_model_is_flagged() {
     r["deployment"] = json!("custom");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert_eq!(
+        (row.model_family.as_deref(), row.encoding.as_deref()),
+        (None, Some("o200k_base"))
+    );
+    assert!(row.estimated_unknown_model());
     assert!(notes(&row).contains("unknown model \"mystery-1\""));
 }
 
