@@ -3,7 +3,7 @@
 
 use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
 use crate::output::{Output, rebuild_stream};
-use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
+use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -243,7 +243,7 @@ fn estimate(
         Operation::Responses => ["instructions", "input"]
             .iter()
             .filter_map(|k| request.get(k))
-            .map(|v| estimate_text_input(encoding, v))
+            .map(|v| estimate_responses_input(encoding, v))
             .sum(),
         Operation::Other => 0,
     };

@@ -108,8 +108,10 @@ const IMAGE_TILE: i64 = 170;
 /// A part that does state `width`/`height` (some gateways add them) is priced exactly.
 const ASSUMED_IMAGE_SIDE: u64 = 1024;
 
-/// Tokens of one `image_url` content part: `detail: low` is flat; `high` and `auto`
-/// (which AOAI resolves to high for all but tiny images) follow the tile formula.
+/// Tokens of one image part, chat `image_url` (`{"image_url": {"url", "detail"}}`)
+/// or Responses `input_image` (`{"image_url": "…", "detail"}`): `detail: low` is
+/// flat; `high` and `auto` (which AOAI resolves to high for all but tiny images)
+/// follow the tile formula.
 fn image_part_tokens(part: &Value) -> i64 {
     let image = part.get("image_url").unwrap_or(part);
     let detail = image
@@ -160,6 +162,21 @@ pub fn estimate_text_input(encoding: Encoding, input: &Value) -> i64 {
         Value::Array(items) => items.iter().map(|v| estimate_text_input(encoding, v)).sum(),
         Value::Object(map) => map.values().map(|v| estimate_text_input(encoding, v)).sum(),
         _ => 0,
+    }
+}
+
+/// Estimates a Responses API request's `instructions` or `input`: the tokens of
+/// every string, except that `input_image` parts cost what the same image costs
+/// as a chat `image_url` part. Counting such a part's strings instead would bill
+/// a `data:` URL's base64 as text: hundreds of thousands of tokens for one image.
+pub fn estimate_responses_input(encoding: Encoding, input: &Value) -> i64 {
+    match input {
+        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("input_image") => {
+            image_part_tokens(input)
+        }
+        Value::Array(items) => items.iter().map(|v| estimate_responses_input(encoding, v)).sum(),
+        Value::Object(map) => map.values().map(|v| estimate_responses_input(encoding, v)).sum(),
+        other => estimate_text_input(encoding, other),
     }
 }
 
@@ -253,6 +270,32 @@ mod tests {
         ]}]});
         // 3 + user 1 + Hello! 2 + image 85 + priming 3
         assert_eq!(estimate_chat_prompt(Encoding::O200kBase, &request), 94);
+    }
+
+    #[test]
+    fn responses_input_images_cost_what_chat_images_cost() {
+        let data_url = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(2000));
+        let input = json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "What is in this image?"},
+            {"type": "input_image", "image_url": data_url, "detail": "low"},
+            {"type": "input_image", "image_url": "https://x/a.png", "detail": "high"},
+            {"type": "input_image", "image_url": "https://x/b.png", "width": 2048, "height": 4096}
+        ]}]);
+        let text_only = json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "What is in this image?"}
+        ]}]);
+        let chat_image = |image: Value| image_part_tokens(&json!({"type": "image_url", "image_url": image}));
+        let images = chat_image(json!({"url": "x", "detail": "low"}))
+            + chat_image(json!({"url": "x", "detail": "high"}))
+            + chat_image(json!({"url": "x", "width": 2048, "height": 4096}));
+        assert_eq!(images, 85 + 765 + 1105);
+        let e = Encoding::O200kBase;
+        assert_eq!(
+            estimate_responses_input(e, &input),
+            estimate_responses_input(e, &text_only) + images
+        );
+        // Plain strings and text parts still count as text.
+        assert_eq!(estimate_responses_input(e, &json!("hello world")), 2);
     }
 
     #[test]

@@ -223,3 +223,23 @@ fn reasoning_model_stream_without_usage_says_what_is_missing() {
     assert_eq!(row.usage_source, UsageSource::Estimated);
     assert!(notes(&row).contains("hidden reasoning tokens"), "{:?}", row.notes);
 }
+
+#[test]
+fn responses_input_image_is_priced_by_the_tile_formula() {
+    let image = |url: &str| json!({"type": "input_image", "image_url": url, "detail": "high"});
+    let request = |content: Value| {
+        json!({"schema": 1, "request_id": "r", "request_time": "2026-10-01T00:00:00Z",
+            "deployment": "gpt-4.1", "operation": "responses",
+            "request": {"model": "gpt-4.1", "input": [{"role": "user", "content": content}]},
+            "response": {"status": 200, "body": {"model": "gpt-4.1", "status": "completed",
+                "output": [{"type": "message", "content": [{"type": "output_text", "text": "A cat."}]}]}}})
+    };
+    let text = json!([{"type": "input_text", "text": "Describe"}]);
+    let big_data_url = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(5000));
+    let with_images = json!([{"type": "input_text", "text": "Describe"},
+        image("https://x/a.png"), image(&big_data_url)]);
+    let base = parse(&request(text)).expect("row").estimated_prompt_tokens;
+    let row = parse(&request(with_images)).expect("row");
+    // Two high-detail images of unknown size: 765 each, whatever the URL's length.
+    assert_eq!(row.estimated_prompt_tokens, base.map(|n| n + 2 * 765));
+}
