@@ -277,3 +277,5 @@ pub fn event_id(request_id: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
