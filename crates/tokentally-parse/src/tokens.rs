@@ -9,6 +9,7 @@
 //! whole ingest; the backtracking encoder here stays linear. Tables are
 //! deserialized once per process and shared.
 
+use crate::count_cache::CountCache;
 use serde_json::Value;
 use tokentally_core::Encoding;
 
@@ -47,6 +48,12 @@ const REPLY_PRIMING: i64 = 3;
 /// the reply is primed with [`REPLY_PRIMING`]. Multi-part content counts its text
 /// parts; tool definitions count their JSON text.
 pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
+    estimate_chat_prompt_with(encoding, request, Some(CountCache::global()))
+}
+
+/// [`estimate_chat_prompt`] with a given message-text cache, or none: the same
+/// result, for measuring what the cache saves.
+pub fn estimate_chat_prompt_with(encoding: Encoding, request: &Value, cache: Option<&CountCache>) -> i64 {
     let mut total = 0;
     if let Some(messages) = request.get("messages").and_then(Value::as_array) {
         for message in messages {
@@ -55,7 +62,7 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
                 continue;
             };
             for (key, value) in fields {
-                total += count_value(encoding, value);
+                total += count_value(encoding, value, cache);
                 if key == "name" {
                     total += TOKENS_PER_NAME;
                 }
@@ -73,19 +80,22 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
 
 /// Message texts repeat across calls (system prompts, resent history): counted
 /// once per process through the bounded cache.
-fn count_message_text(encoding: Encoding, text: &str) -> i64 {
-    crate::count_cache::cached_count(encoding, text, || count_tokens(encoding, text))
+fn count_message_text(encoding: Encoding, text: &str, cache: Option<&CountCache>) -> i64 {
+    match cache {
+        Some(cache) => cache.count(encoding, text, || count_tokens(encoding, text)),
+        None => count_tokens(encoding, text),
+    }
 }
 
 /// Tokens of a message field: strings as text, content parts by their text, other
 /// structures (tool calls) by their JSON text.
-fn count_value(encoding: Encoding, value: &Value) -> i64 {
+fn count_value(encoding: Encoding, value: &Value, cache: Option<&CountCache>) -> i64 {
     match value {
-        Value::String(s) => count_message_text(encoding, s),
+        Value::String(s) => count_message_text(encoding, s, cache),
         Value::Array(parts) => parts
             .iter()
             .map(|part| match part.get("text").and_then(Value::as_str) {
-                Some(text) => count_message_text(encoding, text),
+                Some(text) => count_message_text(encoding, text, cache),
                 None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
                     image_part_tokens(part)
                 }
