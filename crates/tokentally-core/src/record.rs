@@ -26,6 +26,12 @@ pub struct UsageRecord {
     /// The model as the response names it (`gpt-4o-2024-08-06`), else as the
     /// request names it, else the deployment.
     pub model: Option<String>,
+    /// The catalog's family of `model` (`gpt-4o`, `gpt-3.5-turbo`); `None` when
+    /// the catalog does not know it. That is the typed "unknown model" flag: such
+    /// a row's estimate used the fallback encoding (see
+    /// [`UsageRecord::estimated_unknown_model`]), and reports can group versions
+    /// and Azure spellings of one model without parsing names.
+    pub model_family: Option<String>,
     pub api_version: Option<String>,
     pub operation: Operation,
     pub streamed: bool,
@@ -65,6 +71,13 @@ pub struct UsageRecord {
 impl UsageRecord {
     /// App id of calls that carry neither a token nor a subscription.
     pub const UNATTRIBUTED: &'static str = "unattributed";
+
+    /// Tokens were estimated for a model the catalog does not know, so with a
+    /// fallback encoding that may not be the model's: the run summary counts
+    /// these, since their estimates deserve a look (or a catalog entry).
+    pub fn estimated_unknown_model(&self) -> bool {
+        self.model_family.is_none() && self.encoding.is_some()
+    }
 }
 
 /// Where a record came from, so every row can be traced back to its raw event.

@@ -11,7 +11,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, LazyLock};
 
 /// Stored in the Parquet key-value metadata as `tokentally.usage_schema`.
-pub const USAGE_SCHEMA_VERSION: u32 = 1;
+/// 2 added `model_family`.
+pub const USAGE_SCHEMA_VERSION: u32 = 2;
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
@@ -37,6 +38,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             utf8("product", true),
             utf8("deployment", true),
             utf8("model", true),
+            utf8("model_family", true),
             utf8("api_version", true),
             utf8("operation", false),
             Field::new("streamed", DataType::Boolean, false),
@@ -106,6 +108,7 @@ pub fn usage_to_batch(records: &[UsageRecord]) -> Result<RecordBatch> {
         strings(r, |x| x.product.as_deref()),
         strings(r, |x| x.deployment.as_deref()),
         strings(r, |x| x.model.as_deref()),
+        strings(r, |x| x.model_family.as_deref()),
         strings(r, |x| x.api_version.as_deref()),
         strings(r, |x| Some(x.operation.as_str())),
         bools(r, |x| x.streamed),
@@ -155,6 +158,7 @@ mod tests {
             product: None,
             deployment: Some("gpt-4o".into()),
             model: Some("gpt-4o-2024-08-06".into()),
+            model_family: Some("gpt-4o".into()),
             api_version: None,
             operation: Operation::ChatCompletions,
             streamed: true,

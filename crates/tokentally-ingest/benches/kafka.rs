@@ -125,7 +125,7 @@ fn produce(brokers: &str, topic: &str, records: &[&[u8]]) {
 }
 
 /// The admin API is async; a current-thread runtime is enough for one call.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+fn block_on<F: Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,7 +5,7 @@
 use crate::envelope::Decoded;
 use crate::{IngestOptions, IngestSummary, ParquetSink, Quarantine, Result};
 use std::path::PathBuf;
-use tokentally_core::{SourcePosition, UsageSource};
+use tokentally_core::SourcePosition;
 
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -39,15 +39,7 @@ impl Batch {
     ) -> Result<()> {
         match decoded {
             Decoded::Row(row) => {
-                summary.rows_written += 1;
-                summary.estimated_rows += u64::from(row.usage_source == UsageSource::Estimated);
-                summary.partial_rows += u64::from(row.partial);
-                summary.unknown_model_rows +=
-                    u64::from(row.notes.as_deref().is_some_and(|n| n.contains("unknown model")));
-                *summary
-                    .rows_by_date
-                    .entry(row.request_time.date_naive().to_string())
-                    .or_default() += 1;
+                summary.add_row(&row);
                 self.rows += 1;
                 self.sink.push(*row)?;
             }

@@ -1,6 +1,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use tokentally_core::{UsageRecord, UsageSource};
 
 /// What an ingest run did, for the terminal and for machines (`--json`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -32,4 +33,55 @@ pub struct IngestSummary {
 impl IngestSummary {
     /// How many quarantine examples a summary keeps.
     pub const MAX_EXAMPLES: usize = 10;
+
+    /// Counts one written usage row. Every source (files, Kafka) counts rows here,
+    /// so the summary's categories mean the same whatever the input.
+    pub fn add_row(&mut self, row: &UsageRecord) {
+        self.rows_written += 1;
+        self.estimated_rows += u64::from(row.usage_source == UsageSource::Estimated);
+        self.partial_rows += u64::from(row.partial);
+        self.unknown_model_rows += u64::from(row.estimated_unknown_model());
+        *self
+            .rows_by_date
+            .entry(row.request_time.date_naive().to_string())
+            .or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokentally_core::SourcePosition;
+
+    fn row(model: &str, status: u16) -> UsageRecord {
+        let record = serde_json::json!({"schema": 1, "request_id": model, "request_time": "2026-10-01T12:00:00Z",
+            "deployment": model, "operation": "chat/completions",
+            "request": {"messages": [{"role": "user", "content": "hi"}]},
+            "response": {"status": status, "body": {"model": model,
+                "choices": [{"index": 0, "message": {"content": "hello"}}]}}});
+        let position = SourcePosition {
+            source: "t.jsonl".into(),
+            partition: None,
+            offset: 1,
+        };
+        tokentally_parse::parse_record(record.to_string().as_bytes(), position).expect("row")
+    }
+
+    #[test]
+    fn unknown_models_are_counted_from_the_typed_family() {
+        let mut summary = IngestSummary::default();
+        summary.add_row(&row("gpt-4o-2024-08-06", 200));
+        summary.add_row(&row("mystery-1", 200));
+        // A failed call is not estimated, so no fallback encoding was used.
+        summary.add_row(&row("mystery-2", 500));
+        assert_eq!(
+            (
+                summary.rows_written,
+                summary.estimated_rows,
+                summary.unknown_model_rows
+            ),
+            (3, 2, 1)
+        );
+        assert_eq!(summary.rows_by_date.get("2026-10-01"), Some(&3));
+    }
 }

@@ -1,10 +1,25 @@
-//! Throughput of parsing gateway records (reconstruction + counting) and of SSE
-//! decoding alone, on generated sample traffic. Reports MB/s of raw input.
+//! Parser throughput on generated sample traffic (tokentally-sample: real AOAI
+//! wire format, multi-turn sessions that resend their history).
+//!
+//! - `sse/rebuild`: decoding and absorbing streams without tokenizing, MB/s of SSE.
+//! - `streamed call`: whole streamed records through `parse_record` (envelope,
+//!   rebuild, prompt and completion counting), per MB of SSE and per call. The
+//!   global count cache is cleared before every pass, so each pass is one cold
+//!   run over the month, as an ingest is.
+//! - `parse_record (sample mix)`: every record, MB/s of JSON Lines.
+//! - `prompt estimate`: chat prompts with and without the count cache; the hit
+//!   rate is printed.
+//!
+//! Figures and how they were taken: benches/README.md at the repository root.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::Value;
 use std::hint::black_box;
-use tokentally_core::SourcePosition;
-use tokentally_parse::sse::SseDecoder;
+use std::time::Duration;
+use tokentally_core::{Encoding, SourcePosition, lookup_model};
+use tokentally_parse::count_cache::CountCache;
+use tokentally_parse::output::rebuild_stream;
+use tokentally_parse::tokens::estimate_chat_prompt_with;
 
 fn corpus(calls: usize) -> Vec<u8> {
     let config = tokentally_sample::SampleConfig {
@@ -16,41 +31,125 @@ fn corpus(calls: usize) -> Vec<u8> {
     out
 }
 
-fn bench(c: &mut Criterion) {
-    let data = corpus(2000);
-    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let streams: Vec<String> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["response"]["sse"].as_str().map(str::to_owned))
-        .collect();
-    let position = SourcePosition {
+fn position() -> SourcePosition {
+    SourcePosition {
         source: "bench".into(),
         partition: None,
         offset: 0,
-    };
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let data = corpus(3000);
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let records: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let streams: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["response"]["sse"].as_str())
+        .collect();
+    let streamed_lines: Vec<&[u8]> = lines
+        .iter()
+        .zip(&records)
+        .filter(|(_, r)| r["response"]["sse"].is_string())
+        .map(|(l, _)| *l)
+        .collect();
+    let sse_bytes: usize = streams.iter().map(|s| s.len()).sum();
 
     let mut group = c.benchmark_group("parse");
-    group.sample_size(10);
-    group.throughput(Throughput::Bytes(data.len() as u64));
-    group.bench_function("parse_record (sample mix)", |b| {
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+
+    group.throughput(Throughput::Bytes(sse_bytes as u64));
+    group.bench_function("sse/rebuild (no tokenizing)", |b| {
         b.iter(|| {
-            for line in &lines {
-                let _ = black_box(tokentally_parse::parse_record(line, position.clone()));
+            for s in &streams {
+                black_box(rebuild_stream([s.as_bytes()]));
             }
         });
     });
-    let sse_bytes: usize = streams.iter().map(String::len).sum();
-    group.throughput(Throughput::Bytes(sse_bytes as u64));
-    group.bench_function("sse decode only", |b| {
+    group.bench_function("streamed call (per SSE byte)", |b| {
         b.iter(|| {
-            let mut events = 0usize;
-            for s in &streams {
-                let mut d = SseDecoder::new();
-                d.feed(s.as_bytes(), &mut |_| events += 1);
-                d.finish(&mut |_| events += 1);
+            CountCache::global().clear();
+            for line in &streamed_lines {
+                let _ = black_box(tokentally_parse::parse_record(line, position()));
             }
-            black_box(events)
+        });
+    });
+    group.throughput(Throughput::Elements(streamed_lines.len() as u64));
+    group.bench_function("streamed call (per call)", |b| {
+        b.iter(|| {
+            CountCache::global().clear();
+            for line in &streamed_lines {
+                let _ = black_box(tokentally_parse::parse_record(line, position()));
+            }
+        });
+    });
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    group.bench_function("parse_record (sample mix)", |b| {
+        b.iter(|| {
+            CountCache::global().clear();
+            for line in &lines {
+                let _ = black_box(tokentally_parse::parse_record(line, position()));
+            }
+        });
+    });
+    group.finish();
+    prompt_cache(c, &records);
+}
+
+/// Chat prompts in arrival order, counted with a fresh cache per pass (as one
+/// ingest run would) and with none.
+#[allow(clippy::print_stdout)] // the hit rate is this bench's output, like criterion's own lines
+fn prompt_cache(c: &mut Criterion, records: &[Value]) {
+    let prompts: Vec<(Encoding, &Value)> = records
+        .iter()
+        .filter(|r| r["request"]["messages"].is_array())
+        .map(|r| {
+            let model = r["request"]["model"].as_str().or(r["deployment"].as_str());
+            let encoding = model
+                .and_then(lookup_model)
+                .map_or(Encoding::O200kBase, |m| m.encoding);
+            (encoding, &r["request"])
+        })
+        .collect();
+    let bytes: usize = prompts.iter().map(|(_, r)| r["messages"].to_string().len()).sum();
+    let cache = CountCache::default();
+    let total: i64 = prompts
+        .iter()
+        .map(|(e, r)| estimate_chat_prompt_with(*e, r, Some(&cache)))
+        .sum();
+    let stats = cache.stats();
+    println!(
+        "count cache over {} chat prompts ({:.1} MB of messages, {total} tokens): {} hits, {} misses, hit rate {:.1}%",
+        prompts.len(),
+        bytes as f64 / 1e6,
+        stats.hits,
+        stats.misses,
+        100.0 * stats.hit_rate()
+    );
+
+    let mut group = c.benchmark_group("prompt estimate");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("no cache", |b| {
+        b.iter(|| {
+            let n: i64 = prompts
+                .iter()
+                .map(|(e, r)| estimate_chat_prompt_with(*e, r, None))
+                .sum();
+            black_box(n)
+        });
+    });
+    group.bench_function("cold cache per pass", |b| {
+        b.iter(|| {
+            let cache = CountCache::default();
+            let n: i64 = prompts
+                .iter()
+                .map(|(e, r)| estimate_chat_prompt_with(*e, r, Some(&cache)))
+                .sum();
+            black_box(n)
         });
     });
     group.finish();

@@ -2,13 +2,14 @@
 //! identity, output reconstruction and token counting.
 
 use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
-use crate::output::Output;
-use crate::sse::{SseDecoder, StreamEnd};
-use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
+use crate::output::{Output, rebuild_stream};
+use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokentally_core::{Encoding, Operation, SourcePosition, UsageRecord, UsageSource, lookup_model};
+use tokentally_core::{
+    Encoding, ModelInfo, Operation, SourcePosition, UsageRecord, UsageSource, lookup_model,
+};
 
 /// The tokenizer used for a model the catalog does not know; the row says so.
 const FALLBACK_ENCODING: Encoding = Encoding::O200kBase;
@@ -71,7 +72,9 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     let mut partial = record.response.complete == Some(false);
     let streamed = record.response.sse.is_some() || record.response.streamed == Some(true);
     if let Some(sse) = &record.response.sse {
-        partial |= rebuild_stream(sse.as_bytes(), &mut output, &mut notes);
+        let (rebuilt, cut) = rebuild(sse, &mut notes);
+        output = rebuilt;
+        partial |= cut;
     } else {
         match &record.response.body {
             Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -98,6 +101,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         .or(request_model.map(str::to_owned))
         .or_else(|| record.deployment.clone());
     let succeeded = (200..300).contains(&status);
+    let catalog = model.as_deref().and_then(lookup_model);
 
     let mut row = UsageRecord {
         event_id: event_id(&request_id),
@@ -110,6 +114,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         subscription: id.subscription,
         product: id.product,
         deployment: record.deployment,
+        model_family: catalog.map(|info| info.family.to_owned()),
         model,
         api_version: record.api_version,
         operation,
@@ -138,7 +143,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     if succeeded || (streamed && !output.choices.is_empty()) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
-        estimate(&mut row, &record.request, &output, reported, &mut notes);
+        estimate(&mut row, catalog, &record.request, &output, reported, &mut notes);
     }
     if let Some(usage) = output.usage {
         row.prompt_tokens = usage.prompt;
@@ -154,31 +159,17 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     Ok(row)
 }
 
-/// Feeds the SSE text through the decoder; returns whether the stream was cut off.
-fn rebuild_stream(sse: &[u8], output: &mut Output, notes: &mut Vec<String>) -> bool {
-    let mut bad_events = 0usize;
-    let mut on_event = |event: crate::sse::SseEvent<'_>| {
-        let data = event.data.trim_ascii();
-        if data == b"[DONE]" {
-            output.done = true;
-            return;
-        }
-        match serde_json::from_slice::<Value>(data) {
-            Ok(chunk) => output.absorb_chunk(&chunk),
-            Err(_) => bad_events += 1,
-        }
-    };
-    let mut decoder = SseDecoder::new();
-    decoder.feed(sse, &mut on_event);
-    let end = decoder.finish(&mut on_event);
-    if bad_events > 0 {
-        notes.push(format!("{bad_events} stream event(s) were not JSON"));
+/// Rebuilds a streamed response; says in `notes` what made it partial.
+fn rebuild(sse: &str, notes: &mut Vec<String>) -> (Output, bool) {
+    let rebuilt = rebuild_stream([sse.as_bytes()]);
+    if rebuilt.bad_events > 0 {
+        notes.push(format!("{} stream event(s) were not JSON", rebuilt.bad_events));
     }
-    let cut = end == StreamEnd::Truncated || !output.done;
-    if cut {
+    if rebuilt.truncated || !rebuilt.output.done {
         notes.push("stream ended without its final event".to_owned());
     }
-    cut || bad_events > 0
+    let partial = rebuilt.partial();
+    (rebuilt.output, partial)
 }
 
 /// A record without `operation`: the request body's shape says which API it was.
@@ -217,12 +208,13 @@ fn finish_reasons(output: &Output) -> Option<String> {
 /// billed columns too.
 fn estimate(
     row: &mut UsageRecord,
+    catalog: Option<ModelInfo>,
     request: &Value,
     output: &Output,
     reported: bool,
     notes: &mut Vec<String>,
 ) {
-    let encoding = match row.model.as_deref().and_then(lookup_model) {
+    let encoding = match catalog {
         Some(info) => {
             if info.reasoning && !reported {
                 notes.push(
@@ -251,7 +243,7 @@ fn estimate(
         Operation::Responses => ["instructions", "input"]
             .iter()
             .filter_map(|k| request.get(k))
-            .map(|v| estimate_text_input(encoding, v))
+            .map(|v| estimate_responses_input(encoding, v))
             .sum(),
         Operation::Other => 0,
     };
@@ -285,3 +277,5 @@ pub fn event_id(request_id: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;

@@ -17,4 +17,4 @@ pub mod usage;
 
 pub use call::{event_id, parse_record};
 pub use error::ParseError;
-pub use tokens::{count_tokens, estimate_chat_prompt, estimate_text_input};
+pub use tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};

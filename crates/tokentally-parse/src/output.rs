@@ -1,9 +1,20 @@
 //! Rebuilds what the model produced, from a streamed response's chunks or from a
 //! whole response body, so it can be tokenized when usage was not reported.
+//!
+//! Chunks are deserialized into the borrowed structs of [`wire`]; text is appended
+//! to one buffer per choice and tokenized once, after the stream, by the caller.
+
+pub(crate) mod loose;
+mod stream;
+pub(crate) mod wire;
 
 use crate::usage::Usage;
+use loose::Obj;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+pub use stream::{Rebuilt, rebuild_stream};
+use wire::{Body, ChoiceWire, Chunk, ErrorWire, FunctionWire, ItemWire, MessageWire, UsageWire};
 
 /// One tool or function call, assembled from its fragments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,114 +47,138 @@ pub struct Output {
 
 const LEGACY_FUNCTION_CALL: u32 = u32::MAX;
 
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
+/// A stream event's data was not JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotJson;
 
-fn index_of(v: &Value) -> u32 {
-    v.get("index")
-        .and_then(Value::as_u64)
-        .and_then(|i| u32::try_from(i).ok())
-        .unwrap_or(0)
+fn to_u32(n: Option<u64>) -> Option<u32> {
+    n.and_then(|n| u32::try_from(n).ok())
 }
 
 impl Output {
-    fn set_model(&mut self, v: &Value) {
-        if let Some(model) = str_of(v, "model").filter(|m| !m.is_empty()) {
+    /// Absorbs one streamed event's JSON text: a chat or text completion chunk, or
+    /// a Responses API event.
+    ///
+    /// # Errors
+    /// The text is not JSON; nothing was absorbed.
+    pub fn absorb_event(&mut self, data: &[u8]) -> Result<(), NotJson> {
+        // Through `Obj`: serde would read a struct from an array too, but valid
+        // JSON that is not an object carries nothing (and is no error).
+        match serde_json::from_slice::<Obj<Chunk<'_>>>(data) {
+            Ok(chunk) => {
+                if let Some(chunk) = chunk.object() {
+                    self.absorb_chunk(chunk);
+                }
+            }
+            // Loose members accept every type, so this is either not JSON or a
+            // repeated member, which serde rejects and `Value` resolves to the last
+            // occurrence, as the parser always did.
+            Err(_) => {
+                let value: Value = serde_json::from_slice(data).map_err(|_| NotJson)?;
+                if let Ok(Obj::Object(chunk)) = Obj::<Chunk<'_>>::deserialize(&value) {
+                    self.absorb_chunk(&chunk);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn absorb_chunk(&mut self, chunk: &Chunk<'_>) {
+        if let Some(kind) = chunk.kind.get().filter(|t| t.starts_with("response.")) {
+            self.absorb_responses_event(kind, chunk);
+            return;
+        }
+        self.absorb_envelope(chunk.model.get(), &chunk.usage, &chunk.error);
+        self.absorb_choices(chunk.choices.items(), |c| &c.delta);
+    }
+
+    /// Absorbs a whole (non-streamed) response body of any operation.
+    pub fn absorb_body(&mut self, body: &Value) {
+        // Every object deserializes (loose members, and a `Value` has no repeated
+        // keys); anything else carries no output.
+        if let Ok(Obj::Object(body)) = Obj::<Body<'_>>::deserialize(body) {
+            self.absorb_envelope(body.model.get(), &body.usage, &body.error);
+            self.absorb_choices(body.choices.items(), |c| &c.message);
+            if let Some(items) = &body.output.0 {
+                let choice = self.choices.entry(0).or_default();
+                for (i, item) in items.iter().enumerate() {
+                    absorb_response_item(choice, u32::try_from(i).unwrap_or(u32::MAX - 1), item);
+                }
+                if let Some(status) = body.status.get() {
+                    choice.finish_reason = Some(status.to_owned());
+                }
+            }
+        }
+        self.done = true;
+    }
+
+    /// Model, usage and error: the same members in chunks, bodies and the
+    /// Responses API's `response` object.
+    fn absorb_envelope(&mut self, model: Option<&str>, usage: &Obj<UsageWire>, error: &Obj<ErrorWire<'_>>) {
+        if let Some(model) = model.filter(|m| !m.is_empty()) {
             self.model.get_or_insert_with(|| model.to_owned());
         }
-    }
-
-    fn set_usage(&mut self, v: &Value) {
-        if let Some(usage) = v.get("usage").and_then(Usage::from_json) {
+        if let Some(usage) = usage.object().and_then(Usage::from_wire) {
             self.usage = Some(usage);
         }
-    }
-
-    fn set_error(&mut self, v: &Value) {
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-            let message = str_of(err, "message")
-                .or_else(|| str_of(err, "code"))
+        if error.is_given() {
+            let error = error.object();
+            let message = error
+                .and_then(|e| e.message.get())
+                .or_else(|| error.and_then(|e| e.code.get()))
                 .unwrap_or("error");
             self.error = Some(message.to_owned());
         }
     }
 
-    /// Absorbs one streamed event's JSON: a chat or text completion chunk, or a
-    /// Responses API event.
-    pub fn absorb_chunk(&mut self, chunk: &Value) {
-        if let Some(kind) = str_of(chunk, "type").filter(|t| t.starts_with("response.")) {
-            self.absorb_responses_event(kind, chunk);
-            return;
-        }
-        self.absorb_envelope(chunk);
-        self.absorb_choices(chunk, "delta");
-    }
-
-    /// Model, usage and error: the same members in chunks and whole bodies.
-    fn absorb_envelope(&mut self, v: &Value) {
-        self.set_model(v);
-        self.set_usage(v);
-        self.set_error(v);
-    }
-
     /// `choices` of a chunk or a body; they differ only in whether the output sits
     /// under `delta` (a fragment) or `message` (the whole message).
-    fn absorb_choices(&mut self, v: &Value, message_key: &str) {
-        let Some(choices) = v.get("choices").and_then(Value::as_array) else {
-            return;
-        };
+    fn absorb_choices<'a>(
+        &mut self,
+        choices: &'a [ChoiceWire<'a>],
+        message: impl Fn(&'a ChoiceWire<'a>) -> &'a Obj<MessageWire<'a>>,
+    ) {
         for c in choices {
-            let choice = self.choices.entry(index_of(c)).or_default();
-            if let Some(text) = str_of(c, "text") {
+            let choice = self.choices.entry(to_u32(c.index.0).unwrap_or(0)).or_default();
+            if let Some(text) = c.text.get() {
                 choice.text.push_str(text);
             }
-            if let Some(message) = c.get(message_key) {
-                absorb_message(choice, message);
+            if let Some(m) = message(c).object() {
+                absorb_message(choice, m);
             }
-            if let Some(reason) = str_of(c, "finish_reason") {
+            if let Some(reason) = c.finish_reason.get() {
                 choice.finish_reason = Some(reason.to_owned());
             }
         }
     }
 
-    fn absorb_responses_event(&mut self, kind: &str, event: &Value) {
+    fn absorb_responses_event(&mut self, kind: &str, event: &Chunk<'_>) {
+        let output_index = to_u32(event.output_index.0).unwrap_or(0);
         match kind {
             "response.output_text.delta" | "response.refusal.delta" => {
-                if let Some(delta) = str_of(event, "delta") {
+                if let Some(delta) = event.delta.get() {
                     self.choices.entry(0).or_default().text.push_str(delta);
                 }
             }
             "response.function_call_arguments.delta" => {
-                let index = index_of_output(event);
-                if let Some(delta) = str_of(event, "delta") {
-                    let call = self
-                        .choices
-                        .entry(0)
-                        .or_default()
-                        .tool_calls
-                        .entry(index)
-                        .or_default();
+                if let Some(delta) = event.delta.get() {
+                    let choice = self.choices.entry(0).or_default();
+                    let call = choice.tool_calls.entry(output_index).or_default();
                     call.arguments.push_str(delta);
                 }
             }
             "response.output_item.added" => {
-                let item = event.get("item").unwrap_or(&Value::Null);
-                if let Some(name) = str_of(item, "name") {
-                    let call = self
-                        .choices
-                        .entry(0)
-                        .or_default()
-                        .tool_calls
-                        .entry(index_of_output(event))
-                        .or_default();
-                    call.name = name.to_owned();
+                if let Some(name) = event.item.object().and_then(|item| item.name.get()) {
+                    let choice = self.choices.entry(0).or_default();
+                    choice.tool_calls.entry(output_index).or_default().name = name.to_owned();
                 }
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
-                let response = event.get("response").unwrap_or(&Value::Null);
-                self.absorb_envelope(response);
-                let status = str_of(response, "status").unwrap_or(match kind {
+                let response = event.response.object();
+                if let Some(r) = response {
+                    self.absorb_envelope(r.model.get(), &r.usage, &r.error);
+                }
+                let status = response.and_then(|r| r.status.get()).unwrap_or(match kind {
                     "response.completed" => "completed",
                     "response.incomplete" => "incomplete",
                     _ => "failed",
@@ -152,156 +187,66 @@ impl Output {
                 self.done = true;
             }
             "response.created" | "response.in_progress" => {
-                self.set_model(event.get("response").unwrap_or(&Value::Null));
+                let model = event.response.object().and_then(|r| r.model.get());
+                if let Some(model) = model.filter(|m| !m.is_empty()) {
+                    self.model.get_or_insert_with(|| model.to_owned());
+                }
             }
             _ => {}
         }
     }
-
-    /// Absorbs a whole (non-streamed) response body of any operation.
-    pub fn absorb_body(&mut self, body: &Value) {
-        self.absorb_envelope(body);
-        self.absorb_choices(body, "message");
-        if let Some(items) = body.get("output").and_then(Value::as_array) {
-            let choice = self.choices.entry(0).or_default();
-            for (i, item) in items.iter().enumerate() {
-                absorb_response_item(choice, u32::try_from(i).unwrap_or(u32::MAX - 1), item);
-            }
-            if let Some(status) = str_of(body, "status") {
-                choice.finish_reason = Some(status.to_owned());
-            }
-        }
-        self.done = true;
-    }
-}
-
-fn index_of_output(event: &Value) -> u32 {
-    event
-        .get("output_index")
-        .and_then(Value::as_u64)
-        .and_then(|i| u32::try_from(i).ok())
-        .unwrap_or(0)
 }
 
 /// A chat `message` or `delta`: content, refusal, tool calls, legacy function call.
-fn absorb_message(choice: &mut Choice, message: &Value) {
-    for key in ["content", "refusal"] {
-        if let Some(text) = str_of(message, key) {
-            choice.text.push_str(text);
-        }
+fn absorb_message(choice: &mut Choice, message: &MessageWire<'_>) {
+    for text in [message.content.get(), message.refusal.get()]
+        .into_iter()
+        .flatten()
+    {
+        choice.text.push_str(text);
     }
-    if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
-        for (position, call) in calls.iter().enumerate() {
-            // Streamed fragments carry `index`; whole messages list calls in order.
-            let index = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .and_then(|i| u32::try_from(i).ok())
-                .unwrap_or_else(|| u32::try_from(position).unwrap_or(0));
-            absorb_function(choice.tool_calls.entry(index).or_default(), call.get("function"));
-        }
-    }
-    if let Some(function) = message.get("function_call").filter(|f| !f.is_null()) {
+    for (position, call) in message.tool_calls.items().iter().enumerate() {
+        let index = to_u32(call.index.0).unwrap_or_else(|| u32::try_from(position).unwrap_or(0));
         absorb_function(
-            choice.tool_calls.entry(LEGACY_FUNCTION_CALL).or_default(),
-            Some(function),
+            choice.tool_calls.entry(index).or_default(),
+            call.function.object(),
         );
+    }
+    if message.function_call.is_given() {
+        let call = choice.tool_calls.entry(LEGACY_FUNCTION_CALL).or_default();
+        absorb_function(call, message.function_call.object());
     }
 }
 
-fn absorb_function(call: &mut ToolCall, function: Option<&Value>) {
+fn absorb_function(call: &mut ToolCall, function: Option<&FunctionWire<'_>>) {
     let Some(function) = function else { return };
-    if let Some(name) = str_of(function, "name") {
+    if let Some(name) = function.name.get() {
         call.name.push_str(name);
     }
-    if let Some(arguments) = str_of(function, "arguments") {
+    if let Some(arguments) = function.arguments.get() {
         call.arguments.push_str(arguments);
     }
 }
 
-fn absorb_response_item(choice: &mut Choice, index: u32, item: &Value) {
-    match str_of(item, "type") {
+fn absorb_response_item(choice: &mut Choice, index: u32, item: &ItemWire<'_>) {
+    match item.kind.get() {
         Some("message") => {
-            for part in item
-                .get("content")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for key in ["text", "refusal"] {
-                    if let Some(text) = str_of(part, key) {
-                        choice.text.push_str(text);
-                    }
+            for part in item.content.items() {
+                for text in [part.text.get(), part.refusal.get()].into_iter().flatten() {
+                    choice.text.push_str(text);
                 }
             }
         }
         Some("function_call") => {
             let call = choice.tool_calls.entry(index).or_default();
-            call.name = str_of(item, "name").unwrap_or_default().to_owned();
-            call.arguments = str_of(item, "arguments").unwrap_or_default().to_owned();
+            call.name = item.name.get().unwrap_or_default().to_owned();
+            call.arguments = item.arguments.get().unwrap_or_default().to_owned();
         }
         _ => {}
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn chat_chunks_with_tool_calls_and_two_choices() {
-        let mut out = Output::default();
-        for chunk in [
-            json!({"choices": [], "model": "", "prompt_filter_results": []}),
-            json!({"model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]}),
-            json!({"choices": [{"index": 1, "delta": {"content": "Bon"}}]}),
-            json!({"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]}),
-            json!({"choices": [{"index": 1, "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "get", "arguments": "{\"a\""}}]}}]}),
-            json!({"choices": [{"index": 1, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]}, "finish_reason": "tool_calls"}]}),
-            json!({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}),
-        ] {
-            out.absorb_chunk(&chunk);
-        }
-        assert_eq!(out.model.as_deref(), Some("gpt-4o-2024-08-06"));
-        assert_eq!(out.choices[&0].text, "Hello");
-        assert_eq!(out.choices[&1].text, "Bon");
-        assert_eq!(
-            out.choices[&1].tool_calls[&0],
-            ToolCall {
-                name: "get".into(),
-                arguments: "{\"a\":1}".into()
-            }
-        );
-        assert_eq!(out.choices[&1].finish_reason.as_deref(), Some("tool_calls"));
-        assert_eq!(out.usage.map(|u| u.total), Some(12));
-    }
-
-    #[test]
-    fn chat_body_and_error_body() {
-        let mut out = Output::default();
-        out.absorb_body(&json!({"model": "gpt-4o-mini", "choices": [{"index": 0, "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "Hi", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}}]}));
-        assert_eq!(out.choices[&0].text, "Hi");
-        assert_eq!(out.choices[&0].tool_calls[&0].name, "f");
-        let mut err = Output::default();
-        err.absorb_body(&json!({"error": {"code": "429", "message": "Too many requests"}}));
-        assert_eq!(err.error.as_deref(), Some("Too many requests"));
-        assert!(err.choices.is_empty());
-    }
-
-    #[test]
-    fn responses_stream_events() {
-        let mut out = Output::default();
-        out.absorb_chunk(&json!({"type": "response.created", "response": {"model": "gpt-4.1"}}));
-        out.absorb_chunk(&json!({"type": "response.output_text.delta", "delta": "Hi "}));
-        out.absorb_chunk(&json!({"type": "response.output_text.delta", "delta": "there"}));
-        out.absorb_chunk(
-            &json!({"type": "response.completed", "response": {"status": "completed",
-            "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}}),
-        );
-        assert_eq!(out.choices[&0].text, "Hi there");
-        assert!(out.done);
-        assert_eq!(out.usage.map(|u| u.completion), Some(2));
-    }
-}
+mod reference;
+#[cfg(test)]
+mod tests;

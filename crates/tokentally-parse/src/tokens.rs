@@ -1,16 +1,22 @@
 //! Token counting with the model's tiktoken encoding, and OpenAI's documented
 //! accounting for chat prompts.
 //!
-//! The BPE tables are built once per process (they take ~100 ms each) and shared.
+//! Counting uses `bpe-openai`: the same encodings as OpenAI's tiktoken (checked
+//! against Python tiktoken and tiktoken-rs by `tests/token_counts.rs`), faster on
+//! this workload than tiktoken-rs (1.5-3x, benches/README.md), and linear in the
+//! length of a pre-tokenized piece, so a megabyte without spaces (a base64 image
+//! pasted as text, minified data) costs what a megabyte of prose costs; BPE
+//! merging as tiktoken-rs does it grows faster than the piece. Tables are
+//! deserialized once per process and shared.
 
+use crate::count_cache::CountCache;
 use serde_json::Value;
-use tiktoken_rs::CoreBPE;
 use tokentally_core::Encoding;
 
-fn bpe(encoding: Encoding) -> &'static CoreBPE {
+fn tokenizer(encoding: Encoding) -> &'static bpe_openai::Tokenizer {
     match encoding {
-        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
-        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        Encoding::O200kBase => bpe_openai::o200k_base(),
+        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
     }
 }
 
@@ -20,7 +26,7 @@ pub fn count_tokens(encoding: Encoding, text: &str) -> i64 {
     if text.is_empty() {
         return 0;
     }
-    len_i64(bpe(encoding).encode_ordinary(text).len())
+    len_i64(tokenizer(encoding).count(text))
 }
 
 fn len_i64(n: usize) -> i64 {
@@ -42,6 +48,12 @@ const REPLY_PRIMING: i64 = 3;
 /// the reply is primed with [`REPLY_PRIMING`]. Multi-part content counts its text
 /// parts; tool definitions count their JSON text.
 pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
+    estimate_chat_prompt_with(encoding, request, Some(CountCache::global()))
+}
+
+/// [`estimate_chat_prompt`] with a given message-text cache, or none: the same
+/// result, for measuring what the cache saves.
+pub fn estimate_chat_prompt_with(encoding: Encoding, request: &Value, cache: Option<&CountCache>) -> i64 {
     let mut total = 0;
     if let Some(messages) = request.get("messages").and_then(Value::as_array) {
         for message in messages {
@@ -50,7 +62,7 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
                 continue;
             };
             for (key, value) in fields {
-                total += count_value(encoding, value);
+                total += count_value(encoding, value, cache);
                 if key == "name" {
                     total += TOKENS_PER_NAME;
                 }
@@ -68,19 +80,22 @@ pub fn estimate_chat_prompt(encoding: Encoding, request: &Value) -> i64 {
 
 /// Message texts repeat across calls (system prompts, resent history): counted
 /// once per process through the bounded cache.
-fn count_message_text(encoding: Encoding, text: &str) -> i64 {
-    crate::count_cache::cached_count(encoding, text, || count_tokens(encoding, text))
+fn count_message_text(encoding: Encoding, text: &str, cache: Option<&CountCache>) -> i64 {
+    match cache {
+        Some(cache) => cache.count(encoding, text, || count_tokens(encoding, text)),
+        None => count_tokens(encoding, text),
+    }
 }
 
 /// Tokens of a message field: strings as text, content parts by their text, other
 /// structures (tool calls) by their JSON text.
-fn count_value(encoding: Encoding, value: &Value) -> i64 {
+fn count_value(encoding: Encoding, value: &Value, cache: Option<&CountCache>) -> i64 {
     match value {
-        Value::String(s) => count_message_text(encoding, s),
+        Value::String(s) => count_message_text(encoding, s, cache),
         Value::Array(parts) => parts
             .iter()
             .map(|part| match part.get("text").and_then(Value::as_str) {
-                Some(text) => count_message_text(encoding, text),
+                Some(text) => count_message_text(encoding, text, cache),
                 None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
                     image_part_tokens(part)
                 }
@@ -103,8 +118,10 @@ const IMAGE_TILE: i64 = 170;
 /// A part that does state `width`/`height` (some gateways add them) is priced exactly.
 const ASSUMED_IMAGE_SIDE: u64 = 1024;
 
-/// Tokens of one `image_url` content part: `detail: low` is flat; `high` and `auto`
-/// (which AOAI resolves to high for all but tiny images) follow the tile formula.
+/// Tokens of one image part, chat `image_url` (`{"image_url": {"url", "detail"}}`)
+/// or Responses `input_image` (`{"image_url": "…", "detail"}`): `detail: low` is
+/// flat; `high` and `auto` (which AOAI resolves to high for all but tiny images)
+/// follow the tile formula.
 fn image_part_tokens(part: &Value) -> i64 {
     let image = part.get("image_url").unwrap_or(part);
     let detail = image
@@ -158,6 +175,21 @@ pub fn estimate_text_input(encoding: Encoding, input: &Value) -> i64 {
     }
 }
 
+/// Estimates a Responses API request's `instructions` or `input`: the tokens of
+/// every string, except that `input_image` parts cost what the same image costs
+/// as a chat `image_url` part. Counting such a part's strings instead would bill
+/// a `data:` URL's base64 as text: hundreds of thousands of tokens for one image.
+pub fn estimate_responses_input(encoding: Encoding, input: &Value) -> i64 {
+    match input {
+        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("input_image") => {
+            image_part_tokens(input)
+        }
+        Value::Array(items) => items.iter().map(|v| estimate_responses_input(encoding, v)).sum(),
+        Value::Object(map) => map.values().map(|v| estimate_responses_input(encoding, v)).sum(),
+        other => estimate_text_input(encoding, other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +202,41 @@ mod tests {
         assert_eq!(count_tokens(Encoding::Cl100kBase, ""), 0);
         // A special-token string in user text is text, not the one special token.
         assert!(count_tokens(Encoding::Cl100kBase, "<|endoftext|>") > 1);
+    }
+
+    /// Lowercase letters without a space: the whole text is one pre-tokenizer piece.
+    fn no_spaces(size: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..size)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(ALPHABET[(state % 26) as usize])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_megabyte_without_spaces_counts_in_linear_time() {
+        // One 1 MB pre-tokenizer piece: a merge that is not linear in the piece
+        // shows here.
+        let fastest = |text: &str| {
+            (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    assert!(count_tokens(Encoding::O200kBase, text) > 0);
+                    start.elapsed()
+                })
+                .min()
+                .unwrap_or_default()
+        };
+        let small = fastest(&no_spaces(64 << 10));
+        let whole = fastest(&no_spaces(1 << 20));
+        // Sixteen times the text: linear takes ~16x (up to ~2x more from cache
+        // misses and a busy machine), quadratic ~256x.
+        assert!(whole < small * 64, "64 KB: {small:?}, 1 MB: {whole:?}");
     }
 
     #[test]
@@ -215,6 +282,32 @@ mod tests {
         ]}]});
         // 3 + user 1 + Hello! 2 + image 85 + priming 3
         assert_eq!(estimate_chat_prompt(Encoding::O200kBase, &request), 94);
+    }
+
+    #[test]
+    fn responses_input_images_cost_what_chat_images_cost() {
+        let data_url = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(2000));
+        let input = json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "What is in this image?"},
+            {"type": "input_image", "image_url": data_url, "detail": "low"},
+            {"type": "input_image", "image_url": "https://x/a.png", "detail": "high"},
+            {"type": "input_image", "image_url": "https://x/b.png", "width": 2048, "height": 4096}
+        ]}]);
+        let text_only = json!([{"role": "user", "content": [
+            {"type": "input_text", "text": "What is in this image?"}
+        ]}]);
+        let chat_image = |image: Value| image_part_tokens(&json!({"type": "image_url", "image_url": image}));
+        let images = chat_image(json!({"url": "x", "detail": "low"}))
+            + chat_image(json!({"url": "x", "detail": "high"}))
+            + chat_image(json!({"url": "x", "width": 2048, "height": 4096}));
+        assert_eq!(images, 85 + 765 + 1105);
+        let e = Encoding::O200kBase;
+        assert_eq!(
+            estimate_responses_input(e, &input),
+            estimate_responses_input(e, &text_only) + images
+        );
+        // Plain strings and text parts still count as text.
+        assert_eq!(estimate_responses_input(e, &json!("hello world")), 2);
     }
 
     #[test]

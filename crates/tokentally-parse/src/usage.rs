@@ -1,6 +1,9 @@
 //! Token usage as AOAI reports it, in the shapes of chat/completions/embeddings
 //! (`prompt_tokens`…) and of the Responses API (`input_tokens`…).
 
+use crate::output::loose::Obj;
+use crate::output::wire::UsageWire;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Reported token counts. Cached tokens are part of `prompt`, reasoning tokens
@@ -14,33 +17,51 @@ pub struct Usage {
     pub total: i64,
 }
 
-fn int(v: &Value, path: &[&str]) -> Option<i64> {
-    path.iter().try_fold(v, |v, key| v.get(key))?.as_i64()
-}
-
 impl Usage {
     /// Reads a `usage` object; `None` when it is absent, null or has no counts.
     pub fn from_json(usage: &Value) -> Option<Self> {
-        if !usage.is_object() {
-            return None;
+        // Any JSON object deserializes: every member type is loose.
+        match Obj::<UsageWire>::deserialize(usage) {
+            Ok(Obj::Object(wire)) => Self::from_wire(&wire),
+            _ => None,
         }
-        let prompt = int(usage, &["prompt_tokens"]).or_else(|| int(usage, &["input_tokens"]));
-        let completion = int(usage, &["completion_tokens"]).or_else(|| int(usage, &["output_tokens"]));
-        let total = int(usage, &["total_tokens"]);
+    }
+
+    /// The counts of a deserialized `usage` object; `None` when it has none.
+    pub(crate) fn from_wire(usage: &UsageWire) -> Option<Self> {
+        let prompt = usage.prompt_tokens.0.or(usage.input_tokens.0);
+        let completion = usage.completion_tokens.0.or(usage.output_tokens.0);
+        let total = usage.total_tokens.0;
         if prompt.is_none() && completion.is_none() && total.is_none() {
             return None;
         }
         let prompt = prompt.unwrap_or(0).max(0);
         let completion = completion.unwrap_or(0).max(0);
-        let cached = int(usage, &["prompt_tokens_details", "cached_tokens"])
-            .or_else(|| int(usage, &["input_tokens_details", "cached_tokens"]))
-            .unwrap_or(0)
-            .clamp(0, prompt);
-        let reasoning = int(usage, &["completion_tokens_details", "reasoning_tokens"])
-            .or_else(|| int(usage, &["output_tokens_details", "reasoning_tokens"]))
-            .unwrap_or(0)
-            .clamp(0, completion);
-        let total = total.unwrap_or(prompt + completion);
+        let detail = |a: Option<i64>, b: Option<i64>| a.or(b).unwrap_or(0);
+        let cached = detail(
+            usage
+                .prompt_tokens_details
+                .object()
+                .and_then(|d| d.cached_tokens.0),
+            usage
+                .input_tokens_details
+                .object()
+                .and_then(|d| d.cached_tokens.0),
+        )
+        .clamp(0, prompt);
+        let reasoning = detail(
+            usage
+                .completion_tokens_details
+                .object()
+                .and_then(|d| d.reasoning_tokens.0),
+            usage
+                .output_tokens_details
+                .object()
+                .and_then(|d| d.reasoning_tokens.0),
+        )
+        .clamp(0, completion);
+        // Saturating: a hostile count must not overflow (and panic in debug builds).
+        let total = total.unwrap_or(prompt.saturating_add(completion));
         Some(Self {
             prompt,
             cached,

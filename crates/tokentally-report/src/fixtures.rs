@@ -34,6 +34,9 @@ pub(crate) fn call(
         product: None,
         deployment: Some("gpt-4o".into()),
         model: model.map(Into::into),
+        model_family: model
+            .and_then(tokentally_core::lookup_model)
+            .map(|m| m.family.into()),
         api_version: Some("2024-10-21".into()),
         operation: Operation::ChatCompletions,
         streamed: false,

@@ -65,6 +65,8 @@ fn stream_without_usage_is_estimated() {
     assert_eq!(row.estimated_prompt_tokens, Some(row.prompt_tokens));
     assert_eq!(row.estimated_completion_tokens, Some(row.completion_tokens));
     assert_eq!(row.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!(row.model_family.as_deref(), Some("gpt-4o"));
+    assert!(!row.estimated_unknown_model());
     assert_eq!(row.encoding.as_deref(), Some("o200k_base"));
     // 3 per message + "user" 1 + "Hello!" 2 + priming 3
     assert_eq!(row.prompt_tokens, 9);
@@ -147,6 +149,11 @@ fn unknown_model_is_flagged() {
     r["deployment"] = json!("custom");
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert_eq!(
+        (row.model_family.as_deref(), row.encoding.as_deref()),
+        (None, Some("o200k_base"))
+    );
+    assert!(row.estimated_unknown_model());
     assert!(notes(&row).contains("unknown model \"mystery-1\""));
 }
 
@@ -215,4 +222,24 @@ fn reasoning_model_stream_without_usage_says_what_is_missing() {
     let row = parse(&r).expect("row");
     assert_eq!(row.usage_source, UsageSource::Estimated);
     assert!(notes(&row).contains("hidden reasoning tokens"), "{:?}", row.notes);
+}
+
+#[test]
+fn responses_input_image_is_priced_by_the_tile_formula() {
+    let image = |url: &str| json!({"type": "input_image", "image_url": url, "detail": "high"});
+    let request = |content: Value| {
+        json!({"schema": 1, "request_id": "r", "request_time": "2026-10-01T00:00:00Z",
+            "deployment": "gpt-4.1", "operation": "responses",
+            "request": {"model": "gpt-4.1", "input": [{"role": "user", "content": content}]},
+            "response": {"status": 200, "body": {"model": "gpt-4.1", "status": "completed",
+                "output": [{"type": "message", "content": [{"type": "output_text", "text": "A cat."}]}]}}})
+    };
+    let text = json!([{"type": "input_text", "text": "Describe"}]);
+    let big_data_url = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(5000));
+    let with_images = json!([{"type": "input_text", "text": "Describe"},
+        image("https://x/a.png"), image(&big_data_url)]);
+    let base = parse(&request(text)).expect("row").estimated_prompt_tokens;
+    let row = parse(&request(with_images)).expect("row");
+    // Two high-detail images of unknown size: 765 each, whatever the URL's length.
+    assert_eq!(row.estimated_prompt_tokens, base.map(|n| n + 2 * 765));
 }
