@@ -220,6 +220,46 @@ fn follow_mode_flushes_on_its_interval_and_sigterm_commits_before_exit() {
 }
 
 #[test]
+fn apim_llm_log_exports_on_a_topic_are_rejoined_into_calls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = repo_root().join("tests/e2e/fixtures/apim-llm-log.jsonl");
+    let topic = unique("e2e-llm-log");
+    // One partition: the chunks of a call must meet in one batch to be rejoined.
+    assert_eq!(produce(&topic, 1, &[&fixture]), 3);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "");
+    let output = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(
+        (summary["records"].as_u64(), summary["rows_written"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(
+        summary["skipped"]["diagnostic category WebSocketConnectionLogs"],
+        1
+    );
+    assert_eq!(dataset_counts(&dir.path().join("out")), (2, 2));
+    let rows = tokentally(
+        dir.path(),
+        &[
+            "sql",
+            "select request_id, app_id, prompt_tokens, completion_tokens, streamed, partial \
+                  from usage order by request_id",
+            "--out",
+            "out",
+            "--format",
+            "csv",
+        ],
+        0,
+    );
+    assert_eq!(
+        stdout(&rows),
+        "request_id,app_id,prompt_tokens,completion_tokens,streamed,partial\n\
+         7d3c2f9e-0001,payroll-bot-sub,41,13,true,false\n\
+         7d3c2f9e-0002,unattributed,41,13,false,false\n"
+    );
+}
+
+#[test]
 fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("down.toml");
