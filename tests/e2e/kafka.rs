@@ -6,7 +6,7 @@
 use super::broker::{dataset_counts, kafka_config, produce, unique};
 use super::support::{check_outputs, config, repo_root, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The chargeback CSV of the records in `file`, ingested from the file.
@@ -108,13 +108,7 @@ fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
     assert_eq!(produce(&topic, 4, &[&file]), 4000);
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 200");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(["ingest", "--config", path_str(&cfg)])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(dir.path(), &["ingest", "--config", path_str(&cfg)], false);
     // Kill (SIGKILL: no flush, no commit) once some files are durable but the run
     // is not done.
     let usage = dir.path().join("out/usage");
@@ -145,16 +139,8 @@ fn two_consumers_in_one_group_split_the_partitions_and_match_one_consumer() {
     assert_eq!(produce(&topic, 4, &[&file]), 3000);
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 300");
 
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_tokentally"))
-            .args(["ingest", "--config", path_str(&cfg), "--json"])
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
-    let (a, b) = (spawn(), spawn());
+    let args = ["ingest", "--config", path_str(&cfg), "--json"];
+    let (a, b) = (spawn(dir.path(), &args, true), spawn(dir.path(), &args, true));
     let mut partitions_seen = Vec::new();
     for child in [a, b] {
         let output = child.wait_with_output().expect("wait");
@@ -180,13 +166,11 @@ fn follow_mode_flushes_on_its_interval_and_sigterm_commits_before_exit() {
     assert_eq!(produce(&topic, 2, &[&file]), 800);
     let extra = "mode = \"follow\"\nflush_interval_secs = 1\nflush_records = 100000";
     let cfg = kafka_config(dir.path(), "follow.toml", &topic, &topic, extra);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(["ingest", "--config", path_str(&cfg), "--json"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn(
+        dir.path(),
+        &["ingest", "--config", path_str(&cfg), "--json"],
+        true,
+    );
     // The interval flush makes rows durable while the process keeps running.
     let out = dir.path().join("out");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -274,6 +258,19 @@ fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
         stderr.contains("cannot reach the brokers") && stderr.contains("connect_timeout_secs"),
         "{stderr}"
     );
+}
+
+/// Starts `tokentally` without waiting; `capture` pipes its output (read it with
+/// `wait_with_output`), else it is discarded so a full pipe cannot stall the process.
+fn spawn(dir: &Path, args: &[&str], capture: bool) -> Child {
+    let io = || if capture { Stdio::piped() } else { Stdio::null() };
+    Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(io())
+        .stderr(io())
+        .spawn()
+        .expect("spawn tokentally")
 }
 
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {

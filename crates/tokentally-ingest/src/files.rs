@@ -162,9 +162,14 @@ fn file_stem(name: &str) -> String {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(name);
-    let base = base.split('.').next().unwrap_or(base);
-    let stem: String = base
-        .chars()
+    let stem = path_safe(base.split('.').next().unwrap_or(base));
+    if stem.is_empty() { "input".to_owned() } else { stem }
+}
+
+/// `name` with every character but ASCII letters, digits, `-` and `_` made `_`, so
+/// output file names are portable and parse back unambiguously.
+pub(crate) fn path_safe(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -172,8 +177,7 @@ fn file_stem(name: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    if stem.is_empty() { "input".to_owned() } else { stem }
+        .collect()
 }
 
 #[cfg(test)]
