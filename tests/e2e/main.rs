@@ -6,4 +6,6 @@
 
 mod pipeline;
 mod regression;
+mod schedule;
+mod sql;
 mod support;
