@@ -17,6 +17,8 @@ mod month;
 mod output;
 mod prices;
 mod ptu;
+mod scan;
+mod scan_columns;
 mod sql;
 mod sql_output;
 mod sql_tables;
@@ -124,8 +126,8 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         Some(path) => CostCenters::load(path)?,
         None => CostCenters::default(),
     };
-    dataset::register_usage(&ctx, &opts.data_dir).await?;
-    let days = dataset::daily_usage(&ctx, opts.month).await?;
+    dataset::register_scan(&ctx, &opts.data_dir).await?;
+    let days = scan::daily_usage(&ctx, opts.month).await?;
     if days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
