@@ -3,7 +3,7 @@
    and an estimate) are compared. Positive drift = the estimate is too high.
    Completion drift of reasoning models is expected to be negative: hidden
    reasoning tokens are billed but never visible in the response text.
-   Run: tokentally sql "$(cat pipelines/queries/estimate-drift.sql)"
+   Run: tokentally sql --file pipelines/queries/estimate-drift.sql
 */
 SELECT
   coalesce(model, '(unknown)') AS model,

@@ -2,7 +2,7 @@
 //! once per test run by `scripts/test`, which exports its address. Every test uses
 //! its own topic and consumer group, so tests share the broker safely.
 
-use super::support::{repo_root, stdout};
+use super::support::{repo_root, report_section, stdout};
 use std::path::Path;
 use std::process::Command;
 
@@ -48,13 +48,11 @@ pub fn produce(topic: &str, partitions: u32, files: &[&Path]) -> usize {
 
 /// A pipeline config reading `topic` as consumer group `group` into `dir/out`.
 pub fn kafka_config(dir: &Path, name: &str, topic: &str, group: &str, extra: &str) -> std::path::PathBuf {
-    let prices = repo_root().join("pipelines/prices.csv");
     let text = format!(
         "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\ngroup_id = {group:?}\nconnect_timeout_secs = 30\n{extra}\n\n\
-         [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\n\
-         [output]\ndir = \"out\"\n\n[report]\nmonth = \"2026-10\"\nprices = {:?}\n",
+         [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\n[output]\ndir = \"out\"\n\n{}",
         address(),
-        prices.to_str().expect("utf-8")
+        report_section()
     );
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write config");

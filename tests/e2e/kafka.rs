@@ -4,7 +4,7 @@
 //! are equal" means byte-identical chargeback files.
 
 use super::broker::{dataset_counts, kafka_config, produce, unique};
-use super::support::{check_outputs, config, repo_root, sample, stdout, tokentally};
+use super::support::{check_outputs, config, repo_root, sample, stdout, table, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +19,11 @@ fn reference_chargeback(dir: &Path, file: &Path) -> String {
 }
 
 fn report(dir: &Path) -> String {
-    let prices = repo_root().join("pipelines/prices.csv");
+    let (prices, deployments, cost_centers) = (
+        table("prices.csv"),
+        table("deployments.csv"),
+        table("cost-centers.csv"),
+    );
     let args = [
         "report",
         "--month",
@@ -27,7 +31,11 @@ fn report(dir: &Path) -> String {
         "--out",
         "out",
         "--prices",
-        path_str(&prices),
+        &prices,
+        "--deployments",
+        &deployments,
+        "--cost-centers",
+        &cost_centers,
     ];
     tokentally(dir, &args, 0);
     std::fs::read_to_string(dir.join("out/chargeback-2026-10.csv")).expect("chargeback")

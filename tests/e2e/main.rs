@@ -10,4 +10,6 @@ mod broker;
 mod kafka;
 mod pipeline;
 mod regression;
+mod schedule;
+mod sql;
 mod support;

@@ -1,6 +1,6 @@
 //! The batch job from gateway records to chargeback.
 
-use crate::support::{check_outputs, config, repo_root, sample, stdout, tokentally};
+use crate::support::{check_outputs, config, repo_like, repo_root, sample, stderr, stdout, tokentally};
 use std::fs;
 
 #[test]
@@ -20,21 +20,22 @@ fn readme_first_command_runs_the_embedded_sample() {
     // The README runs `tokentally run` at the repo root; here the same in a scratch
     // copy so the checkout stays clean: pipelines/ copied, sample-data/ linked.
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = repo_root();
-    fs::create_dir(dir.path().join("pipelines")).expect("mkdir");
-    for file in ["prices.csv", "cost-centers.csv"] {
-        fs::copy(
-            root.join("pipelines").join(file),
-            dir.path().join("pipelines").join(file),
-        )
-        .expect("copy pipeline table");
-    }
-    std::os::unix::fs::symlink(root.join("sample-data"), dir.path().join("sample-data")).expect("link");
+    repo_like(dir.path());
     let out = tokentally(dir.path(), &["run"], 0);
     let text = stdout(&out);
     assert!(text.contains("usage dataset: out/usage"), "{text}");
     // The shipped map assigns most sample apps and leaves one out on purpose.
     assert!(text.contains("CC-1100") && text.contains("unassigned"), "{text}");
+    // Every sample deployment is in the shipped tables: nothing is unpriced, and
+    // the gpt-4.1 reservation (from Oct 15th: 17 of 31 days of 3900 USD) is
+    // billed in full to its callers.
+    assert!(text.contains("unpriced-2026-10.csv"), "{text}");
+    assert!(!text.contains("unpriced: "), "{text}");
+    let detail = fs::read_to_string(dir.path().join("out/chargeback-detail-2026-10.csv")).expect("detail");
+    let committed: Vec<&str> = detail.lines().filter(|l| l.contains(",Committed,")).collect();
+    assert!(!committed.is_empty(), "{detail}");
+    let unpriced = fs::read_to_string(dir.path().join("out/unpriced-2026-10.csv")).expect("unpriced");
+    assert_eq!(unpriced.lines().count(), 1, "{unpriced}");
     check_outputs(&dir.path().join("out"), "2026-10");
 }
 
@@ -46,10 +47,18 @@ fn same_input_gives_byte_identical_outputs() {
     let cfg = cfg.to_str().expect("utf-8");
     tokentally(dir.path(), &["run", "--config", cfg], 0);
     let read = |name: &str| fs::read(dir.path().join("out").join(name)).expect("read output");
-    let (csv, parquet) = (read("chargeback-2026-10.csv"), read("chargeback-2026-10.parquet"));
+    let names = [
+        "chargeback-2026-10.csv",
+        "chargeback-2026-10.parquet",
+        "chargeback-detail-2026-10.csv",
+        "chargeback-detail-2026-10.parquet",
+        "unpriced-2026-10.csv",
+    ];
+    let first = names.map(read);
     tokentally(dir.path(), &["run", "--config", cfg], 0);
-    assert_eq!(csv, read("chargeback-2026-10.csv"));
-    assert_eq!(parquet, read("chargeback-2026-10.parquet"));
+    for (name, bytes) in names.iter().zip(&first) {
+        assert!(*bytes == read(name), "{name} changed on a re-run");
+    }
     // The re-run rewrote the same usage files instead of adding duplicates.
     check_outputs(&dir.path().join("out"), "2026-10");
 }
@@ -98,7 +107,11 @@ fn sql_over_the_usage_dataset() {
     );
     assert_eq!(stdout(&out).trim(), "n\n200");
     let err = tokentally(dir.path(), &["sql", "SELEC nonsense"], 2);
-    assert!(String::from_utf8_lossy(&err.stderr).contains("error:"));
+    assert!(
+        stderr(&err).contains("error: query \"SELEC nonsense\""),
+        "{}",
+        stderr(&err)
+    );
 }
 
 #[test]

@@ -28,6 +28,55 @@ pub fn tokentally(cwd: &Path, args: &[&str], expected: i32) -> Output {
     output
 }
 
+/// Like [`tokentally`], with `input` on stdin (not a terminal, so `sql` reads it).
+pub fn tokentally_with_stdin(cwd: &Path, args: &[&str], input: &str, expected: i32) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tokentally");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait for tokentally");
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "tokentally {args:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scratch copy of the repository's pipeline tables (prices, deployments, cost
+/// centers) under `dir/pipelines/`, with `dir/sample-data` linked to the committed
+/// sample, so commands run in `dir` as at the repository root.
+pub fn repo_like(dir: &Path) {
+    let root = repo_root();
+    std::fs::create_dir(dir.join("pipelines")).expect("mkdir");
+    for file in ["prices.csv", "deployments.csv", "cost-centers.csv"] {
+        std::fs::copy(
+            root.join("pipelines").join(file),
+            dir.join("pipelines").join(file),
+        )
+        .expect("copy pipeline table");
+    }
+    std::os::unix::fs::symlink(root.join("sample-data"), dir.join("sample-data")).expect("link");
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -65,17 +114,34 @@ pub fn sample(dir: &Path, name: &str, calls: usize, seed: u64) -> PathBuf {
     path
 }
 
-/// Writes a pipeline config reading `inputs` into `dir/out`, with the repo's prices.
+/// Writes a pipeline config reading `inputs` into `dir/out`, with the repo's
+/// prices, deployments and cost centers.
+/// A `[report]` section for October 2026 with the repo's price, deployment and
+/// cost-center tables.
+pub fn report_section() -> String {
+    format!(
+        "[report]\nmonth = \"2026-10\"\nprices = {:?}\ndeployments = {:?}\ncost_centers = {:?}\n",
+        table("prices.csv"),
+        table("deployments.csv"),
+        table("cost-centers.csv"),
+    )
+}
+
+/// A table shipped in `pipelines/`, as an absolute path string.
+pub fn table(name: &str) -> String {
+    let path = repo_root().join("pipelines").join(name);
+    path.to_str().expect("utf-8").to_owned()
+}
+
 pub fn config(dir: &Path, inputs: &[&Path]) -> PathBuf {
     let files: Vec<String> = inputs
         .iter()
         .map(|p| format!("{:?}", p.to_str().expect("utf-8")))
         .collect();
-    let prices = repo_root().join("pipelines/prices.csv");
     let text = format!(
-        "[input]\nfiles = [{}]\n\n[output]\ndir = \"out\"\n\n[report]\nmonth = \"2026-10\"\nprices = {:?}\n",
+        "[input]\nfiles = [{}]\n\n[output]\ndir = \"out\"\n\n{}",
         files.join(", "),
-        prices.to_str().expect("utf-8")
+        report_section()
     );
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, text).expect("write config");

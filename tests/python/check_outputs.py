@@ -5,13 +5,18 @@ CSV with Python's csv module and its Parquet with pyarrow, and asserts that
   * both readers see the same usage rows, with the documented columns and types;
   * chargeback CSV and Parquet hold the same lines;
   * per-app totals in the chargeback equal the sums over the month's usage rows,
-    deduplicated by event_id.
+    deduplicated by event_id;
+  * the FOCUS detail CSV and Parquet hold the same rows, money as Decimal128(18, 6),
+    and per app their BilledCost and ConsumedQuantity add up to the chargeback's
+    cost and input + output tokens;
+  * the unpriced file lists exactly the chargeback's unpriced tokens.
 Exit status 0 when all hold; prints what differs otherwise.
 
 usage: check_outputs.py OUT_DIR YYYY-MM
 """
 
 import csv
+import datetime
 import decimal
 import sys
 from pathlib import Path
@@ -26,6 +31,65 @@ TOKENS = ["prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoni
 def fail(msg):
     print(f"check_outputs: {msg}", file=sys.stderr)
     sys.exit(1)
+
+
+def same_rows(name, csv_rows, parquet_rows):
+    """CSV text and Parquet values agree cell by cell (decimals exactly)."""
+    if len(csv_rows) != len(parquet_rows):
+        fail(f"{name}: CSV has {len(csv_rows)} rows, Parquet {len(parquet_rows)}")
+    for c, p in zip(csv_rows, parquet_rows):
+        for key, value in c.items():
+            pv = p[key]
+            if isinstance(pv, decimal.Decimal):
+                same = value != "" and decimal.Decimal(value) == pv
+            elif pv is None:
+                same = value == ""
+            elif isinstance(pv, bool):
+                same = value == str(pv).lower()
+            elif isinstance(pv, datetime.datetime):
+                same = value == pv.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            else:
+                same = value == str(pv)
+            if not same:
+                fail(f"{name}: CSV and Parquet differ in {key}: {value!r} vs {pv!r}")
+
+
+def check_detail(out_dir: Path, month: str, lines):
+    """The detail file rolls up to the chargeback, per app, to the micro-unit."""
+    with open(out_dir / f"chargeback-detail-{month}.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    table = pq.read_table(out_dir / f"chargeback-detail-{month}.parquet")
+    for col in ["BilledCost", "EffectiveCost"]:
+        if str(table.schema.field(col).type) != "decimal128(18, 6)":
+            fail(f"detail {col} has type {table.schema.field(col).type}")
+    same_rows("detail", rows, table.to_pylist())
+    for row in rows:
+        if row["BilledCost"] and len(row["BilledCost"].split(".")[1]) != 6:
+            fail(f"detail BilledCost {row['BilledCost']!r} is not fixed at 6 decimals")
+        if not row["ChargePeriodStart"].startswith(f"{month}-"):
+            fail(f"detail ChargePeriodStart {row['ChargePeriodStart']} is outside {month}")
+    detail, summary = {}, {}
+    for row in rows:
+        acc = detail.setdefault(row["x_AppId"], [decimal.Decimal(0), 0])
+        acc[0] += decimal.Decimal(row["BilledCost"] or "0")
+        acc[1] += int(row["ConsumedQuantity"])
+    for line in lines:
+        acc = summary.setdefault(line["app_id"], [decimal.Decimal(0), 0])
+        acc[0] += decimal.Decimal(line["cost"] or "0")
+        acc[1] += int(line["prompt_tokens"]) + int(line["completion_tokens"])
+    # Apps whose lines have no tokens and no cost (failed calls only) have no detail row.
+    summary = {k: v for k, v in summary.items() if v != [0, 0]}
+    if detail != summary:
+        for app in sorted(set(detail) | set(summary)):
+            if detail.get(app) != summary.get(app):
+                print(f"  {app}: detail {detail.get(app)} chargeback {summary.get(app)}", file=sys.stderr)
+        fail("per-app detail sums differ from the chargeback")
+    with open(out_dir / f"unpriced-{month}.csv", newline="") as f:
+        unpriced = sum(int(r["tokens"]) for r in csv.DictReader(f))
+    expected = sum(int(line["unpriced_tokens"]) for line in lines)
+    if unpriced != expected:
+        fail(f"unpriced file lists {unpriced} tokens, the chargeback {expected}")
+    return len(rows)
 
 
 def main(out_dir: Path, month: str):
@@ -70,21 +134,8 @@ def main(out_dir: Path, month: str):
     with open(csv_path, newline="") as f:
         lines = list(csv.DictReader(f))
     parquet_lines = pq.read_table(out_dir / f"chargeback-{month}.parquet").to_pylist()
-    if len(lines) != len(parquet_lines):
-        fail(f"CSV has {len(lines)} lines, Parquet {len(parquet_lines)}")
-    for c, p in zip(lines, parquet_lines):
-        for key, value in c.items():
-            pv = p[key]
-            if isinstance(pv, decimal.Decimal):
-                same = value != "" and decimal.Decimal(value) == pv
-            elif pv is None:
-                same = value == ""
-            elif isinstance(pv, bool):
-                same = value == str(pv).lower()
-            else:
-                same = value == str(pv)
-            if not same:
-                fail(f"CSV and Parquet differ in {key}: {value!r} vs {pv!r}")
+    same_rows("chargeback", lines, parquet_lines)
+    detail_rows = check_detail(out_dir, month, lines)
 
     got = {}
     for line in lines:
@@ -92,13 +143,17 @@ def main(out_dir: Path, month: str):
         acc[0] += int(line["calls"])
         for i, c in enumerate(TOKENS):
             acc[1 + i] += int(line[c])
-    got = {k: tuple(v) for k, v in got.items()}
+    # Idle provisioned capacity is billed to an app with no calls and no tokens.
+    got = {k: tuple(v) for k, v in got.items() if k in expected or any(v)}
     if got != expected:
         for app in sorted(set(got) | set(expected)):
             if got.get(app) != expected.get(app):
                 print(f"  {app}: chargeback {got.get(app)} usage {expected.get(app)}", file=sys.stderr)
         fail("per-app totals in the chargeback differ from the usage rows")
-    print(f"check_outputs: ok ({n_duck} usage rows, {len(lines)} chargeback lines, {len(got)} apps)")
+    print(
+        f"check_outputs: ok ({n_duck} usage rows, {len(lines)} chargeback lines, "
+        f"{detail_rows} detail rows, {len(got)} apps)"
+    )
 
 
 if __name__ == "__main__":

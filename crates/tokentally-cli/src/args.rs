@@ -24,11 +24,22 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Report this month (YYYY-MM) instead of the configured one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "month_to_date")]
         month: Option<String>,
+        /// Report the current month so far (UTC) instead of the configured one:
+        /// for a daily job that keeps a running chargeback.
+        #[arg(long)]
+        month_to_date: bool,
         /// Print the ingest summary as JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Exit with status 3 when some usage has no price (files still written).
+        #[arg(long)]
+        strict: bool,
+        /// Exit with status 4 when some input records were quarantined (the run
+        /// still ingests the rest and writes the report).
+        #[arg(long)]
+        fail_on_quarantine: bool,
     },
     /// Read gateway records into the usage dataset: from files (JSONL, .gz, Event Hubs
     /// Capture .avro) or stdin (-), or from the Kafka / Event Hubs source of --config.
@@ -47,9 +58,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the monthly chargeback (CSV and Parquet) from the usage dataset.
+    /// Write the monthly chargeback (CSV and Parquet), its FOCUS detail and the
+    /// unpriced usage from the usage dataset.
     Report {
-        /// The month, YYYY-MM (UTC). Defaults to the previous month.
+        /// The month, YYYY-MM (UTC), or `current` (month to date). Defaults to the
+        /// previous month.
         #[arg(long)]
         month: Option<String>,
         /// Output root holding usage/; the chargeback is written here too.
@@ -58,6 +71,11 @@ pub enum Command {
         /// Price table (CSV).
         #[arg(long, default_value = "pipelines/prices.csv")]
         prices: PathBuf,
+        /// Deployment table (CSV: deployment type, region, PTU monthly cost).
+        /// Default: pipelines/deployments.csv when it exists; without one, only
+        /// prices for any deployment type apply.
+        #[arg(long)]
+        deployments: Option<PathBuf>,
         /// Cost-center map (CSV: app_id, app_name, team, cost_center, owner); apps
         /// it does not list are reported under `unassigned`.
         #[arg(long)]
@@ -67,19 +85,34 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
-    /// Run SQL over the usage dataset (table `usage`, and `prices`).
+    /// Run SQL over the usage dataset and its tables: `usage`, `prices`,
+    /// `deployments`, `cost_centers` and the `chargeback` view (the written detail).
+    /// Without a query or --file: reads stdin, or prompts when stdin is a terminal
+    /// (statements end with `;`).
     Sql {
-        /// The query (may start with a `--` SQL comment).
-        #[arg(allow_hyphen_values = true)]
-        query: String,
-        /// Output root holding usage/.
+        /// The query (may start with a `--` SQL comment); `-` reads stdin.
+        #[arg(allow_hyphen_values = true, conflicts_with = "file")]
+        query: Option<String>,
+        /// Read the query from this file (`-`: stdin).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Output root holding usage/ and the written chargeback detail.
         #[arg(long, default_value = "out")]
         out: PathBuf,
-        /// Price table registered as `prices`.
-        #[arg(long, default_value = "pipelines/prices.csv")]
-        prices: PathBuf,
+        /// Price table registered as `prices` (default: pipelines/prices.csv when it exists).
+        #[arg(long)]
+        prices: Option<PathBuf>,
+        /// Deployment table registered as `deployments` (default: pipelines/deployments.csv when it exists).
+        #[arg(long)]
+        deployments: Option<PathBuf>,
+        /// Cost-center map registered as `cost_centers` (default: pipelines/cost-centers.csv when it exists).
+        #[arg(long)]
+        cost_centers: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
+        /// Write the result to this file instead of stdout (required for parquet).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Generate realistic, seeded sample traffic (gateway records).
     Sample {
@@ -102,4 +135,5 @@ pub enum SqlFormat {
     Table,
     Csv,
     Json,
+    Parquet,
 }

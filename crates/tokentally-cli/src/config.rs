@@ -72,7 +72,8 @@ pub struct OutputConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
-    /// `YYYY-MM`, or `previous` for the month before the current one (UTC).
+    /// `YYYY-MM`, `previous` for the month before the current one, or `current`
+    /// for the month so far (UTC).
     #[serde(default = "default_month")]
     pub month: String,
     /// Price table, relative to the config file.
@@ -82,6 +83,10 @@ pub struct ReportConfig {
     /// the config file; without it every app is reported under `unassigned`.
     #[serde(default)]
     pub cost_centers: Option<PathBuf>,
+    /// Deployment table (type, region, PTU monthly cost), relative to the config
+    /// file; without it only prices for any deployment type apply.
+    #[serde(default)]
+    pub deployments: Option<PathBuf>,
 }
 
 fn default_out_dir() -> PathBuf {
@@ -116,6 +121,7 @@ impl Default for ReportConfig {
             month: default_month(),
             prices: default_prices(),
             cost_centers: None,
+            deployments: None,
         }
     }
 }
@@ -180,6 +186,9 @@ impl PipelineConfig {
         if let Some(path) = &mut config.report.cost_centers {
             resolve(path);
         }
+        if let Some(path) = &mut config.report.deployments {
+            resolve(path);
+        }
         Ok(config)
     }
 }
@@ -219,6 +228,10 @@ mod tests {
             PathBuf::from("sample-data/gateway-2026-10.jsonl.gz")
         );
         assert!(config.report.prices.ends_with("prices.csv"));
+        assert_eq!(
+            config.report.deployments,
+            Some(PathBuf::from("pipelines/deployments.csv"))
+        );
     }
 
     #[test]

@@ -80,6 +80,11 @@ impl CostCenters {
         self.apps.get(app_id)
     }
 
+    /// Every listed app with its owner, by app id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CostCenter)> {
+        self.apps.iter().map(|(id, c)| (id.as_str(), c))
+    }
+
     /// The app's cost center, [`UNASSIGNED`] when not listed.
     pub fn cost_center(&self, app_id: &str) -> &str {
         self.get(app_id).map_or(UNASSIGNED, |c| c.cost_center.as_str())

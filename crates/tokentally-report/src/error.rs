@@ -17,6 +17,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A bad row in the deployment table; `line` is 1-based.
+    #[error("{}:{line}: {message}", path.display())]
+    Deployments {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
     /// A bad row in the cost-center map; `line` is 1-based.
     #[error("{}:{line}: {message}", path.display())]
     CostCenters {

@@ -100,3 +100,17 @@ pub(crate) fn write_prices(dir: &Path) -> std::path::PathBuf {
     std::fs::write(&path, PRICES).expect("write prices");
     path
 }
+
+/// `gpt-4o` pay-as-you-go; `mini` a provisioned deployment of 10 USD a month,
+/// shared by whoever calls it.
+pub(crate) const DEPLOYMENTS: &str = "\
+deployment,deployment_type,region,monthly_cost,currency,effective_from,effective_to,source
+gpt-4o,global,swedencentral,,,,,test
+mini,provisioned,eastus2,10.00,USD,2026-10-01,,test
+";
+
+pub(crate) fn write_deployments(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("deployments.csv");
+    std::fs::write(&path, DEPLOYMENTS).expect("write deployments");
+    path
+}

@@ -5,15 +5,26 @@
 //! up to the cent across lines, files and runs. Formats: docs/formats.md.
 
 mod chargeback;
+mod charges;
 mod cost_centers;
 mod csv_rows;
 mod dataset;
+mod deployments;
+mod detail;
 mod error;
+mod files;
 mod month;
 mod output;
 mod prices;
+mod ptu;
+mod scan;
+mod scan_columns;
 mod sql;
+mod sql_output;
+mod sql_tables;
+mod statements;
 mod summary;
+mod unpriced;
 
 #[cfg(test)]
 mod fixtures;
@@ -21,14 +32,24 @@ mod fixtures;
 mod tests;
 
 pub use chargeback::{COST_SCALE, ChargebackLine, NO_DEPLOYMENT, UNKNOWN_MODEL};
+pub use charges::{Charge, Pricing};
 pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
 pub use dataset::USAGE_TABLE;
+pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
+pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};
 pub use month::Month;
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
-pub use prices::{PRICE_UNIT, Price, PriceTable, TokenClass};
-pub use sql::{PRICES_TABLE, batches_to_csv, batches_to_json, format_batches, run_sql};
+pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
+pub use ptu::IDLE_CAPACITY_APP;
+pub use sql::{
+    CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession, SqlTables,
+    run_sql,
+};
+pub use sql_output::{batches_to_csv, batches_to_json, format_batches, format_table, write_query_parquet};
+pub use statements::StatementBuffer;
 pub use summary::{AppSummary, Costs, Totals};
+pub use unpriced::UNPRICED_COLUMNS;
 
 use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
@@ -43,6 +64,10 @@ pub struct ReportOptions {
     pub month: Month,
     /// The price table (`pipelines/prices.csv`).
     pub prices: PathBuf,
+    /// The deployment table (`pipelines/deployments.csv`): type, region and PTU
+    /// cost per deployment. `None`: every deployment is unlisted, and only prices
+    /// for any deployment type apply.
+    pub deployments: Option<PathBuf>,
     /// The cost-center map (`pipelines/cost-centers.csv`); `None` puts every app
     /// under `unassigned`.
     pub cost_centers: Option<PathBuf>,
@@ -54,8 +79,13 @@ pub struct ChargebackReport {
     pub month: Month,
     /// Sorted by app, deployment, model: the order of the files.
     pub lines: Vec<ChargebackLine>,
+    /// The detail rows, in detail-file order.
+    pub charges: Vec<Charge>,
     pub csv_path: PathBuf,
     pub parquet_path: PathBuf,
+    pub detail_csv_path: PathBuf,
+    pub detail_parquet_path: PathBuf,
+    pub unpriced_path: PathBuf,
     pub totals: Totals,
     pub apps: Vec<AppSummary>,
 }
@@ -67,32 +97,61 @@ impl ChargebackReport {
     }
 }
 
-/// Computes the month's chargeback and writes it as CSV and Parquet.
+/// Computes the month's chargeback and writes its files: the chargeback (per
+/// app × deployment × model) and the FOCUS detail (per token class and price), as
+/// CSV and Parquet, and the unpriced usage as CSV.
 ///
-/// Prices are loaded first so a broken price file fails before the dataset scan.
+/// The tables are loaded first so a broken one fails before the dataset scan.
 ///
 /// # Errors
-/// On an invalid price file or cost-center map, a missing usage dataset, a query failure, prices of
-/// different currencies applying to one line, or an I/O error writing the outputs.
+/// On an invalid price, deployment or cost-center table, a missing usage dataset,
+/// a query failure, prices of different currencies applying to one line, or an
+/// I/O error writing the outputs.
 pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> {
+    write_chargeback_with(opts, SessionContext::new()).await
+}
+
+/// [`write_chargeback`] with a caller's DataFusion session (benchmarks pin its
+/// partition count to measure one core).
+///
+/// # Errors
+/// As [`write_chargeback`].
+pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) -> Result<ChargebackReport> {
     let prices = PriceTable::load(&opts.prices)?;
+    let deployments = match &opts.deployments {
+        Some(path) => Deployments::load(path)?,
+        None => Deployments::default(),
+    };
     let owners = match &opts.cost_centers {
         Some(path) => CostCenters::load(path)?,
         None => CostCenters::default(),
     };
-    let ctx = SessionContext::new();
-    dataset::register_usage(&ctx, &opts.data_dir).await?;
-    let days = dataset::daily_usage(&ctx, opts.month).await?;
+    dataset::register_scan(&ctx, &opts.data_dir).await?;
+    let days = scan::daily_usage(&ctx, opts.month).await?;
     if days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
-    let lines = chargeback::build_lines(opts.month, &days, &prices)?;
+    let priced = charges::price_month(opts.month, &days, &prices, &deployments)?;
+    let lines = chargeback::build_lines(opts.month, &days, &deployments, &priced)?;
+    let charges = priced.charges;
 
     std::fs::create_dir_all(&opts.out_dir).map_err(Error::file(&opts.out_dir))?;
     let csv_path = output::csv_path(&opts.out_dir, opts.month);
     let parquet_path = output::parquet_path(&opts.out_dir, opts.month);
     output::write_csv(&csv_path, &lines)?;
     output::write_parquet(&parquet_path, &lines)?;
+    let detail_csv_path = detail::csv_path(&opts.out_dir, opts.month);
+    let detail_parquet_path = detail::parquet_path(&opts.out_dir, opts.month);
+    detail::Detail::new(
+        opts.month,
+        &charges,
+        &owners,
+        &opts.prices,
+        opts.deployments.as_deref(),
+    )
+    .write(&detail_csv_path, &detail_parquet_path)?;
+    let unpriced_path = unpriced::csv_path(&opts.out_dir, opts.month);
+    unpriced::write(&unpriced_path, opts.month, &charges, &owners)?;
 
     let totals = Totals::from_lines(&lines);
     let apps = summary::app_summaries(&lines, &owners);
@@ -100,15 +159,19 @@ pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> 
         month = %opts.month,
         lines = lines.len(),
         calls = totals.calls,
-        unpriced = totals.unpriced_lines,
+        unpriced_tokens = totals.unpriced_tokens,
         csv = %csv_path.display(),
         "chargeback written"
     );
     Ok(ChargebackReport {
         month: opts.month,
         lines,
+        charges,
         csv_path,
         parquet_path,
+        detail_csv_path,
+        detail_parquet_path,
+        unpriced_path,
         totals,
         apps,
     })

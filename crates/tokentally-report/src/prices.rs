@@ -1,27 +1,27 @@
 //! The price table (`pipelines/prices.csv`): what one million tokens of each class
-//! cost, per model, over a range of days.
+//! cost, per model and deployment type (optionally per region), over a range of days.
 //!
 //! Prices are hand-maintained (list prices are replaced by negotiated ones), so the
 //! parser is strict and names the file and line of every problem: a typo must stop
-//! the report, not turn into a zero on somebody's invoice.
+//! the report, not turn into a zero on somebody's invoice. Files written before
+//! prices had a deployment type still read: a row without one applies to every type.
 
+use crate::csv_rows::{self, range_text, ranges_overlap};
+use crate::deployments::DeploymentType;
 use crate::{Error, Result};
-use arrow::array::{ArrayRef, Date32Array, Decimal128Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The only unit accepted; stated in every row so nobody mistakes it for per-1K.
 pub const PRICE_UNIT: &str = "1M tokens";
 
 /// Decimal places a price may have: enough for any real per-1M price, and what the
 /// `prices` SQL table (Decimal128(38, 10)) can hold exactly.
-const MAX_PRICE_SCALE: u32 = 10;
+pub const MAX_PRICE_SCALE: u32 = 10;
 
 /// How tokens are billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,11 +55,23 @@ impl fmt::Display for TokenClass {
     }
 }
 
+/// What the price lookup knows of a deployment: its type and region from the
+/// deployment table (`None` when the table does not list it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeploymentKind<'a> {
+    pub deployment_type: DeploymentType,
+    pub region: Option<&'a str>,
+}
+
 /// One validated row of the price table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Price {
     /// As written in the file.
     pub model: String,
+    /// `None`: any deployment type (rows of files from before the column).
+    pub deployment_type: Option<DeploymentType>,
+    /// `None`: any region.
+    pub region: Option<String>,
     pub class: TokenClass,
     /// Per [`PRICE_UNIT`].
     pub price: Decimal,
@@ -73,15 +85,20 @@ pub struct Price {
 }
 
 impl Price {
-    fn in_effect(&self, day: NaiveDate) -> bool {
+    pub fn in_effect(&self, day: NaiveDate) -> bool {
         self.effective_from <= day && self.effective_to.is_none_or(|to| day < to)
     }
 
-    fn range(&self) -> String {
-        let to = self
-            .effective_to
-            .map_or_else(|| "open".to_owned(), |d| d.to_string());
-        format!("{}..{to}", self.effective_from)
+    /// Whether the row applies to a deployment of `kind`, and how specifically:
+    /// a row naming the type beats one that does not, then one naming the region.
+    fn specificity(&self, kind: Option<DeploymentKind<'_>>) -> Option<(bool, bool)> {
+        let (ty, region) = kind.map_or((None, None), |k| (Some(k.deployment_type), k.region));
+        let type_fits = self.deployment_type.is_none_or(|t| Some(t) == ty);
+        let region_fits = self
+            .region
+            .as_deref()
+            .is_none_or(|r| region.is_some_and(|x| x.eq_ignore_ascii_case(r)));
+        (type_fits && region_fits).then_some((self.deployment_type.is_some(), self.region.is_some()))
     }
 }
 
@@ -93,8 +110,13 @@ pub struct PriceTable {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPrice {
     model: String,
+    #[serde(default)]
+    deployment_type: String,
+    #[serde(default)]
+    region: String,
     token_class: String,
     unit: String,
     price: String,
@@ -117,8 +139,8 @@ impl PriceTable {
     /// Parses CSV text; `path` only names the source in errors.
     ///
     /// # Errors
-    /// On the first invalid row (bad decimal, class, unit, currency or date) or
-    /// overlapping effective ranges of one model and class.
+    /// On the first invalid row (bad decimal, class, type, unit, currency or date)
+    /// or overlapping effective ranges of one model, type, region and class.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
         let err = |line: u64, message: String| Error::Prices {
             path: path.to_owned(),
@@ -126,7 +148,7 @@ impl PriceTable {
             message,
         };
         let mut prices = Vec::new();
-        for (line, raw) in crate::csv_rows::read_rows::<RawPrice>(text, &err)? {
+        for (line, raw) in csv_rows::read_rows::<RawPrice>(text, &err)? {
             prices.push(validate(raw, line).map_err(|m| err(line, m))?);
         }
         check_overlaps(&prices).map_err(|(line, m)| err(line, m))?;
@@ -144,18 +166,23 @@ impl PriceTable {
         &self.prices
     }
 
-    /// The price of `class` in effect on `day` for a call to `model` on `deployment`.
+    /// The price of `class` in effect on `day` for a call to `model` on
+    /// `deployment`, a deployment of `kind` (`None`: not in the deployment table).
     ///
     /// The most specific name wins: the model exactly as the response named it
     /// (`gpt-4o-2024-08-06`), then its catalog family (`gpt-4o`; AOAI's
     /// `gpt-35-turbo` is family `gpt-3.5-turbo`), then the deployment name, for
-    /// deployments priced by contract rather than by model. The fallback is per class
-    /// and day, so a dated override for one version leaves the family price in force
-    /// elsewhere. Names compare ASCII case-insensitively.
+    /// deployments priced by contract rather than by model. Among a name's rows the
+    /// one naming the deployment type beats one for any type, then one naming the
+    /// region beats one for any region; an unlisted deployment matches only rows
+    /// for any type and region. The fallback is per class and day, so a dated
+    /// override for one version leaves the family price in force elsewhere. Names
+    /// compare ASCII case-insensitively.
     pub fn lookup(
         &self,
         model: Option<&str>,
         deployment: Option<&str>,
+        kind: Option<DeploymentKind<'_>>,
         class: TokenClass,
         day: NaiveDate,
     ) -> Option<&Price> {
@@ -167,63 +194,37 @@ impl PriceTable {
                 let name = name.trim();
                 self.prices
                     .iter()
-                    .find(|p| p.class == class && p.model.eq_ignore_ascii_case(name) && p.in_effect(day))
+                    .filter(|p| p.class == class && p.model.eq_ignore_ascii_case(name) && p.in_effect(day))
+                    .filter_map(|p| p.specificity(kind).map(|s| (s, p)))
+                    // Overlap checks leave at most one row per specificity.
+                    .max_by_key(|(s, _)| *s)
+                    .map(|(_, p)| p)
             })
     }
+}
 
-    /// The table as Arrow, for SQL joins against `usage`.
-    ///
-    /// # Errors
-    /// Only on a broken invariant (columns disagreeing with the schema).
-    pub fn to_batch(&self) -> Result<RecordBatch> {
-        let p = &self.prices;
-        let text = |f: fn(&Price) -> &str| -> ArrayRef {
-            Arc::new(p.iter().map(|x| Some(f(x))).collect::<StringArray>())
-        };
-        let scaled = |d: &Decimal| {
-            let mut d = *d;
-            d.rescale(MAX_PRICE_SCALE);
-            d.mantissa()
-        };
-        let prices = Decimal128Array::from_iter_values(p.iter().map(|x| scaled(&x.price)))
-            .with_precision_and_scale(38, MAX_PRICE_SCALE as i8)?;
-        let day = |d: NaiveDate| (d - NaiveDate::default()).num_days() as i32;
-        let from = p
-            .iter()
-            .map(|x| Some(day(x.effective_from)))
-            .collect::<Date32Array>();
-        let to = p.iter().map(|x| x.effective_to.map(day)).collect::<Date32Array>();
-        let schema = Schema::new(vec![
-            Field::new("model", DataType::Utf8, false),
-            Field::new("token_class", DataType::Utf8, false),
-            Field::new("unit", DataType::Utf8, false),
-            Field::new("price", DataType::Decimal128(38, MAX_PRICE_SCALE as i8), false),
-            Field::new("currency", DataType::Utf8, false),
-            Field::new("effective_from", DataType::Date32, false),
-            Field::new("effective_to", DataType::Date32, true),
-            Field::new("source", DataType::Utf8, false),
-        ]);
-        let columns = vec![
-            text(|x| &x.model),
-            text(|x| x.class.as_str()),
-            text(|_| PRICE_UNIT),
-            Arc::new(prices),
-            text(|x| &x.currency),
-            Arc::new(from),
-            Arc::new(to),
-            text(|x| &x.source),
-        ];
-        Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
-    }
+/// Days since 1970-01-01, Arrow's Date32.
+pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
+    i32::try_from((d - NaiveDate::default()).num_days()).unwrap_or(i32::MIN)
 }
 
 fn validate(raw: RawPrice, line: u64) -> Result<Price, String> {
     if raw.model.is_empty() {
         return Err("model is empty".into());
     }
+    let deployment_type = match raw.deployment_type.as_str() {
+        "" => None,
+        s => Some(DeploymentType::parse(s)?),
+    };
+    if deployment_type == Some(DeploymentType::Provisioned) {
+        return Err(
+            "provisioned deployments are not priced per token: put their monthly_cost in the deployment table"
+                .into(),
+        );
+    }
     let class = TokenClass::parse(&raw.token_class).ok_or_else(|| {
         format!(
-            "unknown token_class {:?} (expected input, cached_input or output)",
+            "unknown token_class {:?} (expected input, cached_input or output; reasoning bills as output)",
             raw.token_class
         )
     })?;
@@ -233,73 +234,58 @@ fn validate(raw: RawPrice, line: u64) -> Result<Price, String> {
             raw.unit
         ));
     }
-    let price = Decimal::from_str_exact(&raw.price)
-        .map_err(|e| format!("price {:?} is not a decimal number: {e}", raw.price))?;
-    if price.is_sign_negative() {
-        return Err(format!("price {:?} is negative", raw.price));
-    }
-    if price.scale() > MAX_PRICE_SCALE {
-        return Err(format!(
-            "price {:?} has more than {MAX_PRICE_SCALE} decimal places",
-            raw.price
-        ));
-    }
-    if raw.currency.len() != 3 || !raw.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!(
-            "currency {:?} is not an ISO 4217 code like USD",
-            raw.currency
-        ));
-    }
-    let date = |name: &str, s: &str| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|e| format!("{name} {s:?} is not a YYYY-MM-DD date: {e}"))
-    };
-    let effective_from = date("effective_from", &raw.effective_from)?;
-    let effective_to = match raw.effective_to.as_str() {
-        "" => None,
-        s => Some(date("effective_to", s)?),
-    };
-    if effective_to.is_some_and(|to| to <= effective_from) {
-        return Err(format!(
-            "effective_to {} is not after effective_from {effective_from} (effective_to is exclusive)",
-            raw.effective_to
-        ));
-    }
+    let price = csv_rows::amount("price", &raw.price, MAX_PRICE_SCALE)?;
+    let currency = csv_rows::currency(&raw.currency)?;
+    let effective_from = csv_rows::date("effective_from", &raw.effective_from)?;
     Ok(Price {
         model: raw.model,
+        deployment_type,
+        region: Some(raw.region).filter(|r| !r.is_empty()),
         class,
         price,
-        currency: raw.currency,
+        currency,
+        effective_to: csv_rows::end_date(&raw.effective_to, effective_from)?,
         effective_from,
-        effective_to,
         source: raw.source,
         line,
     })
 }
 
-/// Two rows for one model and class on the same day would make the price depend on
-/// row order; reject them and name both lines.
+/// Two rows for one model, type, region and class on the same day would make the
+/// price depend on row order; reject them and name both lines.
 fn check_overlaps(prices: &[Price]) -> Result<(), (u64, String)> {
-    let mut groups: BTreeMap<(String, TokenClass), Vec<&Price>> = BTreeMap::new();
+    type Key = (String, Option<DeploymentType>, Option<String>, TokenClass);
+    let mut groups: BTreeMap<Key, Vec<&Price>> = BTreeMap::new();
     for p in prices {
+        let region = p.region.as_ref().map(|r| r.to_ascii_lowercase());
         groups
-            .entry((p.model.to_ascii_lowercase(), p.class))
+            .entry((p.model.to_ascii_lowercase(), p.deployment_type, region, p.class))
             .or_default()
             .push(p);
     }
-    for ((model, class), mut rows) in groups {
+    for ((model, ty, region, class), mut rows) in groups {
         rows.sort_by_key(|p| (p.effective_from, p.line));
         for pair in rows.windows(2) {
             let [a, b] = pair else { continue };
-            if a.effective_to.is_none_or(|to| to > b.effective_from) {
+            if ranges_overlap(
+                (a.effective_from, a.effective_to),
+                (b.effective_from, b.effective_to),
+            ) {
                 let (first, second) = if a.line < b.line { (a, b) } else { (b, a) };
+                let mut what = model.clone();
+                for part in [ty.map(|t| t.as_str().to_owned()), region.clone()]
+                    .into_iter()
+                    .flatten()
+                {
+                    what = format!("{what} {part}");
+                }
                 return Err((
                     second.line,
                     format!(
-                        "{model} {class} effective {} overlaps line {} ({})",
-                        second.range(),
+                        "{what} {class} effective {} overlaps line {} ({})",
+                        range_text(second.effective_from, second.effective_to),
                         first.line,
-                        first.range()
+                        range_text(first.effective_from, first.effective_to)
                     ),
                 ));
             }
@@ -309,178 +295,4 @@ fn check_overlaps(prices: &[Price]) -> Result<(), (u64, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HEADER: &str = "model,token_class,unit,price,currency,effective_from,effective_to,source\n";
-
-    fn parse(rows: &str) -> Result<PriceTable> {
-        PriceTable::parse(Path::new("prices.csv"), &format!("{HEADER}{rows}"))
-    }
-
-    fn day(s: &str) -> NaiveDate {
-        s.parse().expect("date")
-    }
-
-    fn parse_err(rows: &str) -> String {
-        parse(rows).expect_err("should fail").to_string()
-    }
-
-    #[test]
-    fn shipped_price_table_parses_and_covers_the_catalog() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/prices.csv");
-        let table = PriceTable::load(&path).expect("shipped prices parse");
-        let d = day("2026-10-15");
-        for (model, deployment) in [
-            ("gpt-4o-2024-11-20", "chat"),
-            ("gpt-4o-mini-2024-07-18", "mini"),
-            ("gpt-4.1-2025-04-14", "x"),
-            ("o3-mini-2025-01-31", "x"),
-            ("gpt-35-turbo", "x"),
-        ] {
-            for class in [TokenClass::Input, TokenClass::Output] {
-                let p = table.lookup(Some(model), Some(deployment), class, d);
-                assert!(p.is_some_and(|p| p.currency == "USD"), "{model} {class}");
-            }
-        }
-        let emb = table.lookup(Some("text-embedding-3-small"), None, TokenClass::Input, d);
-        assert!(emb.is_some());
-        assert!(
-            table
-                .lookup(Some("gpt-4o"), None, TokenClass::Input, day("2025-12-31"))
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn errors_name_file_and_line() {
-        let ok = "gpt-4o,input,1M tokens,2.50,USD,2026-01-01,,list\n";
-        let cases = [
-            (
-                "gpt-4o,input,1M tokens,2,50,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "found record with 9 fields",
-            ),
-            (
-                "gpt-4o,input,1M tokens,2.5.0,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "not a decimal",
-            ),
-            (
-                "gpt-4o,input,1M tokens,-1,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "negative",
-            ),
-            (
-                "gpt-4o,prompt,1M tokens,1,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "unknown token_class \"prompt\"",
-            ),
-            (
-                "gpt-4o,output,1K tokens,1,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "unit \"1K tokens\"",
-            ),
-            (
-                "gpt-4o,output,1M tokens,1,usd,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "currency",
-            ),
-            (
-                "gpt-4o,output,1M tokens,1,USD,2026-02-30,,x\n",
-                "prices.csv:3:",
-                "effective_from \"2026-02-30\"",
-            ),
-            (
-                "gpt-4o,output,1M tokens,1,USD,2026-02-01,2026-01-01,x\n",
-                "prices.csv:3:",
-                "not after",
-            ),
-            (
-                "gpt-4o,output,1M tokens,0.00000000001,USD,2026-01-01,,x\n",
-                "prices.csv:3:",
-                "decimal places",
-            ),
-        ];
-        for (row, location, what) in cases {
-            let msg = parse_err(&format!("{ok}{row}"));
-            assert!(msg.starts_with(location) && msg.contains(what), "{row}: {msg}");
-        }
-    }
-
-    #[test]
-    fn overlapping_ranges_are_rejected() {
-        let msg = parse_err(concat!(
-            "gpt-4o,input,1M tokens,2.50,USD,2026-01-01,2026-07-01,a\n",
-            "gpt-4o,output,1M tokens,10,USD,2026-01-01,,a\n",
-            "GPT-4o,input,1M tokens,2.00,USD,2026-06-01,,b\n",
-        ));
-        assert!(
-            msg.starts_with("prices.csv:4: gpt-4o input effective 2026-06-01..open overlaps line 2"),
-            "{msg}"
-        );
-        let open = parse_err(concat!(
-            "gpt-4o,input,1M tokens,2.00,USD,2026-06-01,,b\n",
-            "gpt-4o,input,1M tokens,2.50,USD,2026-01-01,,a\n",
-        ));
-        assert!(
-            open.starts_with("prices.csv:3: gpt-4o input effective 2026-01-01..open overlaps line 2"),
-            "{open}"
-        );
-        // Back-to-back ranges (effective_to exclusive) are fine.
-        parse(concat!(
-            "gpt-4o,input,1M tokens,2.50,USD,2026-01-01,2026-07-01,a\n",
-            "gpt-4o,input,1M tokens,2.00,USD,2026-07-01,,b\n",
-        ))
-        .expect("adjacent ranges");
-    }
-
-    #[test]
-    fn lookup_prefers_exact_then_family_then_deployment_by_day() {
-        let table = parse(concat!(
-            "gpt-4o,input,1M tokens,2.50,USD,2026-01-01,,family\n",
-            "gpt-4o-2024-08-06,input,1M tokens,2.00,USD,2026-10-10,2026-10-20,exact\n",
-            "gpt-3.5-turbo,input,1M tokens,0.50,USD,2026-01-01,,family35\n",
-            "contract-llm,input,1M tokens,1.00,EUR,2026-01-01,,deployment\n",
-        ))
-        .expect("valid");
-        let src = |model: Option<&str>, dep: Option<&str>, d: &str| {
-            table
-                .lookup(model, dep, TokenClass::Input, day(d))
-                .map(|p| p.source.as_str())
-        };
-        assert_eq!(src(Some("gpt-4o-2024-08-06"), None, "2026-10-09"), Some("family"));
-        assert_eq!(src(Some("gpt-4o-2024-08-06"), None, "2026-10-10"), Some("exact"));
-        assert_eq!(src(Some("gpt-4o-2024-08-06"), None, "2026-10-19"), Some("exact"));
-        assert_eq!(src(Some("gpt-4o-2024-08-06"), None, "2026-10-20"), Some("family"));
-        assert_eq!(
-            src(Some("gpt-35-turbo-0125"), None, "2026-10-01"),
-            Some("family35")
-        );
-        assert_eq!(
-            src(Some("llama-3"), Some("contract-llm"), "2026-10-01"),
-            Some("deployment")
-        );
-        assert_eq!(src(None, Some("contract-llm"), "2026-10-01"), Some("deployment"));
-        assert_eq!(src(Some("llama-3"), Some("other"), "2026-10-01"), None);
-        assert_eq!(src(Some("gpt-4o"), None, "2025-12-31"), None);
-        assert!(
-            table
-                .lookup(Some("gpt-4o"), None, TokenClass::Output, day("2026-10-01"))
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn arrow_batch_keeps_prices_exact() {
-        let table = parse("gpt-4o,cached_input,1M tokens,1.25,USD,2026-01-01,2027-01-01,x\n").expect("valid");
-        let batch = table.to_batch().expect("batch");
-        let formatted = arrow::util::pretty::pretty_format_batches(&[batch])
-            .expect("format")
-            .to_string();
-        assert!(
-            formatted.contains("1.2500000000") && formatted.contains("2027-01-01"),
-            "{formatted}"
-        );
-    }
-}
+mod tests;

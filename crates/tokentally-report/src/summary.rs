@@ -26,8 +26,10 @@ pub struct Totals {
     pub estimated_calls: i64,
     /// Priced lines only.
     pub cost: Costs,
-    /// Lines whose cost is unknown, and so missing from `cost`.
+    /// Lines with tokens no price applied to.
     pub unpriced_lines: usize,
+    /// Those tokens: counted here, in no cost (see the unpriced file).
+    pub unpriced_tokens: i64,
 }
 
 /// One app's share of the month.
@@ -40,6 +42,7 @@ pub struct AppSummary {
     pub total_tokens: i64,
     pub cost: Costs,
     pub unpriced_lines: usize,
+    pub unpriced_tokens: i64,
 }
 
 fn add_cost(costs: &mut Costs, line: &ChargebackLine) {
@@ -64,6 +67,7 @@ impl Totals {
             t.total_tokens += l.total_tokens;
             t.estimated_calls += l.estimated_calls;
             t.unpriced_lines += usize::from(!l.priced);
+            t.unpriced_tokens += l.unpriced_tokens;
             add_cost(&mut t.cost, l);
         }
         t
@@ -86,6 +90,7 @@ pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Vec<AppS
         app.calls += l.calls;
         app.total_tokens += l.total_tokens;
         app.unpriced_lines += usize::from(!l.priced);
+        app.unpriced_tokens += l.unpriced_tokens;
         add_cost(&mut app.cost, l);
     }
     apps.into_values().collect()
@@ -110,9 +115,9 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
         "calls",
         "total_tokens",
         "cost",
-        "unpriced_lines",
+        "unpriced_tokens",
     ];
-    let row = |cc: &str, app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: usize| {
+    let row = |cc: &str, app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: i64| {
         [
             cc.to_owned(),
             app.to_owned(),
@@ -130,7 +135,7 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
             a.calls,
             a.total_tokens,
             &a.cost,
-            a.unpriced_lines,
+            a.unpriced_tokens,
         )
     }));
     rows.push(row(
@@ -139,7 +144,7 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
         totals.calls,
         totals.total_tokens,
         &totals.cost,
-        totals.unpriced_lines,
+        totals.unpriced_tokens,
     ));
     let mut widths = [0; 6];
     for r in &rows {
@@ -172,8 +177,9 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
     if totals.unpriced_lines > 0 {
         let _ = writeln!(
             out,
-            "{} line(s) unpriced: their cost is not in the totals; add prices and re-run.",
-            totals.unpriced_lines
+            "{} token(s) on {} line(s) unpriced: they have no cost in the totals and are listed in the \
+             unpriced file; add prices or deployments and re-run.",
+            totals.unpriced_tokens, totals.unpriced_lines
         );
     }
     out

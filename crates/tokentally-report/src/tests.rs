@@ -1,6 +1,6 @@
 //! End-to-end tests: Parquet fixtures on disk → DataFusion → priced files.
 
-use crate::fixtures::{PRICES, call, write_prices, write_usage};
+use crate::fixtures::{PRICES, call, write_deployments, write_prices, write_usage};
 use crate::*;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
@@ -19,6 +19,7 @@ fn options(root: &Path, m: &str) -> ReportOptions {
         out_dir: root.join("out"),
         month: month(m),
         prices: write_prices(root),
+        deployments: Some(write_deployments(root)),
         cost_centers: Some(write_cost_centers(root)),
     }
 }
@@ -98,6 +99,16 @@ fn small_fixture(data: &Path) {
     lost.deployment = None;
     lost.status = 0;
     lost.app_id_source = AppIdSource::None;
+    // A second app on the provisioned `mini`, so its monthly cost is shared.
+    let mut shared = call(
+        "e9",
+        "2026-10-22T08:00:00Z",
+        "payroll-bot",
+        Some("gpt-4o-mini"),
+        1000,
+        0,
+    );
+    shared.deployment = Some("mini".into());
     let before = call(
         "e7",
         "2026-09-30T23:59:59.999999Z",
@@ -124,6 +135,7 @@ fn small_fixture(data: &Path) {
             estimated,
             llama,
             lost,
+            shared,
             before,
             after,
         ],
@@ -141,16 +153,39 @@ fn small_month_snapshot() {
     let csv = std::fs::read_to_string(&report.csv_path).expect("csv");
     insta::assert_snapshot!("chargeback_2026_10_csv", csv);
     insta::assert_snapshot!("chargeback_2026_10_summary", report.summary_table());
+    let detail = std::fs::read_to_string(&report.detail_csv_path).expect("detail csv");
+    insta::assert_snapshot!("chargeback_detail_2026_10_csv", detail);
+    let unpriced = std::fs::read_to_string(&report.unpriced_path).expect("unpriced csv");
+    insta::assert_snapshot!("unpriced_2026_10_csv", unpriced);
 
     assert_eq!(report.csv_path, root.path().join("out/chargeback-2026-10.csv"));
-    assert_eq!(report.totals.calls, 6);
-    assert_eq!(report.totals.unpriced_lines, 1);
+    assert_eq!(
+        report.detail_parquet_path,
+        root.path().join("out/chargeback-detail-2026-10.parquet")
+    );
+    assert_eq!(report.totals.calls, 7);
+    assert_eq!(
+        (report.totals.unpriced_lines, report.totals.unpriced_tokens),
+        (1, 42)
+    );
     // payroll-bot/gpt-4o-2024-08-06: input (800 + 3) × 2.5 = 0.0020075 → 0.002008,
-    // cached 200 × 1.25 = 0.00025, output (500 + 1) × 10 = 0.00501;
-    // hr-search/mini: 12345 × 0.15 = 0.00185175 → 0.001852, 678 × 0.6 = 0.0004068 → 0.000407.
+    // cached 200 × 1.25 = 0.00025, output (500 + 1) × 10 = 0.00501: 0.007268.
+    // mini is provisioned at 10 USD: hr-search 12345 + 678 and payroll-bot 1000 of
+    // 14023 tokens: 8.8033944… + 0.4834914… + 0.7131141…, the spare micro-unit to
+    // the largest remainder (hr-search input) → 9.286886 and 0.713114.
+    let cost = |app: &str, dep: &str| {
+        report
+            .lines
+            .iter()
+            .find(|l| l.app_id == app && l.deployment == dep)
+            .and_then(|l| l.cost)
+            .map(|c| c.to_string())
+    };
+    assert_eq!(cost("hr-search", "mini").as_deref(), Some("9.286886"));
+    assert_eq!(cost("payroll-bot", "mini").as_deref(), Some("0.713114"));
     assert_eq!(
         report.totals.cost.get("USD").map(ToString::to_string).as_deref(),
-        Some("0.009527")
+        Some("10.007268")
     );
 }
 
@@ -191,7 +226,7 @@ fn parquet_output_has_the_documented_types() {
         .column_by_name("calls")
         .expect("calls")
         .as_primitive::<Int64Type>();
-    assert_eq!(calls.iter().flatten().sum::<i64>(), 6);
+    assert_eq!(calls.iter().flatten().sum::<i64>(), 7);
 }
 
 #[test]
@@ -230,10 +265,21 @@ fn months_are_cut_at_utc_midnight() {
     assert_eq!(report(root.path(), "2026-09").totals.calls, 2);
     assert_eq!(report(root.path(), "2026-10").totals.calls, 2);
     assert_eq!(report(root.path(), "2026-11").totals.calls, 1);
-    let empty = report(root.path(), "2026-12");
+    // Before the fixture's PTU reservation starts, an empty month has no lines.
+    let empty = report(root.path(), "2026-08");
     assert!(empty.lines.is_empty());
     let csv = std::fs::read_to_string(&empty.csv_path).expect("csv");
     assert_eq!(csv.trim_end(), CHARGEBACK_COLUMNS.join(","));
+    let detail = std::fs::read_to_string(&empty.detail_csv_path).expect("detail csv");
+    assert_eq!(detail.trim_end(), DETAIL_COLUMNS.join(","));
+    // Once it runs, an unused reservation is still billed, to the idle-capacity app.
+    let idle = report(root.path(), "2026-12");
+    let apps: Vec<(&str, i64)> = idle.lines.iter().map(|l| (l.app_id.as_str(), l.calls)).collect();
+    assert_eq!(apps, [(IDLE_CAPACITY_APP, 0)]);
+    assert_eq!(
+        idle.totals.cost.get("USD").map(ToString::to_string).as_deref(),
+        Some("10.000000")
+    );
 }
 
 /// Deterministic pseudo-random calls (no RNG dependency needed for a test).
@@ -331,7 +377,12 @@ fn totals_reconcile_with_usage_rows() {
         .collect();
     assert_eq!(unpriced, BTreeSet::from(["mystery"]));
     for l in &report.lines {
-        let parts = [l.input_cost, l.cached_input_cost, l.output_cost];
+        let parts = [
+            l.input_cost,
+            l.cached_input_cost,
+            l.output_cost,
+            l.provisioned_cost,
+        ];
         assert_eq!(
             l.cost,
             parts.into_iter().sum::<Option<rust_decimal::Decimal>>(),
@@ -356,12 +407,19 @@ fn outputs_are_byte_deterministic() {
     let calls = many_calls();
     write_usage(&data, "one", &calls[..250]);
     write_usage(&data, "two", &calls[150..]);
-    let first = report(root.path(), "2026-10");
-    let csv = std::fs::read(&first.csv_path).expect("csv");
-    let parquet = std::fs::read(&first.parquet_path).expect("parquet");
-    let second = report(root.path(), "2026-10");
-    assert_eq!(std::fs::read(&second.csv_path).expect("csv"), csv);
-    assert_eq!(std::fs::read(&second.parquet_path).expect("parquet"), parquet);
+    let files = |r: &ChargebackReport| {
+        [
+            &r.csv_path,
+            &r.parquet_path,
+            &r.detail_csv_path,
+            &r.detail_parquet_path,
+            &r.unpriced_path,
+        ]
+        .map(|p| std::fs::read(p).expect("output file"))
+    };
+    let first = files(&report(root.path(), "2026-10"));
+    let second = files(&report(root.path(), "2026-10"));
+    assert!(first == second, "a re-run changed an output file");
     let leftovers: Vec<_> = std::fs::read_dir(root.path().join("out"))
         .expect("out dir")
         .map(|e| e.expect("entry").file_name())
@@ -443,3 +501,6 @@ async fn sql_sees_usage_with_date_partitions_and_prices() {
         "{text}"
     );
 }
+
+mod detail;
+mod sql;

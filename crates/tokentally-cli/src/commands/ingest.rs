@@ -1,5 +1,5 @@
 use super::progress::ProgressView;
-use super::{print, signals};
+use super::{EXIT_INTERRUPTED, print, signals};
 use crate::config::PipelineConfig;
 use anyhow::{Context as _, Result};
 use std::fmt::Write as _;
@@ -7,9 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokentally_ingest::{IngestOptions, IngestSummary, ingest_files, ingest_kafka};
 
-/// An until-caught-up Kafka run stopped by a signal before it caught up: what was
-/// read is durable and committed, the rest is read next time.
-pub const INTERRUPTED_EXIT: u8 = 4;
+/// What `run` needs to know of an ingest for its exit status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ingested {
+    /// A signal stopped an until-caught-up Kafka run before it caught up.
+    pub interrupted: bool,
+    /// Records quarantined over all sources.
+    pub quarantined: u64,
+}
 
 pub fn ingest(inputs: &[PathBuf], config: Option<&Path>, out: Option<&Path>, json: bool) -> Result<ExitCode> {
     let mut pipeline = match config {
@@ -24,17 +29,17 @@ pub fn ingest(inputs: &[PathBuf], config: Option<&Path>, out: Option<&Path>, jso
     if let Some(out) = out {
         pipeline.output.dir = out.to_owned();
     }
-    let interrupted = ingest_pipeline(&pipeline, json)?;
-    Ok(if interrupted {
-        ExitCode::from(INTERRUPTED_EXIT)
+    let ingested = ingest_pipeline(&pipeline, json)?;
+    Ok(if ingested.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
     } else {
         ExitCode::SUCCESS
     })
 }
 
 /// Ingests the pipeline's files, then its Kafka source; prints each summary.
-/// Returns whether a signal stopped an until-caught-up run early.
-pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<bool> {
+pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<Ingested> {
+    let mut ingested = Ingested::default();
     let mut options = IngestOptions::new(&config.output.dir);
     options.sink.max_buffered_rows = config.output.max_buffered_rows;
     options.max_quarantine_bytes = config.output.max_quarantine_bytes;
@@ -42,9 +47,10 @@ pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<bool> {
     if !config.input.files.is_empty() {
         let summary = ingest_files(&config.input.files, &options).context("ingesting files")?;
         print_summary(&summary, json)?;
+        ingested.quarantined += summary.quarantined;
     }
     let Some(kafka) = &config.kafka else {
-        return Ok(false);
+        return Ok(ingested);
     };
     options.sink.max_buffered_rows = kafka.flush_records;
     let stop = signals::stop_flag()?;
@@ -54,8 +60,10 @@ pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<bool> {
     let summary =
         summary.with_context(|| format!("ingesting from Kafka topics {}", kafka.topics.join(", ")))?;
     print_summary(&summary, json)?;
+    ingested.quarantined += summary.quarantined;
     let interrupted = summary.kafka.as_ref().is_some_and(|k| k.interrupted);
-    Ok(interrupted && kafka.mode == tokentally_ingest::Mode::UntilCaughtUp)
+    ingested.interrupted = interrupted && kafka.mode == tokentally_ingest::Mode::UntilCaughtUp;
+    Ok(ingested)
 }
 
 pub fn print_summary(summary: &IngestSummary, json: bool) -> Result<()> {

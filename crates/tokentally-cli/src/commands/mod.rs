@@ -14,9 +14,34 @@ use chrono::{Datelike as _, Utc};
 use std::process::ExitCode;
 use tokentally_report::Month;
 
+/// Exit status when `--strict` finds usage without a price (files still written).
+pub const EXIT_UNPRICED: u8 = 3;
+/// Exit status of `run --fail-on-quarantine` when records were quarantined.
+pub const EXIT_QUARANTINED: u8 = 4;
+/// An until-caught-up Kafka run stopped by SIGTERM/SIGINT before it caught up: what
+/// was read is durable and committed, the rest is read next time.
+pub const EXIT_INTERRUPTED: u8 = 5;
+
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { config, month, json } => run::run(config.as_deref(), month.as_deref(), json),
+        Command::Run {
+            config,
+            month,
+            month_to_date,
+            json,
+            strict,
+            fail_on_quarantine,
+        } => run::run(&run::RunArgs {
+            config: config.as_deref(),
+            month: if month_to_date {
+                Some("current")
+            } else {
+                month.as_deref()
+            },
+            json,
+            strict,
+            fail_on_quarantine,
+        }),
         Command::Ingest {
             inputs,
             config,
@@ -27,15 +52,37 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             month,
             out,
             prices,
+            deployments,
             cost_centers,
             strict,
-        } => report::report(month.as_deref(), &out, &prices, cost_centers.as_deref(), strict),
+        } => {
+            let deployments = deployments.or_else(|| existing("pipelines/deployments.csv"));
+            let tables = report::Tables {
+                prices: &prices,
+                deployments: deployments.as_deref(),
+                cost_centers: cost_centers.as_deref(),
+            };
+            report::report(month.as_deref(), &out, &tables, strict)
+        }
         Command::Sql {
             query,
+            file,
             out,
             prices,
+            deployments,
+            cost_centers,
             format,
-        } => sql::sql(&query, &out, &prices, format),
+            output,
+        } => {
+            let tables = tokentally_report::SqlTables {
+                data_dir: out,
+                prices: prices.or_else(|| existing("pipelines/prices.csv")),
+                deployments: deployments.or_else(|| existing("pipelines/deployments.csv")),
+                cost_centers: cost_centers.or_else(|| existing("pipelines/cost-centers.csv")),
+            };
+            let source = sql::Source::from_args(query, file);
+            sql::sql(source, &tables, format, output.as_deref())
+        }
         Command::Sample {
             out,
             calls,
@@ -45,9 +92,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `YYYY-MM`, or `previous` for the month before this one (UTC).
+/// A default table path, used only when the file is there (run from the
+/// repository root, the shipped tables apply; elsewhere, none is assumed).
+fn existing(path: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from(path);
+    path.is_file().then_some(path)
+}
+
+/// `YYYY-MM`, `previous` for the month before this one, or `current` for this
+/// month so far (UTC).
 pub fn parse_month(text: Option<&str>) -> Result<Month> {
     match text.unwrap_or("previous") {
+        "current" => {
+            let today = Utc::now().date_naive();
+            Month::new(today.year(), today.month()).context("computing the current month")
+        }
         "previous" => {
             let today = Utc::now().date_naive();
             let (year, month) = if today.month() == 1 {

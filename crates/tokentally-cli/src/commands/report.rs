@@ -1,44 +1,46 @@
-use super::{parse_month, print, runtime};
+use super::{EXIT_UNPRICED, parse_month, print, runtime};
 use anyhow::{Context as _, Result};
 use std::path::Path;
 use std::process::ExitCode;
 use tokentally_report::{ChargebackReport, Month, ReportOptions, write_chargeback};
 
-/// `report --strict` with unpriced usage: distinct from 1 (error) and 2 (usage).
-pub const UNPRICED_EXIT: u8 = 3;
-
-pub fn report(
-    month: Option<&str>,
-    out: &Path,
-    prices: &Path,
-    cost_centers: Option<&Path>,
-    strict: bool,
-) -> Result<ExitCode> {
-    let month = parse_month(month)?;
-    let report = write_report(month, out, prices, cost_centers)?;
-    print(&render(&report))?;
-    if strict && report.totals.unpriced_lines > 0 {
-        tracing::error!(
-            unpriced_lines = report.totals.unpriced_lines,
-            "--strict: some usage has no price"
-        );
-        return Ok(ExitCode::from(UNPRICED_EXIT));
-    }
-    Ok(ExitCode::SUCCESS)
+/// The tables a report prices with.
+#[derive(Debug, Clone, Copy)]
+pub struct Tables<'a> {
+    pub prices: &'a Path,
+    pub deployments: Option<&'a Path>,
+    pub cost_centers: Option<&'a Path>,
 }
 
-pub fn write_report(
-    month: Month,
-    out: &Path,
-    prices: &Path,
-    cost_centers: Option<&Path>,
-) -> Result<ChargebackReport> {
+pub fn report(month: Option<&str>, out: &Path, tables: &Tables<'_>, strict: bool) -> Result<ExitCode> {
+    let month = parse_month(month)?;
+    let report = write_report(month, out, tables)?;
+    print(&render(&report))?;
+    Ok(strict_exit(&report, strict))
+}
+
+/// `EXIT_UNPRICED` when `strict` and some usage has no price, so a scheduler
+/// notices instead of finance finding a gap.
+pub fn strict_exit(report: &ChargebackReport, strict: bool) -> ExitCode {
+    if strict && report.totals.unpriced_lines > 0 {
+        tracing::error!(
+            unpriced_tokens = report.totals.unpriced_tokens,
+            unpriced = %report.unpriced_path.display(),
+            "--strict: some usage has no price"
+        );
+        return ExitCode::from(EXIT_UNPRICED);
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn write_report(month: Month, out: &Path, tables: &Tables<'_>) -> Result<ChargebackReport> {
     let options = ReportOptions {
         data_dir: out.to_owned(),
         out_dir: out.to_owned(),
         month,
-        prices: prices.to_owned(),
-        cost_centers: cost_centers.map(Path::to_owned),
+        prices: tables.prices.to_owned(),
+        deployments: tables.deployments.map(Path::to_owned),
+        cost_centers: tables.cost_centers.map(Path::to_owned),
     };
     runtime()?
         .block_on(write_chargeback(&options))
@@ -47,9 +49,12 @@ pub fn write_report(
 
 pub fn render(report: &ChargebackReport) -> String {
     format!(
-        "{}\nchargeback written to:\n  {}\n  {}\n",
+        "{}\nchargeback written to:\n  {}\n  {}\n  {}\n  {}\n  {}\n",
         report.summary_table(),
         report.csv_path.display(),
-        report.parquet_path.display()
+        report.parquet_path.display(),
+        report.detail_csv_path.display(),
+        report.detail_parquet_path.display(),
+        report.unpriced_path.display(),
     )
 }

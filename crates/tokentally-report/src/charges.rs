@@ -1,0 +1,311 @@
+//! Pricing the month's usage into charges: one per app × deployment × model ×
+//! token class × price (or provisioned reservation) in effect, the rows of the
+//! FOCUS detail file (docs/formats.md "Chargeback detail").
+//!
+//! Money is `rust_decimal` end to end: a per-token price times a token count is
+//! exact, and each charge is rounded once, so charges add up to the lines and the
+//! lines to the total.
+
+use crate::chargeback::{NO_DEPLOYMENT, UNKNOWN_MODEL, exact_cost, round_cost};
+use crate::dataset::DayUsage;
+use crate::deployments::{Deployment, DeploymentType, Deployments};
+use crate::prices::{DeploymentKind, Price, PriceTable, TokenClass};
+use crate::ptu::{IDLE_CAPACITY_APP, allocate, month_cost};
+use crate::{Error, Month, Result};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// How a charge's cost came about (FOCUS `PricingCategory`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pricing {
+    /// Tokens × a price per 1 M tokens from the price table.
+    PerToken { unit_price: Decimal, price_line: u64 },
+    /// A share of a provisioned deployment's monthly cost.
+    Provisioned { deployment_line: u64 },
+    /// No price applies; the tokens are listed in the unpriced file.
+    Unpriced { reason: String },
+}
+
+/// One priced (or unpriced) quantity of tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub app_id: String,
+    pub app_id_source: String,
+    pub deployment: String,
+    /// `None` when the deployment table does not list the deployment.
+    pub deployment_type: Option<DeploymentType>,
+    pub region: Option<String>,
+    pub model: String,
+    /// `None` only for idle provisioned capacity.
+    pub class: Option<TokenClass>,
+    pub tokens: i64,
+    /// The days the charge covers, `[start, end)`: the month, cut to the price's
+    /// and the deployment row's effective ranges.
+    pub period: (NaiveDate, NaiveDate),
+    /// First and last UTC day with usage (the period start for idle capacity).
+    pub used: (NaiveDate, NaiveDate),
+    pub pricing: Pricing,
+    /// `None` exactly when unpriced.
+    pub cost: Option<Decimal>,
+    pub currency: Option<String>,
+}
+
+impl Charge {
+    pub fn is_priced(&self) -> bool {
+        self.cost.is_some()
+    }
+}
+
+/// Sort and identity of a charge: the detail file's row order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    app_id: String,
+    app_id_source: String,
+    deployment: String,
+    deployment_type: Option<DeploymentType>,
+    model: String,
+    class: Option<TokenClass>,
+    period_start: NaiveDate,
+    /// Deployment row and price row lines (0 = none): tell charges apart.
+    rows: (u64, u64),
+}
+
+struct Acc<'a> {
+    tokens: i64,
+    used: (NaiveDate, NaiveDate),
+    row: Option<&'a Deployment>,
+    price: Option<&'a Price>,
+    period: (NaiveDate, NaiveDate),
+}
+
+/// The month's usage, priced. `fallback_currency` maps a line key to currencies
+/// of prices that were in effect for classes without tokens, so a line of failed
+/// calls still shows the currency it would be billed in.
+pub(crate) struct Priced {
+    pub charges: Vec<Charge>,
+    pub fallback_currency: BTreeMap<LineKey, Vec<String>>,
+}
+
+/// app, app_id_source, deployment, deployment type, model: one chargeback line.
+pub(crate) type LineKey = (String, String, String, Option<DeploymentType>, String);
+
+pub(crate) fn line_key(c: &Charge) -> LineKey {
+    (
+        c.app_id.clone(),
+        c.app_id_source.clone(),
+        c.deployment.clone(),
+        c.deployment_type,
+        c.model.clone(),
+    )
+}
+
+/// The deployment row in effect for `d`, and the line `d` belongs to.
+pub(crate) fn resolve<'a>(d: &DayUsage, deployments: &'a Deployments) -> (Option<&'a Deployment>, LineKey) {
+    let row = d.deployment.as_deref().and_then(|n| deployments.on(n, d.day));
+    let key = (
+        d.app_id.clone(),
+        d.app_id_source.clone(),
+        d.deployment.clone().unwrap_or_else(|| NO_DEPLOYMENT.to_owned()),
+        row.map(|r| r.deployment_type),
+        d.model.clone().unwrap_or_else(|| UNKNOWN_MODEL.to_owned()),
+    );
+    (row, key)
+}
+
+/// Prices every class of every day of usage, then allocates provisioned costs.
+///
+/// # Errors
+/// When a cost or token sum overflows.
+pub(crate) fn price_month(
+    month: Month,
+    days: &[DayUsage],
+    prices: &PriceTable,
+    deployments: &Deployments,
+) -> Result<Priced> {
+    let mut accs: BTreeMap<Key, Acc<'_>> = BTreeMap::new();
+    let mut fallback_currency: BTreeMap<LineKey, Vec<String>> = BTreeMap::new();
+    for d in days {
+        let (row, line) = resolve(d, deployments);
+        let kind = row.map(|r| DeploymentKind {
+            deployment_type: r.deployment_type,
+            region: r.region.as_deref(),
+        });
+        let overflow = || Error::Overflow {
+            line: format!("{}/{}/{}", line.0, line.2, line.4),
+            what: "input tokens",
+        };
+        let uncached = d
+            .prompt_tokens
+            .checked_sub(d.cached_prompt_tokens)
+            .ok_or_else(overflow)?;
+        let tokens = [uncached, d.cached_prompt_tokens, d.completion_tokens];
+        for (class, tokens) in TokenClass::ALL.into_iter().zip(tokens) {
+            let provisioned = row.filter(|r| r.monthly_cost.is_some());
+            let price = match provisioned {
+                Some(_) => None,
+                None => prices.lookup(d.model.as_deref(), d.deployment.as_deref(), kind, class, d.day),
+            };
+            if tokens == 0 {
+                let currency = provisioned
+                    .and_then(|r| r.monthly_cost.as_ref().map(|c| &c.currency))
+                    .or(price.map(|p| &p.currency));
+                if let Some(c) = currency {
+                    fallback_currency.entry(line.clone()).or_default().push(c.clone());
+                }
+                continue;
+            }
+            let mut period = row.map_or((month.first_day(), month.end_day()), |r| r.period_in(month));
+            if let Some(p) = price {
+                period.0 = period.0.max(p.effective_from);
+                period.1 = p.effective_to.map_or(period.1, |to| period.1.min(to));
+            }
+            let key = Key {
+                app_id: line.0.clone(),
+                app_id_source: line.1.clone(),
+                deployment: line.2.clone(),
+                deployment_type: line.3,
+                model: line.4.clone(),
+                class: Some(class),
+                period_start: period.0,
+                rows: (row.map_or(0, |r| r.line), price.map_or(0, |p| p.line)),
+            };
+            let acc = accs.entry(key).or_insert(Acc {
+                tokens: 0,
+                used: (d.day, d.day),
+                row,
+                price,
+                period,
+            });
+            acc.tokens = acc.tokens.checked_add(tokens).ok_or_else(overflow)?;
+            acc.used = (acc.used.0.min(d.day), acc.used.1.max(d.day));
+        }
+    }
+    let mut charges = accs
+        .into_iter()
+        .map(|(key, acc)| charge(key, &acc))
+        .collect::<Result<Vec<_>>>()?;
+    allocate_provisioned(month, deployments, &mut charges)?;
+    Ok(Priced {
+        charges,
+        fallback_currency,
+    })
+}
+
+fn charge(key: Key, acc: &Acc<'_>) -> Result<Charge> {
+    let label = format!("{}/{}/{}", key.app_id, key.deployment, key.model);
+    let (pricing, cost, currency) = match (acc.row.and_then(|r| r.monthly_cost.as_ref()), acc.price) {
+        (Some(monthly), _) => (
+            Pricing::Provisioned {
+                deployment_line: acc.row.map_or(0, |r| r.line),
+            },
+            // Set by the allocation, which needs every app's tokens first.
+            Some(Decimal::ZERO),
+            Some(monthly.currency.clone()),
+        ),
+        (None, Some(p)) => {
+            let exact = exact_cost(acc.tokens, p.price).ok_or_else(|| Error::Overflow {
+                line: label.clone(),
+                what: "a cost",
+            })?;
+            (
+                Pricing::PerToken {
+                    unit_price: p.price,
+                    price_line: p.line,
+                },
+                Some(round_cost(exact)),
+                Some(p.currency.clone()),
+            )
+        }
+        (None, None) => (
+            Pricing::Unpriced {
+                reason: unpriced_reason(&key, acc.row),
+            },
+            None,
+            None,
+        ),
+    };
+    Ok(Charge {
+        region: acc.row.and_then(|r| r.region.clone()),
+        app_id: key.app_id,
+        app_id_source: key.app_id_source,
+        deployment: key.deployment,
+        deployment_type: key.deployment_type,
+        model: key.model,
+        class: key.class,
+        tokens: acc.tokens,
+        period: acc.period,
+        used: acc.used,
+        pricing,
+        cost,
+        currency,
+    })
+}
+
+/// Why no price applied, in the words of the tables the operator must fix.
+fn unpriced_reason(key: &Key, row: Option<&Deployment>) -> String {
+    let class = key.class.map_or("", TokenClass::as_str);
+    match row {
+        None if key.deployment == NO_DEPLOYMENT => {
+            format!(
+                "no deployment named; no {class} price for model {} for any deployment type",
+                key.model
+            )
+        }
+        None => format!(
+            "deployment {} is not in the deployment table, and no {class} price for model {} applies to any deployment type",
+            key.deployment, key.model
+        ),
+        Some(r) => format!(
+            "no {class} price for model {} (or deployment {}) on a {} deployment{} in effect",
+            key.model,
+            key.deployment,
+            r.deployment_type,
+            r.region
+                .as_deref()
+                .map(|x| format!(" in {x}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Shares each provisioned row's month cost over the charges of its tokens; a
+/// row nobody used gets one charge to [`IDLE_CAPACITY_APP`], so the month's
+/// reservations are always billed in full.
+fn allocate_provisioned(month: Month, deployments: &Deployments, charges: &mut Vec<Charge>) -> Result<()> {
+    for row in deployments.provisioned_in(month) {
+        let total = month_cost(row, month)?;
+        let ours = |c: &Charge| matches!(c.pricing, Pricing::Provisioned { deployment_line } if deployment_line == row.line);
+        let idx: Vec<usize> = (0..charges.len()).filter(|&i| ours(&charges[i])).collect();
+        let weights: Vec<i64> = idx.iter().map(|&i| charges[i].tokens).collect();
+        if let Some(shares) = allocate(total, &weights) {
+            for (i, share) in idx.into_iter().zip(shares) {
+                charges[i].cost = Some(share);
+            }
+            continue;
+        }
+        let period = row.period_in(month);
+        charges.push(Charge {
+            app_id: IDLE_CAPACITY_APP.to_owned(),
+            app_id_source: "none".to_owned(),
+            deployment: row.name.clone(),
+            deployment_type: Some(row.deployment_type),
+            region: row.region.clone(),
+            model: UNKNOWN_MODEL.to_owned(),
+            class: None,
+            tokens: 0,
+            period,
+            used: (period.0, period.0),
+            pricing: Pricing::Provisioned {
+                deployment_line: row.line,
+            },
+            cost: Some(total),
+            currency: row.monthly_cost.as_ref().map(|c| c.currency.clone()),
+        });
+    }
+    charges.sort_by(|a, b| {
+        let key = |c: &Charge| (line_key(c), c.class, c.period.0);
+        key(a).cmp(&key(b))
+    });
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The month's usage, deduplicated and aggregated per app × deployment × model ×
+//! UTC day: the one pass over every row, so the one place speed matters
+//! (benches/README.md has the figures).
+//!
+//! DataFusion reads the Parquet (partition pruning, projection, the time filter,
+//! decoding in parallel); deduplication and the aggregate run here, day by day:
+//! copies of one call carry its one `request_time`, so they always sit in the
+//! same `date=` partition, and a day's event ids are all the state deduplication
+//! needs. Memory is bounded by the days in flight, never by the month. A sort or
+//! a hash join over all event ids in SQL was several times slower (the history
+//! of this file has the SQL version).
+
+use crate::dataset::DayUsage;
+use crate::scan_columns::{Columns, Interner, Key};
+use crate::{Month, Result};
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// The columns the report reads, and only those (projection pushdown).
+const DAY_SQL: &str = "
+SELECT event_id, app_id, app_id_source, deployment, model, request_time, status, usage_source,
+       prompt_tokens, cached_prompt_tokens, completion_tokens, reasoning_tokens, total_tokens,
+       source, source_partition, source_offset
+FROM usage_scan
+WHERE date = $1 AND request_time >= $2 AND request_time < $3
+";
+
+/// Which copy of a call counts: reported usage over an estimate over none, then
+/// the first by source position (source name, partition, offset), so the choice
+/// never depends on listing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rank {
+    pub usage: u8,
+    /// Index into the day's source names.
+    pub source: u32,
+    /// `i64::MAX` for null (files), sorting after Kafka partitions.
+    pub partition: i64,
+    pub offset: i64,
+}
+
+impl Rank {
+    fn before(&self, other: &Self, sources: &[String]) -> bool {
+        let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
+        (self.usage, name(self), self.partition, self.offset)
+            < (other.usage, name(other), other.partition, other.offset)
+    }
+}
+
+/// One call as the aggregate needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    pub rank: Rank,
+    /// Index of the (app, source, deployment, model) key in the day's key table.
+    pub key: u32,
+    pub day: i32,
+    pub failed: bool,
+    pub estimated: bool,
+    pub tokens: [i64; 5],
+}
+
+/// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
+/// `u128` key; any other id is kept as text, so no two ids are ever merged. The
+/// maps hold indexes into `calls`, which keeps their entries small (the lookups
+/// are the scan's main cost) and the aggregate a sequential read.
+#[derive(Default)]
+pub(crate) struct DayCalls {
+    hex: HashMap<u128, u32, IdHasher>,
+    other: HashMap<String, u32>,
+    calls: Vec<Call>,
+}
+
+/// A fast hasher for the scan's keys (event ids, id tuples, the day's strings):
+/// they come from our own dataset, so there is no adversary to resist, and
+/// SipHash was a fifth of the scan's time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher;
+
+impl std::hash::BuildHasher for IdHasher {
+    type Hasher = IdHash;
+    fn build_hasher(&self) -> IdHash {
+        IdHash(0)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct IdHash(u64);
+
+impl std::hash::Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        // splitmix64's finalizer: every input bit reaches the top bits the table probes by.
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = self.0.rotate_left(32) ^ u64::from(n);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64).rotate_left(17);
+    }
+}
+
+/// A lowercase 32-digit hex id as a number; anything else (upper case, signs,
+/// other lengths) is `None`, so two different ids never share a number.
+fn parse_hex_id(id: &str) -> Option<u128> {
+    if id.len() != 32 {
+        return None;
+    }
+    let mut n: u128 = 0;
+    for b in id.bytes() {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        n = (n << 4) | u128::from(digit);
+    }
+    Some(n)
+}
+
+impl DayCalls {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            hex: HashMap::with_capacity_and_hasher(rows, IdHasher),
+            other: HashMap::new(),
+            calls: Vec::with_capacity(rows),
+        }
+    }
+
+    pub(crate) fn offer(&mut self, id: &str, call: Call, sources: &[String]) {
+        fn keep<K>(entry: Entry<'_, K, u32>, calls: &mut Vec<Call>, call: Call, sources: &[String]) {
+            match entry {
+                Entry::Vacant(v) => {
+                    v.insert(u32::try_from(calls.len()).unwrap_or(u32::MAX));
+                    calls.push(call);
+                }
+                Entry::Occupied(o) => {
+                    if let Some(kept) = calls.get_mut(*o.get() as usize)
+                        && call.rank.before(&kept.rank, sources)
+                    {
+                        *kept = call;
+                    }
+                }
+            }
+        }
+        match parse_hex_id(id) {
+            Some(n) => keep(self.hex.entry(n), &mut self.calls, call, sources),
+            None => keep(self.other.entry(id.to_owned()), &mut self.calls, call, sources),
+        }
+    }
+
+    fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.calls.iter()
+    }
+}
+
+/// The month's calls, one per event id, aggregated per app, deployment, model
+/// and UTC day (the day decides which price applies). Days run concurrently, as
+/// many as the session's target partitions.
+pub(crate) async fn daily_usage(ctx: &SessionContext, month: Month) -> Result<Vec<DayUsage>> {
+    let parallel = ctx.copied_config().target_partitions().max(1);
+    let permits = Arc::new(Semaphore::new(parallel));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut day = month.first_day();
+    while day < month.end_day() {
+        let (ctx, permits) = (ctx.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            scan_day(&ctx, month, day).await
+        });
+        day = day.succ_opt().unwrap_or(NaiveDate::MAX);
+    }
+    let mut rows = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let day_rows = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
+        rows.extend(day_rows);
+    }
+    rows.sort_by(|a, b| {
+        let key = |d: &DayUsage| {
+            (
+                d.day,
+                d.app_id.clone(),
+                d.deployment.clone(),
+                d.model.clone(),
+                d.app_id_source.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(rows)
+}
+
+async fn scan_day(ctx: &SessionContext, month: Month, day: NaiveDate) -> Result<Vec<DayUsage>> {
+    let micros = |t: chrono::DateTime<chrono::Utc>| {
+        ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+    };
+    let params = vec![
+        ScalarValue::Utf8(Some(day.to_string())),
+        micros(month.start()),
+        micros(month.end()),
+    ];
+    // One day's projected columns: tens of MB at a few hundred thousand calls.
+    let batches = ctx
+        .sql(DAY_SQL)
+        .await?
+        .with_param_values(params)?
+        .collect()
+        .await?;
+    let mut interner = Interner::default();
+    let mut calls = DayCalls::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+    for batch in &batches {
+        let cols = Columns::new(batch)?;
+        let rows = cols.calls(&mut interner)?;
+        for (row, call) in rows.into_iter().enumerate() {
+            calls.offer(cols.event_id(row), call, interner.sources());
+        }
+    }
+    Ok(aggregate(&calls, interner.keys()))
+}
+
+/// Sums the day's winning copies per key and day.
+fn aggregate(calls: &DayCalls, keys: &[Key]) -> Vec<DayUsage> {
+    let mut sums: HashMap<(u32, i32), DayUsage, IdHasher> = HashMap::default();
+    for c in calls.calls() {
+        let Some(key) = keys.get(c.key as usize) else {
+            continue;
+        };
+        let d = sums.entry((c.key, c.day)).or_insert_with(|| DayUsage {
+            app_id: key.app_id.clone(),
+            app_id_source: key.app_id_source.clone(),
+            deployment: key.deployment.clone(),
+            model: key.model.clone(),
+            day: NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0)),
+            calls: 0,
+            failed_calls: 0,
+            prompt_tokens: 0,
+            cached_prompt_tokens: 0,
+            completion_tokens: 0,
+            reasoning_tokens: 0,
+            total_tokens: 0,
+            estimated_calls: 0,
+        });
+        d.calls += 1;
+        d.failed_calls += i64::from(c.failed);
+        d.estimated_calls += i64::from(c.estimated);
+        let [p, cp, co, r, t] = c.tokens;
+        d.prompt_tokens += p;
+        d.cached_prompt_tokens += cp;
+        d.completion_tokens += co;
+        d.reasoning_tokens += r;
+        d.total_tokens += t;
+    }
+    sums.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(usage: u8, source: u32, offset: i64, key: u32) -> Call {
+        Call {
+            rank: Rank {
+                usage,
+                source,
+                partition: i64::MAX,
+                offset,
+            },
+            key,
+            day: 0,
+            failed: false,
+            estimated: usage == 1,
+            tokens: [1, 0, 1, 0, 2],
+        }
+    }
+
+    #[test]
+    fn the_best_ranked_copy_wins_whatever_the_order() {
+        let id = "0123456789abcdef0123456789abcdef";
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let copies = [call(1, 0, 1, 7), call(0, 1, 9, 8), call(0, 2, 1, 9)];
+            let mut day = DayCalls::with_capacity(4);
+            let sources = ["a.jsonl".to_owned(), "b.jsonl".to_owned(), "c.jsonl".to_owned()];
+            for i in order {
+                day.offer(id, copies[i], &sources);
+            }
+            day.offer("e1", call(2, 0, 1, 3), &sources);
+            day.offer("e1", call(2, 0, 0, 4), &sources);
+            let mut winners: Vec<u32> = day.calls().map(|c| c.key).collect();
+            winners.sort_unstable();
+            // Reported beats estimated; among reported, the first source wins.
+            assert_eq!(winners, [4, 8], "{order:?}");
+        }
+        assert_eq!(
+            parse_hex_id("0123456789abcdef0123456789abcdef"),
+            Some(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)
+        );
+        assert_eq!(parse_hex_id("0123456789ABCDEF0123456789abcdef"), None);
+        assert_eq!(parse_hex_id("e1"), None);
+        assert_eq!(parse_hex_id("+123456789abcdef0123456789abcdef"), None);
+    }
+}
