@@ -31,11 +31,16 @@ WHERE date = $1 AND request_time >= $2 AND request_time < $3
 ";
 
 /// Which copy of a call counts: reported usage over an estimate over none, then
-/// the first by source position (source name, partition, offset), so the choice
-/// never depends on listing order.
+/// the caller's token claim over an APIM subscription over nothing (a call logged
+/// both by the gateway-record policy and by APIM's LLM log is charged to the app
+/// the token names, whichever copy was read first), then the first by source
+/// position (source name, partition, offset), so the choice never depends on
+/// listing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rank {
     pub usage: u8,
+    /// 0 claim, 1 subscription, 2 none (`app_id_source`).
+    pub identity: u8,
     /// Index into the day's source names.
     pub source: u32,
     /// `i64::MAX` for null (files), sorting after Kafka partitions.
@@ -46,8 +51,8 @@ pub(crate) struct Rank {
 impl Rank {
     fn before(&self, other: &Self, sources: &[String]) -> bool {
         let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
-        (self.usage, name(self), self.partition, self.offset)
-            < (other.usage, name(other), other.partition, other.offset)
+        (self.usage, self.identity, name(self), self.partition, self.offset)
+            < (other.usage, other.identity, name(other), other.partition, other.offset)
     }
 }
 
@@ -274,6 +279,7 @@ mod tests {
         Call {
             rank: Rank {
                 usage,
+                identity: 0,
                 source,
                 partition: i64::MAX,
                 offset,
@@ -303,6 +309,14 @@ mod tests {
             // Reported beats estimated; among reported, the first source wins.
             assert_eq!(winners, [4, 8], "{order:?}");
         }
+        // With usage equal, the token's app beats the subscription, whatever the source.
+        let mut by_subscription = call(0, 0, 1, 20);
+        by_subscription.rank.identity = 1;
+        let mut day = DayCalls::with_capacity(2);
+        let sources = ["a.jsonl".to_owned(), "b.jsonl".to_owned()];
+        day.offer(id, by_subscription, &sources);
+        day.offer(id, call(0, 1, 1, 21), &sources);
+        assert_eq!(day.calls().map(|c| c.key).collect::<Vec<_>>(), [21]);
         assert_eq!(
             parse_hex_id("0123456789abcdef0123456789abcdef"),
             Some(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)

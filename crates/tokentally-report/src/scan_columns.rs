@@ -176,6 +176,7 @@ impl<'a> Columns<'a> {
         }
         let source_ids = text(b, "source")?.ids(interner, 4);
         let usage = text(b, "usage_source")?;
+        let identity = text(b, "app_id_source")?;
         let times = column(b, "request_time")?.as_primitive_opt::<TimestampMicrosecondType>();
         let status = column(b, "status")?.as_primitive_opt::<UInt16Type>();
         let partition = column(b, "source_partition")?.as_primitive_opt::<Int32Type>();
@@ -219,6 +220,11 @@ impl<'a> Columns<'a> {
             calls.push(Call {
                 rank: Rank {
                     usage: usage_rank,
+                    identity: match identity.value(row) {
+                        Some("claim") => 0,
+                        Some("subscription") => 1,
+                        _ => 2,
+                    },
                     source: source_ids[row],
                     partition: if partition.is_null(row) {
                         i64::MAX
