@@ -1,7 +1,8 @@
 //! Parser throughput on generated sample traffic (tokentally-sample: real AOAI
 //! wire format, multi-turn sessions that resend their history).
 //!
-//! - `sse/rebuild`: decoding and absorbing streams without tokenizing, MB/s of SSE.
+//! - `sse/rebuild`: decoding and absorbing streams without tokenizing, MB/s of SSE,
+//!   through `rebuild_stream_str` (what `parse_record` calls for a record's `sse`).
 //! - `streamed call`: whole streamed records through `parse_record` (envelope,
 //!   rebuild, prompt and completion counting), per MB of SSE and per call. The
 //!   global count cache is cleared before every pass, so each pass is one cold
@@ -18,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 use tokentally_core::{Encoding, SourcePosition, lookup_model};
 use tokentally_parse::count_cache::CountCache;
-use tokentally_parse::output::rebuild_stream;
+use tokentally_parse::output::rebuild_stream_str;
 use tokentally_parse::tokens::estimate_chat_prompt_with;
 
 fn corpus(calls: usize) -> Vec<u8> {
@@ -65,7 +66,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("sse/rebuild (no tokenizing)", |b| {
         b.iter(|| {
             for s in &streams {
-                black_box(rebuild_stream([s.as_bytes()]));
+                black_box(rebuild_stream_str(s));
             }
         });
     });

@@ -13,7 +13,7 @@ use loose::Obj;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-pub use stream::{Rebuilt, rebuild_stream};
+pub use stream::{Rebuilt, rebuild_stream, rebuild_stream_str};
 use wire::{Body, ChoiceWire, Chunk, ErrorWire, FunctionWire, ItemWire, MessageWire, UsageWire};
 
 /// One tool or function call, assembled from its fragments.
@@ -66,9 +66,17 @@ impl Output {
         // then skips validating each key and string on its own. Other bytes keep the
         // byte parser, which is what decides whether they count as JSON.
         match std::str::from_utf8(data) {
-            Ok(text) => self.absorb_parsed(serde_json::from_str(text), || serde_json::from_str(text)),
+            Ok(text) => self.absorb_event_str(text),
             Err(_) => self.absorb_parsed(serde_json::from_slice(data), || serde_json::from_slice(data)),
         }
+    }
+
+    /// [`Self::absorb_event`] of text known to be UTF-8.
+    ///
+    /// # Errors
+    /// The text is not JSON; nothing was absorbed.
+    pub fn absorb_event_str(&mut self, text: &str) -> Result<(), NotJson> {
+        self.absorb_parsed(serde_json::from_str(text), || serde_json::from_str(text))
     }
 
     /// Absorbs an event read as a chunk, or, when that failed, read as a `Value`.
