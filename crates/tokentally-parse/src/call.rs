@@ -27,6 +27,15 @@ pub fn parse_record(raw: &[u8], source: SourcePosition) -> Result<UsageRecord, P
     let text = std::str::from_utf8(raw).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
     // From the validated `str`: serde_json does not validate every string again
     // (the `sse` string is most of a streamed record).
+    match GatewayRecord::from_text(text) {
+        Some(record) => build(record, source),
+        None => parse_value(text, source),
+    }
+}
+
+/// The record read as a `Value` first: the reference reading, which decides
+/// every record the typed reading declines, with its error.
+fn parse_value(text: &str, source: SourcePosition) -> Result<UsageRecord, ParseError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
     if !value.is_object() {
         return Err(ParseError::InvalidJson("expected an object".to_owned()));
@@ -275,6 +284,8 @@ pub fn event_id(request_id: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(request_id.as_bytes()))
 }
 
+#[cfg(test)]
+mod read_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
