@@ -70,6 +70,11 @@ fn unknown_and_odd_members_give_the_same_result() {
         r#","complete":"yes""#.to_owned(),
         r#","latency_ms":1.5"#.to_owned(),
         r#","x":"#.to_owned(),
+        r#","sse":5"#.to_owned(),
+        r#","sse":null"#.to_owned(),
+        r#","sse":"data: {\"choices\":[{\"text\":\"\u00e9\ud83d\ude00\"}]}\n\ndata: [DONE]\n\n""#.to_owned(),
+        r#","sse":"data: {\"choices\":[{\"text\":\"\ud83d\"}]}\n\n""#.to_owned(),
+        r#","sse":"data: {\"choices\":[{\"text\":\"\\ud83d\"}]}\n\n""#.to_owned(),
     ];
     // A documented but unread member keeps the typed reading.
     assert!(GatewayRecord::from_text(&with_member(0, &members[0])).is_some());
