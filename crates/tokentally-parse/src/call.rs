@@ -2,7 +2,7 @@
 //! identity, output reconstruction and token counting.
 
 use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
-use crate::output::{Output, rebuild_stream};
+use crate::output::{Output, rebuild_stream_str};
 use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
@@ -24,10 +24,19 @@ const FALLBACK_ENCODING: Encoding = Encoding::O200kBase;
 /// The record is not UTF-8 JSON, has an unknown `schema`, or lacks `request_id` or
 /// a valid `request_time`.
 pub fn parse_record(raw: &[u8], source: SourcePosition) -> Result<UsageRecord, ParseError> {
-    if let Err(e) = std::str::from_utf8(raw) {
-        return Err(ParseError::InvalidUtf8(e.valid_up_to()));
+    let text = std::str::from_utf8(raw).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+    // From the validated `str`: serde_json does not validate every string again
+    // (the `sse` string is most of a streamed record).
+    match GatewayRecord::from_text(text) {
+        Some(record) => build(record, source),
+        None => parse_value(text, source),
     }
-    let value: Value = serde_json::from_slice(raw).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+}
+
+/// The record read as a `Value` first: the reference reading, which decides
+/// every record the typed reading declines, with its error.
+fn parse_value(text: &str, source: SourcePosition) -> Result<UsageRecord, ParseError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
     if !value.is_object() {
         return Err(ParseError::InvalidJson("expected an object".to_owned()));
     }
@@ -161,7 +170,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
 
 /// Rebuilds a streamed response; says in `notes` what made it partial.
 fn rebuild(sse: &str, notes: &mut Vec<String>) -> (Output, bool) {
-    let rebuilt = rebuild_stream([sse.as_bytes()]);
+    let rebuilt = rebuild_stream_str(sse);
     if rebuilt.bad_events > 0 {
         notes.push(format!("{} stream event(s) were not JSON", rebuilt.bad_events));
     }
@@ -275,6 +284,8 @@ pub fn event_id(request_id: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(request_id.as_bytes()))
 }
 
+#[cfg(test)]
+mod read_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

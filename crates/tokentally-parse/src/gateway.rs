@@ -1,6 +1,7 @@
 //! The gateway record: the input contract (docs/formats.md, "Gateway record").
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 /// The only gateway record version this build understands.
@@ -10,6 +11,12 @@ pub const GATEWAY_SCHEMA: i64 = 1;
 ///
 /// Fields are optional here so that a record missing one is reported by name
 /// (see [`crate::ParseError::MissingField`]) rather than as a serde message.
+///
+/// `parse_record` reads it straight from the record's text, and from a `Value`
+/// only when that fails. For both to accept the same records, unknown members
+/// are not skipped (serde's skipping checks less than a `Value` does: nesting
+/// depth, number range, lone surrogates) but collected through `flatten`,
+/// which reads them as fully as a `Value` would, and then dropped.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GatewayRecord {
     pub schema: Option<i64>,
@@ -27,6 +34,25 @@ pub struct GatewayRecord {
     pub region: Option<String>,
     pub backend: Option<String>,
     pub latency_ms: Option<i64>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl GatewayRecord {
+    /// The record read straight from its text, without building a `Value` of the
+    /// whole record first. `None` for every record the `Value` reading in
+    /// `parse_record` would reject or read differently (not an object, another
+    /// schema, a repeated member, a mistyped field): that reading then gives the
+    /// result, and its error.
+    pub fn from_text(text: &str) -> Option<Self> {
+        // serde would read a struct from an array too.
+        if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<Self>(text)
+            .ok()
+            .filter(|record| record.schema == Some(GATEWAY_SCHEMA))
+    }
 }
 
 /// Who made the call; every member is optional.
@@ -37,6 +63,9 @@ pub struct Caller {
     pub subscription_id: Option<String>,
     pub subscription_name: Option<String>,
     pub product: Option<String>,
+    /// `ip` and whatever else a producer adds.
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// What AOAI answered.
@@ -50,4 +79,17 @@ pub struct Response {
     /// The call was streamed although the capture holds the assembled body, not the
     /// SSE bytes (APIM's LLM log rejoined by ingest).
     pub streamed: Option<bool>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// Members of the record that this build does not read (see [`GatewayRecord`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unknown;
+
+impl<'de> Deserialize<'de> for Unknown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Already read in full while collected; only the collection is drained.
+        IgnoredAny::deserialize(d).map(|_| Self)
+    }
 }

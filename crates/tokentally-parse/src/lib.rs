@@ -5,6 +5,7 @@
 //! odd but usable input becomes a row flagged `partial` with `notes`, never a
 //! silent zero.
 
+mod bpe_count;
 mod call;
 pub mod count_cache;
 mod error;

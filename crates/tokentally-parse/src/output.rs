@@ -13,7 +13,7 @@ use loose::Obj;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-pub use stream::{Rebuilt, rebuild_stream};
+pub use stream::{Rebuilt, rebuild_stream, rebuild_stream_str};
 use wire::{Body, ChoiceWire, Chunk, ErrorWire, FunctionWire, ItemWire, MessageWire, UsageWire};
 
 /// One tool or function call, assembled from its fragments.
@@ -62,9 +62,32 @@ impl Output {
     /// # Errors
     /// The text is not JSON; nothing was absorbed.
     pub fn absorb_event(&mut self, data: &[u8]) -> Result<(), NotJson> {
+        // Valid UTF-8 (every event of a logged record) is parsed as `str`: serde_json
+        // then skips validating each key and string on its own. Other bytes keep the
+        // byte parser, which is what decides whether they count as JSON.
+        match std::str::from_utf8(data) {
+            Ok(text) => self.absorb_event_str(text),
+            Err(_) => self.absorb_parsed(serde_json::from_slice(data), || serde_json::from_slice(data)),
+        }
+    }
+
+    /// [`Self::absorb_event`] of text known to be UTF-8.
+    ///
+    /// # Errors
+    /// The text is not JSON; nothing was absorbed.
+    pub fn absorb_event_str(&mut self, text: &str) -> Result<(), NotJson> {
+        self.absorb_parsed(serde_json::from_str(text), || serde_json::from_str(text))
+    }
+
+    /// Absorbs an event read as a chunk, or, when that failed, read as a `Value`.
+    fn absorb_parsed<'a>(
+        &mut self,
+        chunk: serde_json::Result<Obj<Chunk<'a>>>,
+        value: impl FnOnce() -> serde_json::Result<Value>,
+    ) -> Result<(), NotJson> {
         // Through `Obj`: serde would read a struct from an array too, but valid
         // JSON that is not an object carries nothing (and is no error).
-        match serde_json::from_slice::<Obj<Chunk<'_>>>(data) {
+        match chunk {
             Ok(chunk) => {
                 if let Some(chunk) = chunk.object() {
                     self.absorb_chunk(chunk);
@@ -74,7 +97,7 @@ impl Output {
             // repeated member, which serde rejects and `Value` resolves to the last
             // occurrence, as the parser always did.
             Err(_) => {
-                let value: Value = serde_json::from_slice(data).map_err(|_| NotJson)?;
+                let value = value().map_err(|_| NotJson)?;
                 if let Ok(Obj::Object(chunk)) = Obj::<Chunk<'_>>::deserialize(&value) {
                     self.absorb_chunk(&chunk);
                 }
@@ -88,8 +111,8 @@ impl Output {
             self.absorb_responses_event(kind, chunk);
             return;
         }
-        self.absorb_envelope(chunk.model.get(), &chunk.usage, &chunk.error);
-        self.absorb_choices(chunk.choices.items(), |c| &c.delta);
+        self.absorb_envelope(chunk.model.get(), chunk.usage.as_deref(), chunk.error.as_deref());
+        self.absorb_choices(chunk.choices.items(), |c| c.delta.as_ref());
     }
 
     /// Absorbs a whole (non-streamed) response body of any operation.
@@ -97,8 +120,8 @@ impl Output {
         // Every object deserializes (loose members, and a `Value` has no repeated
         // keys); anything else carries no output.
         if let Ok(Obj::Object(body)) = Obj::<Body<'_>>::deserialize(body) {
-            self.absorb_envelope(body.model.get(), &body.usage, &body.error);
-            self.absorb_choices(body.choices.items(), |c| &c.message);
+            self.absorb_envelope(body.model.get(), body.usage.as_ref(), body.error.as_ref());
+            self.absorb_choices(body.choices.items(), |c| c.message.as_deref());
             if let Some(items) = &body.output.0 {
                 let choice = self.choices.entry(0).or_default();
                 for (i, item) in items.iter().enumerate() {
@@ -114,11 +137,11 @@ impl Output {
 
     /// Model, usage and error: the same members in chunks, bodies and the
     /// Responses API's `response` object.
-    fn absorb_envelope(&mut self, model: Option<&str>, usage: &Obj<UsageWire>, error: &Obj<ErrorWire<'_>>) {
+    fn absorb_envelope(&mut self, model: Option<&str>, usage: Obj<&UsageWire>, error: Obj<&ErrorWire<'_>>) {
         if let Some(model) = model.filter(|m| !m.is_empty()) {
             self.model.get_or_insert_with(|| model.to_owned());
         }
-        if let Some(usage) = usage.object().and_then(Usage::from_wire) {
+        if let Some(usage) = usage.object().and_then(|u| Usage::from_wire(u)) {
             self.usage = Some(usage);
         }
         if error.is_given() {
@@ -136,7 +159,7 @@ impl Output {
     fn absorb_choices<'a>(
         &mut self,
         choices: &'a [ChoiceWire<'a>],
-        message: impl Fn(&'a ChoiceWire<'a>) -> &'a Obj<MessageWire<'a>>,
+        message: impl Fn(&'a ChoiceWire<'a>) -> Obj<&'a MessageWire<'a>>,
     ) {
         for c in choices {
             let choice = self.choices.entry(to_u32(c.index.0).unwrap_or(0)).or_default();
@@ -176,7 +199,7 @@ impl Output {
             "response.completed" | "response.incomplete" | "response.failed" => {
                 let response = event.response.object();
                 if let Some(r) = response {
-                    self.absorb_envelope(r.model.get(), &r.usage, &r.error);
+                    self.absorb_envelope(r.model.get(), r.usage.as_ref(), r.error.as_ref());
                 }
                 let status = response.and_then(|r| r.status.get()).unwrap_or(match kind {
                     "response.completed" => "completed",
@@ -214,7 +237,7 @@ fn absorb_message(choice: &mut Choice, message: &MessageWire<'_>) {
     }
     if message.function_call.is_given() {
         let call = choice.tool_calls.entry(LEGACY_FUNCTION_CALL).or_default();
-        absorb_function(call, message.function_call.object());
+        absorb_function(call, message.function_call.object().map(|f| &**f));
     }
 }
 

@@ -45,6 +45,10 @@ impl SseDecoder {
     }
 
     /// Decodes `bytes`, calling `on_event` for every event completed by them.
+    ///
+    /// An event whose data is one `data:` line inside `bytes` is handed out as a
+    /// slice of `bytes`, without copying it (the common case: one event per line
+    /// pair). Data is copied into the decoder only when it spans lines or pieces.
     pub fn feed(&mut self, mut bytes: &[u8], on_event: &mut impl FnMut(SseEvent<'_>)) {
         if self.skip_lf && !bytes.is_empty() {
             self.skip_lf = false;
@@ -52,13 +56,18 @@ impl SseDecoder {
                 bytes = rest;
             }
         }
+        // The current event's data while it is one line of `bytes`; then
+        // `self.data` is empty.
+        let mut held: Option<&[u8]> = None;
         while let Some(end) = memchr2(b'\n', b'\r', bytes) {
             if self.line.is_empty() {
-                self.process_line(&bytes[..end], on_event);
+                self.process_line(&bytes[..end], &mut held, on_event);
             } else {
+                // Only the first line of a piece continues a carried one, and
+                // nothing is held before it.
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(&bytes[..end]);
-                self.process_line(&line, on_event);
+                self.process_line_copied(&line, on_event);
                 line.clear();
                 self.line = line;
             }
@@ -72,6 +81,9 @@ impl SseDecoder {
                 }
             }
         }
+        if let Some(data) = held {
+            self.data.extend_from_slice(data);
+        }
         self.line.extend_from_slice(bytes);
     }
 
@@ -83,11 +95,11 @@ impl SseDecoder {
         if !self.line.is_empty() {
             truncated = true;
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, on_event);
+            self.process_line_copied(&line, on_event);
         }
         if self.has_data || !self.event.is_empty() {
             truncated = true;
-            self.dispatch(on_event);
+            self.dispatch(None, on_event);
         }
         if truncated {
             StreamEnd::Truncated
@@ -96,9 +108,23 @@ impl SseDecoder {
         }
     }
 
-    fn process_line(&mut self, line: &[u8], on_event: &mut impl FnMut(SseEvent<'_>)) {
+    /// A line that does not outlive this call: data it holds is copied.
+    fn process_line_copied(&mut self, line: &[u8], on_event: &mut impl FnMut(SseEvent<'_>)) {
+        let mut held = None;
+        self.process_line(line, &mut held, on_event);
+        if let Some(data) = held {
+            self.data.extend_from_slice(data);
+        }
+    }
+
+    fn process_line<'b>(
+        &mut self,
+        line: &'b [u8],
+        held: &mut Option<&'b [u8]>,
+        on_event: &mut impl FnMut(SseEvent<'_>),
+    ) {
         if line.is_empty() {
-            self.dispatch(on_event);
+            self.dispatch(held.take(), on_event);
             return;
         }
         if line[0] == b':' {
@@ -112,12 +138,16 @@ impl SseDecoder {
             None => (line, &b""[..]),
         };
         match field {
-            b"data" => {
-                if self.has_data {
-                    self.data.push(b'\n');
-                }
-                self.data.extend_from_slice(value);
+            b"data" if !self.has_data => {
+                *held = Some(value);
                 self.has_data = true;
+            }
+            b"data" => {
+                if let Some(first) = held.take() {
+                    self.data.extend_from_slice(first);
+                }
+                self.data.push(b'\n');
+                self.data.extend_from_slice(value);
             }
             b"event" => {
                 self.event.clear();
@@ -127,11 +157,12 @@ impl SseDecoder {
         }
     }
 
-    fn dispatch(&mut self, on_event: &mut impl FnMut(SseEvent<'_>)) {
+    /// Dispatches the event; `held` is its data when not in `self.data`.
+    fn dispatch(&mut self, held: Option<&[u8]>, on_event: &mut impl FnMut(SseEvent<'_>)) {
         if self.has_data {
             on_event(SseEvent {
                 event: &self.event,
-                data: &self.data,
+                data: held.unwrap_or(&self.data),
             });
         }
         self.data.clear();

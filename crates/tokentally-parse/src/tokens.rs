@@ -7,18 +7,12 @@
 //! length of a pre-tokenized piece, so a megabyte without spaces (a base64 image
 //! pasted as text, minified data) costs what a megabyte of prose costs; BPE
 //! merging as tiktoken-rs does it grows faster than the piece. Tables are
-//! deserialized once per process and shared.
+//! deserialized once per process and shared; pieces that are one token are
+//! looked up rather than encoded (`bpe_count.rs`).
 
 use crate::count_cache::CountCache;
 use serde_json::Value;
 use tokentally_core::Encoding;
-
-fn tokenizer(encoding: Encoding) -> &'static bpe_openai::Tokenizer {
-    match encoding {
-        Encoding::O200kBase => bpe_openai::o200k_base(),
-        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
-    }
-}
 
 /// Counts the tokens of plain text, treating special-token strings as text (as the
 /// API does for user content).
@@ -26,7 +20,7 @@ pub fn count_tokens(encoding: Encoding, text: &str) -> i64 {
     if text.is_empty() {
         return 0;
     }
-    len_i64(tokenizer(encoding).count(text))
+    len_i64(crate::bpe_count::count(encoding, text))
 }
 
 fn len_i64(n: usize) -> i64 {

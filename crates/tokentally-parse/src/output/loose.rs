@@ -148,6 +148,30 @@ impl<T> Obj<T> {
         }
     }
 
+    /// The same member, its object borrowed (and unboxed: see [`Self::as_deref`]).
+    pub fn as_ref(&self) -> Obj<&T> {
+        match self {
+            Self::Absent => Obj::Absent,
+            Self::Null => Obj::Null,
+            Self::Other => Obj::Other,
+            Self::Object(t) => Obj::Object(t),
+        }
+    }
+
+    /// The same member with a boxed object borrowed, so boxed and inline members
+    /// go through the same code.
+    pub fn as_deref(&self) -> Obj<&T::Target>
+    where
+        T: std::ops::Deref,
+    {
+        match self {
+            Self::Absent => Obj::Absent,
+            Self::Null => Obj::Null,
+            Self::Other => Obj::Other,
+            Self::Object(t) => Obj::Object(&**t),
+        }
+    }
+
     /// Present and not `null`: what `v.get(key).filter(|v| !v.is_null())` tested.
     pub fn is_given(&self) -> bool {
         matches!(self, Self::Other | Self::Object(_))

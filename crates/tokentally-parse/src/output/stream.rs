@@ -25,12 +25,39 @@ impl Rebuilt {
 /// response; a live capture may hand over the bytes as they came). Where the
 /// pieces are cut never changes the result.
 pub fn rebuild_stream<'p>(pieces: impl IntoIterator<Item = &'p [u8]>) -> Rebuilt {
+    rebuild(pieces, |_| None)
+}
+
+/// [`rebuild_stream`] of a stream held as one `str` (a gateway record's `sse`).
+/// The same result; event data that is a slice of `sse` is known to be UTF-8, so
+/// it is not validated again before it is parsed.
+pub fn rebuild_stream_str(sse: &str) -> Rebuilt {
+    rebuild([sse.as_bytes()], |data| {
+        // `data` is either a slice of `sse` or a copy in the decoder; only the
+        // first is found at an offset inside `sse`.
+        let start = data.as_ptr().addr().checked_sub(sse.as_ptr().addr())?;
+        sse.get(start..start.checked_add(data.len())?)
+            .filter(|text| text.as_ptr() == data.as_ptr())
+    })
+}
+
+/// `as_str` finds event data in the stream's `str`, if it has one.
+fn rebuild<'p, 's>(
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    as_str: impl Fn(&[u8]) -> Option<&'s str>,
+) -> Rebuilt {
     let mut rebuilt = Rebuilt::default();
     let mut on_event = |event: SseEvent<'_>| {
         let data = event.data.trim_ascii();
-        if data == b"[DONE]" {
-            rebuilt.output.done = true;
-        } else if rebuilt.output.absorb_event(data).is_err() {
+        let absorbed = match as_str(data) {
+            _ if data == b"[DONE]" => {
+                rebuilt.output.done = true;
+                Ok(())
+            }
+            Some(text) => rebuilt.output.absorb_event_str(text),
+            None => rebuilt.output.absorb_event(data),
+        };
+        if absorbed.is_err() {
             rebuilt.bad_events += 1;
         }
     };

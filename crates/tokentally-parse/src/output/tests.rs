@@ -304,4 +304,11 @@ proptest! {
         prop_assert!(!whole.output.choices.is_empty() || whole.output.error.is_some());
         prop_assert_eq!(rebuild_stream(pieces), whole);
     }
+
+    #[test]
+    fn a_str_stream_rebuilds_what_its_bytes_do(
+        text in "((data|event|: c)(: ?(\\[DONE\\]|\\{\"choices\":\\[\\{\"text\":\"[a-zé😀]{0,3}\"\\}\\]\\}|[a-z{}\"]{0,4}))?(\n|\r\n|\r){1,2}){0,8}",
+    ) {
+        prop_assert_eq!(rebuild_stream_str(&text), rebuild_stream([text.as_bytes()]));
+    }
 }

@@ -5,6 +5,10 @@
 //! without building them and borrows text from the input, where a
 //! `serde_json::Value` per chunk allocated every key and string. Members are
 //! [`loose`](super::loose) types, so no member's type can fail a chunk.
+//!
+//! Members that are rare in chunks (usage, error, Responses objects, a whole
+//! message, a legacy function call) are boxed: serde moves a struct by value
+//! several times while building it, and unboxed they made a chunk 640 bytes.
 
 use super::loose::{Int, List, Obj, Str, Uint};
 use serde::Deserialize;
@@ -18,9 +22,9 @@ pub struct Chunk<'a> {
     pub kind: Str<'a>,
     #[serde(borrow)]
     pub model: Str<'a>,
-    pub usage: Obj<UsageWire>,
+    pub usage: Obj<Box<UsageWire>>,
     #[serde(borrow)]
-    pub error: Obj<ErrorWire<'a>>,
+    pub error: Obj<Box<ErrorWire<'a>>>,
     #[serde(borrow)]
     pub choices: List<ChoiceWire<'a>>,
     /// Responses API: the text or arguments fragment.
@@ -28,9 +32,9 @@ pub struct Chunk<'a> {
     pub delta: Str<'a>,
     pub output_index: Uint,
     #[serde(borrow)]
-    pub item: Obj<ItemWire<'a>>,
+    pub item: Obj<Box<ItemWire<'a>>>,
     #[serde(borrow)]
-    pub response: Obj<ResponseWire<'a>>,
+    pub response: Obj<Box<ResponseWire<'a>>>,
 }
 
 /// A whole (non-streamed) response body of any operation.
@@ -85,7 +89,7 @@ pub struct ChoiceWire<'a> {
     #[serde(borrow)]
     pub delta: Obj<MessageWire<'a>>,
     #[serde(borrow)]
-    pub message: Obj<MessageWire<'a>>,
+    pub message: Obj<Box<MessageWire<'a>>>,
     #[serde(borrow)]
     pub finish_reason: Str<'a>,
 }
@@ -100,7 +104,7 @@ pub struct MessageWire<'a> {
     #[serde(borrow)]
     pub tool_calls: List<ToolCallWire<'a>>,
     #[serde(borrow)]
-    pub function_call: Obj<FunctionWire<'a>>,
+    pub function_call: Obj<Box<FunctionWire<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
