@@ -52,7 +52,13 @@ impl Rank {
     fn before(&self, other: &Self, sources: &[String]) -> bool {
         let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
         (self.usage, self.identity, name(self), self.partition, self.offset)
-            < (other.usage, other.identity, name(other), other.partition, other.offset)
+            < (
+                other.usage,
+                other.identity,
+                name(other),
+                other.partition,
+                other.offset,
+            )
     }
 }
 
