@@ -14,6 +14,7 @@ mod quarantine;
 mod sink;
 mod summary;
 
+pub use envelope::split_event;
 pub use error::{Error, Result};
 pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
 pub use kafka::{

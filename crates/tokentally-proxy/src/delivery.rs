@@ -24,6 +24,17 @@ use tokio_util::task::TaskTracker;
 /// config's `options` say otherwise).
 const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "30000";
 
+/// Most parts a record is split into (ingest's limit too).
+const MAX_PARTS: usize = 1024;
+
+/// What a record is sent as.
+enum Encoded {
+    One(Vec<u8>),
+    Parts(Vec<Vec<u8>>),
+    /// Too big even compressed and split: the compressed record.
+    TooBig(Vec<u8>),
+}
+
 /// Counters for `/readyz` and the shutdown log.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -31,6 +42,7 @@ pub struct Stats {
     pub upstream_errors: AtomicU64,
     pub records_sent: AtomicU64,
     pub records_compressed: AtomicU64,
+    pub records_split: AtomicU64,
     pub records_spooled: AtomicU64,
     pub records_resent: AtomicU64,
     pub records_lost: AtomicU64,
@@ -43,6 +55,7 @@ pub struct StatsSnapshot {
     pub upstream_errors: u64,
     pub records_sent: u64,
     pub records_compressed: u64,
+    pub records_split: u64,
     pub records_spooled: u64,
     pub records_resent: u64,
     pub records_lost: u64,
@@ -107,6 +120,7 @@ impl Delivery {
             upstream_errors: get(&self.stats.upstream_errors),
             records_sent: get(&self.stats.records_sent),
             records_compressed: get(&self.stats.records_compressed),
+            records_split: get(&self.stats.records_split),
             records_spooled: get(&self.stats.records_spooled),
             records_resent: get(&self.stats.records_resent),
             records_lost: get(&self.stats.records_lost),
@@ -122,24 +136,41 @@ impl Delivery {
     }
 
     async fn deliver(self: Arc<Self>, key: String, record: Vec<u8>) {
-        let payload = match self.encode(record) {
-            Ok(payload) => payload,
-            Err(compressed) => {
-                let len = compressed.len();
+        let events = match self.encode(&key, record) {
+            Encoded::One(event) => vec![event],
+            Encoded::Parts(parts) => parts,
+            Encoded::TooBig(compressed) => {
                 tracing::error!(
                     request_id = %key,
-                    bytes = len,
-                    limit = self.max_event_bytes,
-                    "record too big for the broker even compressed: kept in the spool's oversized/ folder, not sent"
+                    bytes = compressed.len(),
+                    "RECORD LOST: too big for the broker even compressed and split; kept in the spool's oversized/ folder"
                 );
-                self.store(compressed, true).await;
+                self.store(&key, compressed, true).await;
                 self.stats.records_lost.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
-        let sent = match self
+        let mut spooled = false;
+        for event in events {
+            match self.send(&key, &event).await {
+                Ok(()) => {}
+                Err(reason) => {
+                    tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
+                    self.store(&key, event, false).await;
+                    spooled = true;
+                }
+            }
+        }
+        if !spooled {
+            self.stats.records_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One event to the broker, waiting for its acknowledgement.
+    async fn send(&self, key: &str, event: &[u8]) -> Result<(), String> {
+        match self
             .producer
-            .send_result(FutureRecord::to(&self.topic).key(&key).payload(&payload))
+            .send_result(FutureRecord::to(&self.topic).key(key).payload(event))
         {
             Ok(delivery) => match delivery.await {
                 Ok(Ok(_)) => Ok(()),
@@ -147,24 +178,15 @@ impl Delivery {
                 Err(_) => Err("the producer was dropped".to_owned()),
             },
             Err((e, _)) => Err(e.to_string()),
-        };
-        match sent {
-            Ok(()) => {
-                self.stats.records_sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(reason) => {
-                tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
-                self.store(payload, false).await;
-            }
         }
     }
 
-    /// The event to send: the record itself when it fits, else gzip-compressed
-    /// (ingest inflates gzip events). `Err` holds the compressed record that is
-    /// still too big.
-    fn encode(&self, record: Vec<u8>) -> Result<Vec<u8>, Vec<u8>> {
+    /// The events to send: the record itself when it fits; else gzip-compressed
+    /// (ingest inflates gzip events); else the compressed record split into parts
+    /// that ingest joins (`tokentally_ingest::split_event`).
+    fn encode(&self, key: &str, record: Vec<u8>) -> Encoded {
         if record.len() <= self.max_event_bytes {
-            return Ok(record);
+            return Encoded::One(record);
         }
         let mut encoder = GzEncoder::new(Vec::with_capacity(record.len() / 8), Compression::default());
         // Writing to a Vec cannot fail.
@@ -174,20 +196,25 @@ impl Delivery {
             .unwrap_or_default();
         self.stats.records_compressed.fetch_add(1, Ordering::Relaxed);
         if compressed.len() <= self.max_event_bytes {
-            Ok(compressed)
-        } else {
-            Err(compressed)
+            return Encoded::One(compressed);
         }
+        let parts = tokentally_ingest::split_event(key, &compressed, self.max_event_bytes);
+        if parts.len() > MAX_PARTS || parts.iter().any(|p| p.len() > self.max_event_bytes) {
+            return Encoded::TooBig(compressed);
+        }
+        self.stats.records_split.fetch_add(1, Ordering::Relaxed);
+        Encoded::Parts(parts)
     }
 
     /// Puts an event in the spool, off the async threads (it fsyncs).
-    async fn store(&self, payload: Vec<u8>, oversized: bool) {
+    async fn store(&self, key: &str, payload: Vec<u8>, oversized: bool) {
         let spool = Arc::clone(&self.spool);
+        let key = key.to_owned();
         let put = tokio::task::spawn_blocking(move || {
             if oversized {
-                spool.put_oversized(&payload)
+                spool.put_oversized(&key, &payload)
             } else {
-                spool.put(&payload)
+                spool.put(&key, &payload)
             }
         })
         .await;
@@ -236,24 +263,23 @@ impl Delivery {
         };
         let mut delivered = 0;
         for path in pending {
-            let payload = match tokio::fs::read(&path).await {
-                Ok(payload) => payload,
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "cannot read a spooled record");
+            let spool = Arc::clone(&self.spool);
+            let read_path = path.clone();
+            let (key, payload, len) = match tokio::task::spawn_blocking(move || spool.read(&read_path)).await
+            {
+                Ok(Ok(read)) => read,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot read a spooled record");
                     continue;
                 }
+                Err(_) => continue,
             };
-            let record = FutureRecord::<(), _>::to(&self.topic).payload(&payload);
-            let sent = match self.producer.send_result(record) {
-                Ok(delivery) => matches!(delivery.await, Ok(Ok(_))),
-                Err(_) => false,
-            };
-            if !sent {
+            if self.send(&key, &payload).await.is_err() {
                 break;
             }
-            if let Err(e) = self.spool.remove(&path, payload.len() as u64) {
-                // Sent but still on disk: it will be sent again, and ingest drops
-                // the duplicate by its event id.
+            if let Err(e) = self.spool.remove(&path, len) {
+                // Sent but still on disk: it will be sent again, and the report
+                // counts the copies once (same request id, same event id).
                 tracing::error!(error = %e, "a resent record stays in the spool");
             }
             delivered += 1;

@@ -111,13 +111,15 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
         .body(body)
         .send()
         .await;
-    let capture = |status: u16, sse: bool, body: Vec<u8>| Capture {
+    let capture = |status: u16, sse: bool, body: Vec<u8>, expected_len: Option<u64>| Capture {
         info,
         status,
         sse,
         body,
         limit: shared.config.proxy.max_capture_bytes,
         truncated: false,
+        expected_len,
+        received: 0,
         delivery: Arc::clone(&shared.delivery),
     };
     match upstream {
@@ -136,7 +138,7 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
             let body = error_body("upstream_unreachable", &message)
                 .to_string()
                 .into_bytes();
-            capture(StatusCode::BAD_GATEWAY.as_u16(), false, body).finish(Ending::Complete);
+            capture(StatusCode::BAD_GATEWAY.as_u16(), false, body, None).finish(Ending::Complete);
             response
         }
         Ok(upstream) => {
@@ -154,16 +156,21 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
             if let Some(headers) = response.headers_mut() {
                 *headers = response_headers(upstream.headers());
             }
-            let tee = Tee::new(
-                Box::pin(upstream.bytes_stream()),
-                capture(status.as_u16(), sse, Vec::new()),
-            );
+            let expected_len = upstream.content_length();
+            let body = Vec::with_capacity(initial_capacity(expected_len));
+            let capture = capture(status.as_u16(), sse, body, expected_len);
+            let tee = Tee::new(Box::pin(upstream.bytes_stream()), capture);
             let body = StreamBody::new(tee.map_ok(Frame::data));
             response.body(body.boxed_unsync()).unwrap_or_else(|e| {
                 error_response(StatusCode::BAD_GATEWAY, "bad_upstream_response", &e.to_string())
             })
         }
     }
+}
+
+/// Room for a body of known length up front (bounded: the header is upstream's word).
+fn initial_capacity(expected_len: Option<u64>) -> usize {
+    expected_len.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(1 << 20))
 }
 
 /// The upstream named by the context (only if allow-listed), else the default.

@@ -3,7 +3,9 @@
 //!
 //! One file per record, `<unix nanos>-<seq>.rec`, written to a temporary name,
 //! fsynced and renamed, so a crash leaves whole records or none; names sort in the
-//! order records were spooled, which is the order they are sent again.
+//! order records were spooled, which is the order they are sent again. A file is
+//! the record's Kafka key (its request id, which keeps the parts of a split record
+//! on one partition), a newline, and the event exactly as it is to be sent.
 
 use crate::error::{IoContext as _, Result};
 use std::fs;
@@ -61,22 +63,23 @@ impl Spool {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Stores one record (the event payload exactly as it is to be sent).
-    pub fn put(&self, payload: &[u8]) -> Result<Put> {
-        self.put_in(&self.dir, payload)
+    /// Stores one record: its key and the event exactly as it is to be sent.
+    pub fn put(&self, key: &str, payload: &[u8]) -> Result<Put> {
+        self.put_in(&self.dir, key, payload)
     }
 
     /// Stores a record that can never be sent (too big for the broker even
     /// compressed) in `oversized/`, for an operator to deal with; it counts
     /// against the same bound.
-    pub fn put_oversized(&self, payload: &[u8]) -> Result<Put> {
+    pub fn put_oversized(&self, key: &str, payload: &[u8]) -> Result<Put> {
         let dir = self.dir.join("oversized");
         fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
-        self.put_in(&dir, payload)
+        self.put_in(&dir, key, payload)
     }
 
-    fn put_in(&self, dir: &Path, payload: &[u8]) -> Result<Put> {
-        let len = payload.len() as u64;
+    fn put_in(&self, dir: &Path, key: &str, payload: &[u8]) -> Result<Put> {
+        let key = key.replace(['\n', '\r'], " ");
+        let len = (key.len() + 1 + payload.len()) as u64;
         let reserved = self
             .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
@@ -95,6 +98,8 @@ impl Spool {
         let path = dir.join(format!("{name}.{EXTENSION}"));
         let written = (|| {
             let mut file = fs::File::create(&tmp)?;
+            file.write_all(key.as_bytes())?;
+            file.write_all(b"\n")?;
             file.write_all(payload)?;
             file.sync_all()?;
             fs::rename(&tmp, &path)
@@ -118,6 +123,16 @@ impl Spool {
         Ok(files)
     }
 
+    /// A spooled record's key and event, and the bytes it takes on disk.
+    pub fn read(&self, path: &Path) -> Result<(String, Vec<u8>, u64)> {
+        let bytes = fs::read(path).context(|| format!("reading {}", path.display()))?;
+        let len = bytes.len() as u64;
+        let split = bytes.iter().position(|&b| b == b'\n').unwrap_or(0);
+        let key = String::from_utf8_lossy(&bytes[..split]).into_owned();
+        let payload = bytes.get(split + 1..).unwrap_or_default().to_vec();
+        Ok((key, payload, len))
+    }
+
     /// Forgets a record that has been delivered.
     pub fn remove(&self, path: &Path, len: u64) -> Result<()> {
         fs::remove_file(path).context(|| format!("removing {}", path.display()))?;
@@ -133,22 +148,22 @@ mod tests {
     #[test]
     fn bounded_ordered_and_reopened() -> Result<()> {
         let dir = tempfile::tempdir().context(|| "tempdir".into())?;
-        let spool = Spool::open(dir.path(), 10)?;
-        assert_eq!(spool.put(b"aaaa")?, Put::Spooled);
-        assert_eq!(spool.put(b"bbbb")?, Put::Spooled);
-        assert_eq!(spool.put(b"cccc")?, Put::Full);
-        assert_eq!(spool.used(), 8);
+        let spool = Spool::open(dir.path(), 12)?;
+        assert_eq!(spool.put("k1", b"aaa")?, Put::Spooled);
+        assert_eq!(spool.put("k2", b"bbb")?, Put::Spooled);
+        assert_eq!(spool.put("k3", b"ccc")?, Put::Full);
+        assert_eq!(spool.used(), 12);
         let pending = spool.pending()?;
         assert_eq!(pending.len(), 2);
-        assert_eq!(fs::read(&pending[0]).context(|| "read".into())?, b"aaaa");
+        assert_eq!(spool.read(&pending[0])?, ("k1".to_owned(), b"aaa".to_vec(), 6));
         fs::write(dir.path().join("x.tmp"), b"half").context(|| "write".into())?;
 
-        let reopened = Spool::open(dir.path(), 10)?;
-        assert_eq!(reopened.used(), 8);
+        let reopened = Spool::open(dir.path(), 12)?;
+        assert_eq!(reopened.used(), 12);
         assert!(!dir.path().join("x.tmp").exists());
-        reopened.remove(&pending[0], 4)?;
-        assert_eq!(reopened.used(), 4);
-        assert_eq!(reopened.put_oversized(b"zzzzzz")?, Put::Spooled);
+        reopened.remove(&pending[0], 6)?;
+        assert_eq!(reopened.used(), 6);
+        assert_eq!(reopened.put_oversized("k\n4", b"z")?, Put::Spooled);
         assert_eq!(reopened.pending()?.len(), 1, "oversized records are not resent");
         Ok(())
     }

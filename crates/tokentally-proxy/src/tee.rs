@@ -22,11 +22,17 @@ pub struct Capture {
     pub body: Vec<u8>,
     pub limit: usize,
     pub truncated: bool,
+    /// Upstream's `Content-Length`: a body that delivered all of it is complete
+    /// even if the server drops it without polling for its end (hyper does, once
+    /// it has written the announced length).
+    pub expected_len: Option<u64>,
+    pub received: u64,
     pub delivery: Arc<Delivery>,
 }
 
 impl Capture {
     fn push(&mut self, chunk: &[u8]) {
+        self.received += chunk.len() as u64;
         if self.truncated {
             return;
         }
@@ -116,8 +122,12 @@ impl<S> Drop for Tee<S> {
     /// The caller disconnected (or the server shut the connection) before the end.
     fn drop(&mut self) {
         if let Some(capture) = self.capture.take() {
-            tracing::info!(request_id = %capture.info.request_id, "caller went away mid-response; recording what it got");
-            capture.finish(Ending::Partial);
+            if capture.expected_len == Some(capture.received) {
+                capture.finish(Ending::Complete);
+            } else {
+                tracing::info!(request_id = %capture.info.request_id, "caller went away mid-response; recording what it got");
+                capture.finish(Ending::Partial);
+            }
         }
     }
 }

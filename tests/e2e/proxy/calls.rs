@@ -309,3 +309,60 @@ async fn shutdown_drains_streams_in_flight() {
     assert_eq!(records[0].1["response"]["complete"], json!(true));
     eventually("nothing left in the spool", || stats.spool_bytes == 0).await;
 }
+
+/// A record too big for the event limit even compressed is split into parts on
+/// one partition, and ingest joins them back into one row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_too_big_compressed_are_split_and_ingest_joins_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upstream = upstream::start().await;
+    let topic = topic("proxy-split").await;
+    let proxy = start_proxy(
+        dir.path(),
+        &config_text(dir.path(), &upstream.url(), &broker::address(), &topic, ""),
+    )
+    .await;
+    for deployment in ["incompressible", "gpt-4o"] {
+        let response = client(false)
+            .post(format!(
+                "http://{}/openai/deployments/{deployment}/chat/completions",
+                proxy.addr()
+            ))
+            .header("authorization", bearer("app-split"))
+            .json(&chat_body(false))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("body");
+    }
+    proxy.shutdown();
+    let stats = proxy.wait().await.expect("stop");
+    assert_eq!(
+        (stats.records_split, stats.records_sent, stats.records_lost),
+        (1, 2, 0)
+    );
+
+    let config = broker::kafka_config(dir.path(), "ingest.toml", &topic, &broker::unique("split"), "");
+    let output = crate::support::tokentally(
+        dir.path(),
+        &["ingest", "--config", config.to_str().expect("utf-8"), "--json"],
+        0,
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+    assert!(
+        summary["records"].as_u64().unwrap_or(0) > 3,
+        "parts are events: {summary}"
+    );
+    assert_eq!(
+        (
+            summary["rows_written"].clone(),
+            summary["quarantined"].clone(),
+            summary["partial_rows"].clone()
+        ),
+        (json!(2), json!(0), json!(0)),
+        "whole, unbroken rows: {summary}"
+    );
+    let (rows, distinct) = broker::dataset_counts(&dir.path().join("out"));
+    assert_eq!((rows, distinct), (2, 2));
+}

@@ -5,7 +5,8 @@
 //!
 //! Deployments choose the behaviour: `gpt-4o` answers normally, `throttled`
 //! answers 429, `endless` streams an event every 20 ms until the caller leaves,
-//! `huge` answers a non-streamed body of about 1.5 MB.
+//! `huge` answers a non-streamed body of about 1.5 MB that compresses well,
+//! `incompressible` one of about 600 kB that does not.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, StreamBody, combinators::BoxBody};
@@ -99,6 +100,7 @@ async fn answer(gate: Arc<Semaphore>, request: Request<Incoming>) -> Result<Resp
                 .to_owned(),
         ),
         "huge" => json_answer(200, huge_body()),
+        "incompressible" => json_answer(200, incompressible_body()),
         "endless" => sse_answer(gate, true),
         _ if streamed => sse_answer(gate, false),
         _ => json_answer(200, completion_body()),
@@ -200,6 +202,26 @@ fn huge_body() -> String {
         "id": "chatcmpl-huge", "object": "chat.completion", "created": 1_763_800_000, "model": "gpt-4o-2024-11-20",
         "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": text}}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 240_000, "total_tokens": 240_010}
+    })
+    .to_string()
+}
+
+/// About 600 kB of pseudo-random letters: still far over a 100 kB event limit
+/// after gzip, so the proxy must split the record into parts.
+fn incompressible_body() -> String {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let text: String = (0..600_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    serde_json::json!({
+        "id": "chatcmpl-random", "object": "chat.completion", "created": 1_763_800_000, "model": "gpt-4o-2024-11-20",
+        "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 150_000, "total_tokens": 150_012}
     })
     .to_string()
 }
