@@ -65,6 +65,71 @@ pub async fn start_proxy(dir: &Path, text: &str) -> RunningProxy {
     tokentally_proxy::start(config).await.expect("proxy starts")
 }
 
+/// A fake upstream, a topic, and a proxy between them writing to `brokers`
+/// (the real broker unless a test puts something in front of it).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub upstream: upstream::Upstream,
+    pub topic: String,
+    pub proxy: RunningProxy,
+}
+
+impl Fixture {
+    pub async fn start(name: &str) -> Self {
+        Self::with(name, &broker::address(), "").await
+    }
+
+    /// `spool` is appended to the `[spool]` section.
+    pub async fn with(name: &str, brokers: &str, spool: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let upstream = upstream::start().await;
+        let topic = topic(name).await;
+        let mut text = config_text(dir.path(), &upstream.url(), brokers, &topic, "");
+        text.push_str(spool);
+        let proxy = start_proxy(dir.path(), &text).await;
+        Self {
+            dir,
+            upstream,
+            topic,
+            proxy,
+        }
+    }
+
+    /// Stops the proxy gracefully; its final counters.
+    pub async fn stop(self) -> tokentally_proxy::StatsSnapshot {
+        self.proxy.shutdown();
+        self.proxy.wait().await.expect("the proxy stops cleanly")
+    }
+}
+
+/// Who a test call claims to be.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// An Entra ID app (a bearer token naming it).
+    App(&'a str),
+    /// An `api-key` header.
+    Key(&'a str),
+}
+
+/// A chat/completions call to `deployment` through the proxy at `addr`, HTTP/1.1.
+pub async fn call(
+    addr: std::net::SocketAddr,
+    deployment: &str,
+    caller: Caller<'_>,
+    stream: bool,
+) -> reqwest::Response {
+    let request = client(false)
+        .post(format!(
+            "http://{addr}/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21"
+        ))
+        .json(&chat_body(stream));
+    let request = match caller {
+        Caller::App(app) => request.header("authorization", bearer(app)),
+        Caller::Key(key) => request.header("api-key", key),
+    };
+    request.send().await.expect("the proxy answers")
+}
+
 /// An HTTP client for the proxy: HTTP/1.1, or HTTP/2 without TLS (prior knowledge).
 pub fn client(http2: bool) -> reqwest::Client {
     let builder = reqwest::Client::builder().timeout(PATIENCE);

@@ -1,7 +1,7 @@
 //! The broker away: calls go on unharmed, records wait in the spool, and reach the
 //! broker once it is back, without a restart.
 
-use super::{bearer, chat_body, client, config_text, eventually, read_records, start_proxy, topic, upstream};
+use super::{Caller, Fixture, call, eventually, read_records};
 use crate::broker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,47 +31,28 @@ async fn relay(open: Arc<AtomicBool>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_wait_in_the_spool_while_the_broker_is_away_then_arrive() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let upstream = upstream::start().await;
-    upstream.open_gate();
-    let topic = topic("proxy-outage").await;
     let open = Arc::new(AtomicBool::new(false));
-    let brokers = relay(Arc::clone(&open)).await;
-    let proxy = start_proxy(
-        dir.path(),
-        &config_text(dir.path(), &upstream.url(), &brokers, &topic, ""),
-    )
-    .await;
-
-    let http = client(false);
+    let fx = Fixture::with("proxy-outage", &relay(Arc::clone(&open)).await, "").await;
+    fx.upstream.open_gate();
     for _ in 0..3 {
-        let response = http
-            .post(format!(
-                "http://{}/openai/deployments/gpt-4o/chat/completions",
-                proxy.addr()
-            ))
-            .header("authorization", bearer("app-outage"))
-            .json(&chat_body(true))
-            .send()
-            .await
-            .expect("calls succeed while the broker is away");
-        assert_eq!(response.status(), 200);
+        let response = call(fx.proxy.addr(), "gpt-4o", Caller::App("app-outage"), true).await;
+        assert_eq!(response.status(), 200, "calls succeed while the broker is away");
         assert!(response.text().await.expect("body").ends_with("data: [DONE]\n\n"));
     }
-    eventually("three records spooled", || proxy.stats().records_spooled == 3).await;
-    assert!(proxy.stats().spool_bytes > 0);
+    eventually("three records spooled", || fx.proxy.stats().records_spooled == 3).await;
+    assert!(fx.proxy.stats().spool_bytes > 0);
     assert_eq!(
-        std::fs::read_dir(dir.path().join("spool"))
+        std::fs::read_dir(fx.dir.path().join("spool"))
             .expect("spool")
             .count(),
         3
     );
 
     open.store(true, Ordering::SeqCst);
-    eventually("the spool delivered", || proxy.stats().records_resent == 3).await;
-    let stats = proxy.stats();
+    eventually("the spool delivered", || fx.proxy.stats().records_resent == 3).await;
+    let stats = fx.proxy.stats();
     assert_eq!((stats.spool_bytes, stats.records_lost), (0, 0));
-    let records = read_records(&topic, 3);
+    let records = read_records(&fx.topic, 3);
     let ids: std::collections::BTreeSet<&str> = records
         .iter()
         .filter_map(|(_, r)| r["request_id"].as_str())
@@ -80,37 +61,20 @@ async fn records_wait_in_the_spool_while_the_broker_is_away_then_arrive() {
     for (_, record) in &records {
         assert_eq!(record["caller"]["claims"]["appid"], "app-outage");
     }
-    proxy.shutdown();
-    proxy.wait().await.expect("stop");
+    fx.stop().await;
 }
 
-/// A full spool loses records, and says so: counted, and the run's exit code
-/// (the binary's) reports it.
+/// A full spool loses records, and says so: counted (and the binary exits 6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_counts_what_it_loses() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let upstream = upstream::start().await;
-    upstream.open_gate();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let brokers = closed.local_addr().expect("addr").to_string();
     drop(closed);
-    let mut text = config_text(dir.path(), &upstream.url(), &brokers, "nowhere", "");
-    text.push_str("max_bytes = 1\n");
-    let proxy = start_proxy(dir.path(), &text).await;
-    let response = client(false)
-        .post(format!(
-            "http://{}/openai/deployments/gpt-4o/chat/completions",
-            proxy.addr()
-        ))
-        .header("authorization", bearer("app-lost"))
-        .json(&chat_body(false))
-        .send()
-        .await
-        .expect("the call still succeeds");
-    assert_eq!(response.status(), 200);
-    eventually("the loss counted", || proxy.stats().records_lost == 1).await;
-    proxy.shutdown();
-    let stats = proxy.wait().await.expect("stop");
+    let fx = Fixture::with("proxy-lost", &brokers, "max_bytes = 1\n").await;
+    let response = call(fx.proxy.addr(), "gpt-4o", Caller::App("app-lost"), false).await;
+    assert_eq!(response.status(), 200, "the call still succeeds");
+    eventually("the loss counted", || fx.proxy.stats().records_lost == 1).await;
+    let stats = fx.stop().await;
     assert_eq!(
         (stats.records_sent, stats.records_spooled, stats.records_lost),
         (0, 0, 1)
