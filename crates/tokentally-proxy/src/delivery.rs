@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 /// How long librdkafka keeps trying a record before it is spooled (unless the
 /// config's `options` say otherwise).
 const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "30000";
+const DEFAULT_QUEUE_KBYTES: &str = "65536";
 
 /// Most parts a record is split into (ingest's limit too).
 const MAX_PARTS: usize = 1024;
@@ -93,6 +94,10 @@ impl Delivery {
         client
             .set("client.id", "tokentally-proxy")
             .set("message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS)
+            // Records waiting for an absent broker are held in memory until they
+            // time out; past this many KiB the queue refuses them and they go
+            // straight to the spool, which bounds memory during an outage.
+            .set("queue.buffering.max.kbytes", DEFAULT_QUEUE_KBYTES)
             .set("message.max.bytes", (kafka.max_event_bytes + 4096).to_string());
         for (key, value) in &kafka.options {
             client.set(key, value);
