@@ -194,7 +194,9 @@ async fn records_too_big_compressed_are_split_and_ingest_joins_them() {
         assert_eq!(response.status(), 200);
         response.bytes().await.expect("body");
     }
-    let Fixture { dir, topic, proxy, .. } = fx;
+    let Fixture {
+        dir, topic, proxy, ..
+    } = fx;
     proxy.shutdown();
     let stats = proxy.wait().await.expect("stop");
     let dir = dir.path();
@@ -249,4 +251,47 @@ async fn shutdown_drains_streams_in_flight() {
     assert_eq!((stats.calls, stats.records_sent, stats.spool_bytes), (1, 1, 0));
     let records = read_records(&topic, 1);
     assert_eq!(records[0].1["response"]["complete"], json!(true));
+}
+
+/// With a certificate the proxy serves TLS and offers HTTP/2 by ALPN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_http2_by_alpn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).expect("write cert");
+    std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).expect("write key");
+    let upstream = upstream::start().await;
+    upstream.open_gate();
+    let topic = super::topic("proxy-tls").await;
+    let tls = "tls = { cert_file = \"cert.pem\", key_file = \"key.pem\" }";
+    let text = super::config_text(dir.path(), &upstream.url(), &broker::address(), &topic, tls);
+    let proxy = super::start_proxy(dir.path(), &text).await;
+
+    let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("root");
+    let https = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .resolve("localhost", proxy.addr())
+        .build()
+        .expect("client");
+    let response = https
+        .post(format!(
+            "https://localhost:{}/openai/deployments/gpt-4o/chat/completions",
+            proxy.addr().port()
+        ))
+        .header("authorization", bearer("app-tls"))
+        .json(&chat_body(true))
+        .send()
+        .await
+        .expect("call over TLS");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(
+        response.text().await.expect("body"),
+        upstream::sse_events().concat()
+    );
+    assert_eq!(
+        read_records(&topic, 1)[0].1["caller"]["claims"]["appid"],
+        json!("app-tls")
+    );
+    proxy.shutdown();
+    assert_eq!(proxy.wait().await.expect("stop").records_sent, 1);
 }
