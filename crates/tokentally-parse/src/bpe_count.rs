@@ -8,6 +8,7 @@
 //! the lookup is the reference behaviour; `every_token_counts_as_one` checks
 //! that the BPE encoder agrees for every token of both encodings.
 
+use crate::pretokenize::{self, Pattern};
 use bpe_openai::Tokenizer;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,6 +19,8 @@ use tokentally_core::Encoding;
 /// as little as possible.
 struct Counter {
     tokenizer: &'static Tokenizer,
+    /// The tokenizer's pre-tokenizer pattern, for the hand-written split.
+    pattern: Pattern,
     /// Tokens of up to [`INLINE`] bytes, stored as their packed bytes (see
     /// [`pack`]) in an open-addressing table: one probe reads one 16-byte slot,
     /// with no pointer to follow and no bytes to compare elsewhere. 0 is empty.
@@ -44,8 +47,8 @@ fn slot(key: u128, mask: usize) -> usize {
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
 }
 
-static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base()));
-static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base()));
+static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base(), Pattern::O200k));
+static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base(), Pattern::Cl100k));
 
 fn counter(encoding: Encoding) -> &'static Counter {
     match encoding {
@@ -55,7 +58,7 @@ fn counter(encoding: Encoding) -> &'static Counter {
 }
 
 impl Counter {
-    fn new(tokenizer: &'static Tokenizer) -> Self {
+    fn new(tokenizer: &'static Tokenizer, pattern: Pattern) -> Self {
         let bpe = &tokenizer.bpe;
         let ids = 0..u32::try_from(bpe.num_tokens()).unwrap_or(u32::MAX);
         // Under 3/4 full (rounded up to a power of two: ~40 % for both
@@ -79,6 +82,7 @@ impl Counter {
         }
         Self {
             tokenizer,
+            pattern,
             short,
             long,
         }
@@ -104,11 +108,11 @@ impl Counter {
         }
     }
 
-    /// What `Tokenizer::count` returns: pre-tokenize, count every piece.
+    /// What `Tokenizer::count` returns: pre-tokenize (the same pieces as its
+    /// regex, `pretokenize.rs`), count every piece.
     fn count(&self, text: &str) -> usize {
         let text = self.tokenizer.normalize(text);
-        self.tokenizer
-            .split(text.as_str())
+        pretokenize::split(self.pattern, self.tokenizer, text.as_str())
             .map(|piece| {
                 let piece = piece.as_bytes();
                 if self.is_token(piece) {
