@@ -137,10 +137,11 @@ fn ascii_piece(pattern: Pattern, bytes: &[u8]) -> Option<usize> {
         return None;
     }
     // cl100k: `(?i:'s|'t|'re|'ve|'m|'ll|'d)` on its own.
-    if pattern == Pattern::Cl100k && bytes[0] == b'\'' {
-        if let Some(len) = contraction(bytes, 0)? {
-            return Some(len);
-        }
+    if pattern == Pattern::Cl100k
+        && bytes.first() == Some(&b'\'')
+        && let Some(len) = contraction(bytes, 0)?
+    {
+        return Some(len);
     }
     // o200k: `[^\r\n\p{L}\p{N}]?[\p{Lu}…]*[\p{Ll}…]+(?i:'s|…)?` and
     // `[^\r\n\p{L}\p{N}]?[\p{Lu}…]+[\p{Ll}…]*(?i:'s|…)?`; cl100k:

@@ -3,15 +3,14 @@
 use super::*;
 use proptest::prelude::*;
 
-const PATTERNS: [(Pattern, fn() -> &'static Tokenizer); 2] = [
-    (Pattern::O200k, bpe_openai::o200k_base),
-    (Pattern::Cl100k, bpe_openai::cl100k_base),
-];
-
 fn check(text: &str) -> Result<(), String> {
-    for (pattern, tokenizer) in PATTERNS {
-        let ours: Vec<&str> = split(pattern, tokenizer(), text).collect();
-        let regex: Vec<&str> = tokenizer().split(text).collect();
+    for pattern in [Pattern::O200k, Pattern::Cl100k] {
+        let tokenizer = match pattern {
+            Pattern::O200k => bpe_openai::o200k_base(),
+            Pattern::Cl100k => bpe_openai::cl100k_base(),
+        };
+        let ours: Vec<&str> = split(pattern, tokenizer, text).collect();
+        let regex: Vec<&str> = tokenizer.split(text).collect();
         if ours != regex {
             return Err(format!("{pattern:?} {text:?}: ours {ours:?}, regex {regex:?}"));
         }
