@@ -8,6 +8,7 @@
 //! the lookup is the reference behaviour; `every_token_counts_as_one` checks
 //! that the BPE encoder agrees for every token of both encodings.
 
+use crate::piece_cache;
 use crate::pretokenize::{self, Pattern};
 use bpe_openai::Tokenizer;
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ fn pack(piece: &[u8]) -> u128 {
     bytes[15] = piece.len() as u8;
     u128::from_le_bytes(bytes)
 }
+
+/// Set in a [`pack`]ed key of the piece cache for cl100k_base: the length
+/// byte's top bit, which a length of at most [`INLINE`] never sets.
+const ENCODING_BIT: u128 = 0x80 << 120;
 
 fn slot(key: u128, mask: usize) -> usize {
     let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
@@ -112,16 +117,31 @@ impl Counter {
     /// regex, `pretokenize.rs`), count every piece.
     fn count(&self, text: &str) -> usize {
         let text = self.tokenizer.normalize(text);
-        pretokenize::split(self.pattern, self.tokenizer, text.as_str())
-            .map(|piece| {
-                let piece = piece.as_bytes();
-                if self.is_token(piece) {
-                    1
-                } else {
-                    self.tokenizer.bpe.count(piece)
-                }
-            })
-            .sum()
+        let encoding = match self.pattern {
+            Pattern::O200k => 0,
+            Pattern::Cl100k => ENCODING_BIT,
+        };
+        piece_cache::with(|cache| {
+            pretokenize::split(self.pattern, self.tokenizer, text.as_str())
+                .map(|piece| {
+                    let piece = piece.as_bytes();
+                    if piece.is_empty() || piece.len() > INLINE {
+                        return self.count_piece(piece);
+                    }
+                    cache.get_or(pack(piece) | encoding, || self.count_piece(piece))
+                })
+                .sum()
+        })
+    }
+
+    /// The tokens of one piece: 1 for a token of the vocabulary, else what the
+    /// BPE encoder makes of it.
+    fn count_piece(&self, piece: &[u8]) -> usize {
+        if self.is_token(piece) {
+            1
+        } else {
+            self.tokenizer.bpe.count(piece)
+        }
     }
 }
 

@@ -96,8 +96,11 @@ impl CountCache {
         }
     }
 
-    /// Forgets every count and zeroes the statistics.
+    /// Forgets every count and zeroes the statistics; also forgets the counts
+    /// of short pieces every thread remembers (`piece_cache.rs`), so that
+    /// counting after a clear starts cold.
     pub fn clear(&self) {
+        crate::piece_cache::forget();
         self.map.lock().unwrap_or_else(PoisonError::into_inner).clear();
         self.hits.store(0, Ordering::Relaxed);
         self.misses.store(0, Ordering::Relaxed);

@@ -12,6 +12,7 @@ mod error;
 pub mod gateway;
 pub mod identity;
 pub mod output;
+mod piece_cache;
 mod pretokenize;
 pub mod sse;
 pub mod tokens;
