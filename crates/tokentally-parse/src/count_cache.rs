@@ -96,11 +96,11 @@ impl CountCache {
         }
     }
 
-    /// Forgets every count and zeroes the statistics; also forgets the counts
-    /// of short pieces every thread remembers (`piece_cache.rs`), so that
-    /// counting after a clear starts cold.
+    /// Forgets every count and zeroes the statistics; also empties the memo
+    /// tables of every thread (piece counts, token claims: `memo.rs`), so that
+    /// parsing after a clear starts cold.
     pub fn clear(&self) {
-        crate::piece_cache::forget();
+        crate::memo::forget_all();
         self.map.lock().unwrap_or_else(PoisonError::into_inner).clear();
         self.hits.store(0, Ordering::Relaxed);
         self.misses.store(0, Ordering::Relaxed);

@@ -10,24 +10,15 @@
 //! Exactness: the key is the piece's bytes themselves (packed as in
 //! `bpe_count.rs`, with the encoding), never a hash, so a hit is the count of
 //! that very piece; a collision of slots only evicts. Memory is fixed
-//! ([`SLOTS`] entries per thread). [`forget`] (called by
-//! `CountCache::clear`) empties every thread's table, so a cleared count cache
-//! means a cold start for the piece counts too.
+//! ([`SLOTS`] entries per thread). `CountCache::clear` empties every thread's
+//! table (`memo.rs`), so a cleared count cache means a cold start for the
+//! piece counts too.
 
+use crate::memo;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Entries per thread: 16-byte key and 4-byte count each, 160 KiB in all.
 const SLOTS: usize = 1 << 13;
-
-/// Bumped by [`forget`]; a table made under another generation is emptied
-/// before its next use.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// Forgets the counts every thread remembered.
-pub(crate) fn forget() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
-}
 
 /// One thread's table. A key is a packed piece (never 0), 0 is empty.
 #[derive(Debug)]
@@ -41,16 +32,16 @@ thread_local! {
     static CACHE: RefCell<PieceCache> = RefCell::new(PieceCache {
         keys: vec![0; SLOTS],
         counts: vec![0; SLOTS],
-        generation: GENERATION.load(Ordering::Relaxed),
+        generation: memo::generation(),
     });
 }
 
-/// Runs `f` with this thread's table, emptied first if [`forget`] was called
+/// Runs `f` with this thread's table, emptied first if it was told to forget
 /// since its last use.
 pub(crate) fn with<R>(f: impl FnOnce(&mut PieceCache) -> R) -> R {
     CACHE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut cache) => {
-            let generation = GENERATION.load(Ordering::Relaxed);
+            let generation = memo::generation();
             if cache.generation != generation {
                 cache.keys.fill(0);
                 cache.generation = generation;
@@ -104,7 +95,7 @@ mod tests {
         assert_eq!(cache.get_or(8, || 4), 4);
         // Other tests may forget too: after one, nothing is remembered.
         with(|cache| cache.get_or(9, || 1));
-        forget();
+        memo::forget_all();
         assert_eq!(with(|cache| cache.get_or(9, || 2)), 2);
     }
 }
