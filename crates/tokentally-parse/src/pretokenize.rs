@@ -58,7 +58,9 @@ impl<'a> Iterator for Pieces<'a> {
             None => self.tokenizer.split(rest).next()?.len(),
         };
         // `len` ends at an ASCII byte or where the regex ended: a char boundary.
-        let piece = rest.get(..len)?;
+        // Never empty (every alternative takes a character); if it were, ending
+        // the split beats looping forever.
+        let piece = rest.get(..len).filter(|piece| !piece.is_empty())?;
         self.pos += len;
         Some(piece)
     }
