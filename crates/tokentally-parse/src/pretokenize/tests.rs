@@ -60,6 +60,10 @@ fn prose_code_and_mixed_text() {
         "ALLCAPS's CamelCase mixedCASEWords I'M HERE'LL",
         "naïve café, déjà vu: 12345 ٣٣٣ 人工智能 😀👍🏼 ‘quotes’ — ok\u{a0}\u{3000}x",
         "x\u{2028}y \u{301}a ǅungla ſ 'ſ 'S 'LL 'Re",
+        // What proptest found when the scan was broken on purpose (no `/` after
+        // line breaks in o200k, no `'d`): kept as cases of their own.
+        ":\r/",
+        "a'd",
     ] {
         check(text).unwrap_or_else(|e| panic!("{e}"));
     }
