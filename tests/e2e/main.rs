@@ -9,6 +9,7 @@
 mod broker;
 mod kafka;
 mod pipeline;
+mod proxy;
 mod regression;
 mod schedule;
 mod sql;

@@ -41,6 +41,14 @@ pub enum Command {
         #[arg(long)]
         fail_on_quarantine: bool,
     },
+    /// The capture proxy: forward AOAI calls unbuffered and send each call's gateway
+    /// record to Kafka / Event Hubs. Runs until SIGTERM/Ctrl-C, then drains in-flight
+    /// streams and settles every record (broker or spool) before exiting.
+    Proxy {
+        /// Proxy config (TOML); see pipelines/proxy.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Read gateway records into the usage dataset: from files (JSONL, .gz, Event Hubs
     /// Capture .avro) or stdin (-), or from the Kafka / Event Hubs source of --config.
     Ingest {

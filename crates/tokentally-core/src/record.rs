@@ -128,6 +128,9 @@ string_enum! {
         Claim => "claim",
         /// The APIM subscription (key-based callers).
         Subscription => "subscription",
+        /// A salted fingerprint of the `api-key` header, written by the capture proxy
+        /// for key-based callers that came without an APIM subscription.
+        ApiKey => "api_key",
         /// Nothing: charged to [`UsageRecord::UNATTRIBUTED`].
         None => "none",
     }

@@ -7,12 +7,17 @@
 //! because their chunks may span events.
 
 mod diagnostic;
+mod parts;
 mod rejoin;
+
+pub(crate) use parts::MAX_PART_SPAN;
+pub use parts::split_event;
 
 use flate2::read::MultiGzDecoder;
 use std::io::Read as _;
 use tokentally_core::{SourcePosition, UsageRecord};
 
+use parts::{Added, Parts};
 use rejoin::Rejoin;
 
 /// What part of an event became.
@@ -48,6 +53,7 @@ impl Decoded {
 pub(crate) struct EventDecoder {
     max_event_bytes: usize,
     rejoin: Rejoin,
+    parts: Parts,
 }
 
 impl EventDecoder {
@@ -55,6 +61,7 @@ impl EventDecoder {
         Self {
             max_event_bytes,
             rejoin: Rejoin::default(),
+            parts: Parts::default(),
         }
     }
 
@@ -75,6 +82,33 @@ impl EventDecoder {
             out.push((position.clone(), Decoded::bad("oversized", reason)));
             return;
         }
+        if parts::is_part(event) {
+            match self.parts.add(event, position, self.inflate_limit()) {
+                Added::Held => {}
+                Added::Complete(joined, first) => {
+                    let from = out.len();
+                    self.decode_whole(&joined, &first, out);
+                    // A joined record that fails is quarantined whole, not as its last part.
+                    for (_, outcome) in &mut out[from..] {
+                        if let Decoded::Bad { raw: raw @ None, .. } = outcome {
+                            *raw = Some(joined.clone());
+                        }
+                    }
+                }
+                Added::Bad(decoded) => out.push((position.clone(), decoded)),
+            }
+            return;
+        }
+        self.decode_whole(event, position, out);
+    }
+
+    /// Decodes an event that is whole (a record, gzip, a diagnostic export).
+    fn decode_whole(
+        &mut self,
+        event: &[u8],
+        position: &SourcePosition,
+        out: &mut Vec<(SourcePosition, Decoded)>,
+    ) {
         if event.starts_with(&[0x1f, 0x8b]) {
             match self.gunzip(event) {
                 Ok(inflated) => self.decode_json(&inflated, position, out),
@@ -85,9 +119,14 @@ impl EventDecoder {
         self.decode_json(event, position, out);
     }
 
+    /// The most bytes an event may expand to (gzip, joined parts).
+    fn inflate_limit(&self) -> usize {
+        self.max_event_bytes.saturating_mul(64)
+    }
+
     /// Bounded inflation: a small compressed event must not expand without limit.
     fn gunzip(&self, event: &[u8]) -> Result<Vec<u8>, String> {
-        let limit = self.max_event_bytes.saturating_mul(64);
+        let limit = self.inflate_limit();
         let mut inflated = Vec::new();
         MultiGzDecoder::new(event)
             .take(limit as u64 + 1)
@@ -121,6 +160,18 @@ impl EventDecoder {
     /// chunk outlives the offsets committed for it.
     pub(crate) fn finish_batch(&mut self, out: &mut Vec<(SourcePosition, Decoded)>) {
         self.rejoin.finish(out);
+    }
+
+    /// The offset of the oldest part of a split record still waiting for the rest:
+    /// nothing from there on may be committed.
+    pub(crate) fn held_from(&self) -> Option<i64> {
+        self.parts.oldest_offset()
+    }
+
+    /// Quarantines split records that will not be completed: every one still held
+    /// (`before = None`: the end of a file) or those begun before offset `before`.
+    pub(crate) fn expire_parts(&mut self, before: Option<i64>, out: &mut Vec<(SourcePosition, Decoded)>) {
+        self.parts.expire(before, out);
     }
 }
 

@@ -150,6 +150,7 @@ fn read_lines(
         }
     }
     decoder.finish_batch(&mut decoded);
+    decoder.expire_parts(None, &mut decoded);
     for (position, outcome) in decoded.drain(..) {
         batch.accept(summary, &position, outcome, &[])?;
     }

@@ -11,7 +11,7 @@ mod consume;
 mod context;
 mod partition;
 
-pub use config::{EventHubsConfig, KafkaConfig, Mode};
+pub use config::{EventHubsConfig, KafkaConfig, Mode, connection_config, redacted};
 pub use partition::PartitionSummary;
 
 use crate::{IngestOptions, IngestSummary, Result};

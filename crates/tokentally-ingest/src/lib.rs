@@ -14,9 +14,13 @@ mod quarantine;
 mod sink;
 mod summary;
 
+pub use envelope::split_event;
 pub use error::{Error, Result};
 pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
-pub use kafka::{EventHubsConfig, KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, ingest_kafka};
+pub use kafka::{
+    EventHubsConfig, KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, connection_config,
+    ingest_kafka, redacted as redacted_options,
+};
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use sink::{ParquetSink, SinkOptions};
 pub use summary::IngestSummary;

@@ -63,6 +63,9 @@ pub struct Caller {
     pub subscription_id: Option<String>,
     pub subscription_name: Option<String>,
     pub product: Option<String>,
+    /// Salted fingerprint of the caller's `api-key` header (the capture proxy's), so
+    /// key-based callers without a subscription are still told apart.
+    pub api_key_fingerprint: Option<String>,
     /// `ip` and whatever else a producer adds.
     #[serde(flatten)]
     pub unknown: Unknown,

@@ -1,5 +1,5 @@
-//! Who pays for a call: the Entra ID app, else the APIM subscription, else nobody
-//! (the explicit `unattributed` app).
+//! Who pays for a call: the Entra ID app, else the APIM subscription, else the
+//! fingerprint of the caller's API key, else nobody (the explicit `unattributed` app).
 //!
 //! The JWT is decoded, never verified: APIM's validate-jwt policy verified it before
 //! the call reached AOAI, and the capture may have dropped the signature anyway.
@@ -24,6 +24,10 @@ pub struct Identity {
     /// Why a present Authorization header could not be used.
     pub note: Option<String>,
 }
+
+/// App ids of key-based callers: `api-key:<fingerprint>`, so cost-center tables can
+/// map a key to a team without the key itself ever being stored.
+pub const API_KEY_PREFIX: &str = "api-key:";
 
 /// base64url that accepts both padded and unpadded input, as JWT producers differ.
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -91,7 +95,10 @@ pub fn identify(caller: &Caller) -> Identity {
         Some(app) => (app, AppIdSource::Claim),
         None => match &subscription {
             Some(sub) => (sub.clone(), AppIdSource::Subscription),
-            None => (UsageRecord::UNATTRIBUTED.to_owned(), AppIdSource::None),
+            None => match non_empty(&caller.api_key_fingerprint) {
+                Some(fingerprint) => (format!("{API_KEY_PREFIX}{fingerprint}"), AppIdSource::ApiKey),
+                None => (UsageRecord::UNATTRIBUTED.to_owned(), AppIdSource::None),
+            },
         },
     };
     Identity {
@@ -195,6 +202,24 @@ mod tests {
             (id.app_id.as_str(), id.app_id_source),
             ("unattributed", AppIdSource::None)
         );
+    }
+
+    #[test]
+    fn key_fingerprint_after_subscription_before_unattributed() {
+        let mut caller = Caller {
+            api_key_fingerprint: Some("3f9a".into()),
+            ..Caller::default()
+        };
+        let id = identify(&caller);
+        assert_eq!(
+            (id.app_id.as_str(), id.app_id_source),
+            ("api-key:3f9a", AppIdSource::ApiKey)
+        );
+        caller.subscription_id = Some("sub-1".into());
+        assert_eq!(identify(&caller).app_id_source, AppIdSource::Subscription);
+        caller.api_key_fingerprint = Some("  ".into());
+        caller.subscription_id = None;
+        assert_eq!(identify(&caller).app_id_source, AppIdSource::None);
     }
 
     #[test]

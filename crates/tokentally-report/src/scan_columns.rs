@@ -223,7 +223,8 @@ impl<'a> Columns<'a> {
                     identity: match identity.value(row) {
                         Some("claim") => 0,
                         Some("subscription") => 1,
-                        _ => 2,
+                        Some("api_key") => 2,
+                        _ => 3,
                     },
                     source: source_ids[row],
                     partition: if partition.is_null(row) {

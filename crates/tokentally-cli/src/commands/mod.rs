@@ -2,6 +2,7 @@
 
 mod ingest;
 mod progress;
+mod proxy;
 mod report;
 mod run;
 mod sample;
@@ -21,6 +22,9 @@ pub const EXIT_QUARANTINED: u8 = 4;
 /// An until-caught-up Kafka run stopped by SIGTERM/SIGINT before it caught up: what
 /// was read is durable and committed, the rest is read next time.
 pub const EXIT_INTERRUPTED: u8 = 5;
+/// The proxy stopped after losing records (spool full or unwritable, or records
+/// too big for the broker); the log names each loss.
+pub const EXIT_RECORDS_LOST: u8 = 6;
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -42,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             strict,
             fail_on_quarantine,
         }),
+        Command::Proxy { config } => proxy::proxy(&config),
         Command::Ingest {
             inputs,
             config,

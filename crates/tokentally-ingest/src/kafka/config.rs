@@ -90,11 +90,7 @@ fn default_connect_timeout_secs() -> u64 {
 
 impl fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let options: BTreeMap<&str, &str> = self
-            .options
-            .iter()
-            .map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() }))
-            .collect();
+        let options = redacted(&self.options);
         f.debug_struct("KafkaConfig")
             .field("brokers", &self.brokers)
             .field("topics", &self.topics)
@@ -199,20 +195,7 @@ impl KafkaConfig {
     /// The librdkafka settings of the consumer; reads the Event Hubs secret.
     pub(crate) fn client_config(&self) -> Result<ClientConfig> {
         self.validate()?;
-        let mut config = ClientConfig::new();
-        if let Some(eh) = &self.event_hubs {
-            let secret = read_connection_string(eh)?;
-            let namespace = event_hubs_host(&secret)?;
-            config
-                .set("bootstrap.servers", format!("{namespace}:9093"))
-                .set("security.protocol", "SASL_SSL")
-                .set("sasl.mechanisms", "PLAIN")
-                .set("sasl.username", "$ConnectionString")
-                .set("sasl.password", secret);
-        }
-        if let Some(brokers) = &self.brokers {
-            config.set("bootstrap.servers", brokers);
-        }
+        let mut config = connection_config(self.brokers.as_deref(), self.event_hubs.as_ref())?;
         config
             .set("group.id", &self.group_id)
             .set("client.id", "tokentally")
@@ -225,6 +208,38 @@ impl KafkaConfig {
         }
         Ok(config)
     }
+}
+
+/// Where the brokers are and how to authenticate: Event Hubs (SASL PLAIN with the
+/// namespace connection string) and/or an explicit `brokers` list. Shared by every
+/// Kafka client tokentally makes (the ingest consumer, the capture proxy's producer).
+pub fn connection_config(
+    brokers: Option<&str>,
+    event_hubs: Option<&EventHubsConfig>,
+) -> Result<ClientConfig> {
+    let mut config = ClientConfig::new();
+    if let Some(eh) = event_hubs {
+        let secret = read_connection_string(eh)?;
+        let namespace = event_hubs_host(&secret)?;
+        config
+            .set("bootstrap.servers", format!("{namespace}:9093"))
+            .set("security.protocol", "SASL_SSL")
+            .set("sasl.mechanisms", "PLAIN")
+            .set("sasl.username", "$ConnectionString")
+            .set("sasl.password", secret);
+    }
+    if let Some(brokers) = brokers {
+        config.set("bootstrap.servers", brokers);
+    }
+    Ok(config)
+}
+
+/// `options` with the values of secret-looking keys replaced, for `Debug` output.
+pub fn redacted(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    options
+        .iter()
+        .map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() }))
+        .collect()
 }
 
 fn read_connection_string(eh: &EventHubsConfig) -> Result<String> {

@@ -124,6 +124,10 @@ impl PartitionState {
         };
         let mut decoded = Vec::new();
         self.decoder.finish_batch(&mut decoded);
+        self.decoder.expire_parts(
+            Some(self.summary.next_offset - crate::envelope::MAX_PART_SPAN),
+            &mut decoded,
+        );
         let mut batch = self
             .batch
             .take()
@@ -136,7 +140,13 @@ impl PartitionState {
             file_prefix(&self.summary.topic, self.summary.partition)
         );
         batch.finish(&prefix, summary)?;
-        Ok(Some(last + 1))
+        // A split record still missing parts holds its partition's commit at its
+        // first part, so a restart reads the parts again (docs/operations.md).
+        Ok(Some(
+            self.decoder
+                .held_from()
+                .map_or(last + 1, |held| held.min(last + 1)),
+        ))
     }
 }
 

@@ -153,3 +153,39 @@ fn event_hubs_endpoint_comes_from_the_connection_string() {
     let err = config::event_hubs_host("SharedAccessKey=abc").expect_err("no endpoint");
     assert!(!err.to_string().contains("abc"), "the secret leaked: {err}");
 }
+
+/// A split record whose parts straddle two runs: the first run holds its commit
+/// at the first part, the second reads that part again with the rest, and the
+/// record becomes exactly one row.
+#[test]
+fn a_split_record_waits_for_its_parts_across_runs() {
+    use std::io::Write as _;
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("split", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(record(99).as_bytes()).expect("gzip");
+    let whole = gzip.finish().expect("gzip");
+    let parts = crate::split_event("req-99", &whole, 300);
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    produce(&brokers, "split", &[record(0).into_bytes(), parts[0].clone()]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&brokers, "split");
+    let first = run(&config, dir.path());
+    assert_eq!((first.records, first.rows_written, first.quarantined), (2, 1, 0));
+
+    produce(&brokers, "split", &parts[1..]);
+    let second = run(&config, dir.path());
+    assert_eq!(
+        (second.records, second.rows_written, second.quarantined),
+        (parts.len() as u64, 1, 0),
+        "the held part is read again with the rest"
+    );
+    let third = run(&config, dir.path());
+    assert_eq!(
+        (third.records, third.rows_written),
+        (0, 0),
+        "committed past the record now"
+    );
+}

@@ -1,0 +1,193 @@
+//! The gateway record (docs/formats.md, `schema: 1`) of one proxied call: the
+//! request side is fixed when the call arrives, the response side when its body
+//! ends (or breaks off).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::time::Instant;
+
+/// What is known about a call before upstream answers.
+#[derive(Debug)]
+pub struct CallInfo {
+    pub request_id: String,
+    pub request_time: String,
+    pub caller: Map<String, Value>,
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+    pub operation: String,
+    /// The request body, as JSON when it is JSON.
+    pub request: Value,
+    pub region: Option<String>,
+    pub backend: String,
+    pub started: Instant,
+}
+
+/// How the response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Upstream finished and the caller took every byte.
+    Complete,
+    /// Upstream broke off, the caller went away, or the capture limit was passed.
+    Partial,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    schema: u32,
+    request_id: &'a str,
+    request_time: &'a str,
+    caller: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_version: Option<&'a str>,
+    operation: &'a str,
+    request: &'a Value,
+    response: ResponsePart<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    backend: &'a str,
+    latency_ms: u64,
+}
+
+#[derive(Serialize)]
+struct ResponsePart<'a> {
+    status: u16,
+    body: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sse: Option<std::borrow::Cow<'a, str>>,
+    complete: bool,
+}
+
+impl CallInfo {
+    /// The record as JSON. `status` is what the caller got (0: nothing); `body` is
+    /// the response bytes, kept as the SSE text when `sse`, else as JSON (or a
+    /// string when it is not JSON).
+    pub fn to_record(&self, status: u16, sse: bool, body: &[u8], ending: Ending) -> Vec<u8> {
+        let (body, sse) = if sse {
+            (Value::Null, Some(String::from_utf8_lossy(body)))
+        } else if body.is_empty() {
+            (Value::Null, None)
+        } else {
+            let value = serde_json::from_slice(body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+            (value, None)
+        };
+        let record = Record {
+            schema: 1,
+            request_id: &self.request_id,
+            request_time: &self.request_time,
+            caller: &self.caller,
+            deployment: self.deployment.as_deref(),
+            api_version: self.api_version.as_deref(),
+            operation: &self.operation,
+            request: &self.request,
+            response: ResponsePart {
+                status,
+                body,
+                sse,
+                complete: ending == Ending::Complete,
+            },
+            region: self.region.as_deref(),
+            backend: &self.backend,
+            latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        // Serializing maps, strings and numbers cannot fail.
+        serde_json::to_vec(&record).unwrap_or_default()
+    }
+}
+
+/// Deployment, api-version and operation from an AOAI URL:
+/// `/openai/deployments/{deployment}/chat/completions?api-version=…`, or the v1
+/// form `/openai/v1/chat/completions` (model in the body).
+pub fn route_parts(path: &str, query: Option<&str>) -> (Option<String>, Option<String>, String) {
+    let mut segments = path.split('/');
+    let deployment = segments
+        .by_ref()
+        .skip_while(|s| *s != "deployments")
+        .nth(1)
+        .filter(|s| !s.is_empty())
+        .map(percent_decode);
+    let api_version = query.and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "api-version")
+            .map(|(_, v)| percent_decode(v))
+    });
+    (deployment, api_version, path.to_owned())
+}
+
+/// Deployment names are plain, but a client may still percent-encode them.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn route_parts_of_both_url_forms() {
+        let (d, v, op) = route_parts(
+            "/openai/deployments/gpt%2D4o/chat/completions",
+            Some("api-version=2024-10-21&x=1"),
+        );
+        assert_eq!(d.as_deref(), Some("gpt-4o"));
+        assert_eq!(v.as_deref(), Some("2024-10-21"));
+        assert_eq!(op, "/openai/deployments/gpt%2D4o/chat/completions");
+        let (d, v, _) = route_parts("/openai/v1/responses", None);
+        assert_eq!((d, v), (None, None));
+    }
+
+    #[test]
+    fn record_holds_sse_text_or_json_body() {
+        let info = CallInfo {
+            request_id: "r".into(),
+            request_time: "2026-11-23T10:00:00.000Z".into(),
+            caller: Map::new(),
+            deployment: Some("gpt-4o".into()),
+            api_version: None,
+            operation: "/openai/deployments/gpt-4o/chat/completions".into(),
+            request: json!({"stream": true}),
+            region: Some("swedencentral".into()),
+            backend: "https://a".into(),
+            started: Instant::now(),
+        };
+        let sse: Value =
+            serde_json::from_slice(&info.to_record(200, true, b"data: [DONE]\n\n", Ending::Partial))
+                .expect("json");
+        assert_eq!(sse["response"]["sse"], json!("data: [DONE]\n\n"));
+        assert_eq!(sse["response"]["complete"], json!(false));
+        assert_eq!(sse["schema"], json!(1));
+        let body: Value =
+            serde_json::from_slice(&info.to_record(500, false, b"{\"error\":{}}", Ending::Complete))
+                .expect("json");
+        assert_eq!(body["response"]["body"], json!({"error": {}}));
+        assert!(body["response"].get("sse").is_none());
+        let text: Value =
+            serde_json::from_slice(&info.to_record(502, false, b"bad gateway", Ending::Complete))
+                .expect("json");
+        assert_eq!(text["response"]["body"], json!("bad gateway"));
+    }
+}

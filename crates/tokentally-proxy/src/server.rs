@@ -1,0 +1,207 @@
+//! Accepting connections (HTTP/1.1 and HTTP/2, over TLS or not), the health
+//! endpoints, and the shutdown order that keeps every record: stop accepting,
+//! let in-flight streams finish (cut them after the timeout, which still records
+//! them as partial), then settle every record with the broker or the spool.
+
+use crate::config::ProxyConfig;
+use crate::delivery::{Delivery, StatsSnapshot};
+use crate::error::{IoContext as _, Result};
+use crate::forward::{self, ProxyBody, Shared, json_response};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::json;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How long the producer gets at shutdown to deliver what is queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A proxy serving in the background.
+#[derive(Debug)]
+pub struct RunningProxy {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    delivery: Arc<Delivery>,
+    task: JoinHandle<Result<StatsSnapshot>>,
+}
+
+impl RunningProxy {
+    /// Where it listens (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.delivery.snapshot()
+    }
+
+    /// Starts a graceful shutdown; [`RunningProxy::wait`] returns when it is done.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits for the proxy to stop; the final counters.
+    pub async fn wait(self) -> Result<StatsSnapshot> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(crate::Error::Io {
+                context: "the proxy task".into(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+/// Binds the listener and serves until [`RunningProxy::shutdown`].
+pub async fn start(config: ProxyConfig) -> Result<RunningProxy> {
+    config.validate()?;
+    let api_key_salt = match &config.proxy.api_key_salt {
+        Some(source) => Some(source.read("proxy.api_key_salt")?),
+        None => {
+            tracing::warn!(
+                "no [proxy.api_key_salt]: callers using api-key headers are recorded without a fingerprint"
+            );
+            None
+        }
+    };
+    let tls = config.proxy.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(config.proxy.connect_timeout_secs))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| crate::Error::Config(format!("building the HTTP client: {e}")))?;
+    let delivery = Delivery::new(&config, tokio::runtime::Handle::current())?;
+    let listener = TcpListener::bind(config.proxy.listen)
+        .await
+        .context(|| format!("listening on {}", config.proxy.listen))?;
+    let addr = listener
+        .local_addr()
+        .context(|| "reading the listen address".into())?;
+    let upstreams = config
+        .proxy
+        .upstreams
+        .iter()
+        .map(|u| Ok((crate::config::origin(&u.url)?, u.region.clone())))
+        .collect::<Result<Vec<_>>>()?;
+    let shared = Arc::new(Shared {
+        config,
+        upstreams,
+        client,
+        delivery: Arc::clone(&delivery),
+        api_key_salt,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, tls, shared, stopped));
+    tracing::info!(%addr, "proxy listening");
+    Ok(RunningProxy {
+        addr,
+        stop,
+        delivery,
+        task,
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<StatsSnapshot> {
+    let ready = Arc::new(AtomicBool::new(true));
+    let (drain_stop, drain_stopped) = watch::channel(false);
+    let drainer = {
+        let delivery = Arc::clone(&shared.delivery);
+        let every = Duration::from_secs(shared.config.spool.retry_secs);
+        tokio::spawn(async move { delivery.drain_spool_every(every, drain_stopped).await })
+    };
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = {
+                    let shared = Arc::clone(&shared);
+                    let ready = Arc::clone(&ready);
+                    service_fn(move |request| route(Arc::clone(&shared), Arc::clone(&ready), request))
+                };
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let served = match tls {
+                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                        },
+                    };
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    ready.store(false, Ordering::Relaxed);
+    let timeout = shared.config.shutdown_timeout();
+    tracing::info!(
+        in_flight = connections.len(),
+        "shutting down: waiting for in-flight calls"
+    );
+    if tokio::time::timeout(timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            ?timeout,
+            "in-flight calls still running at the shutdown timeout: cut off, recorded as partial"
+        );
+    }
+    // Dropping a connection drops its response bodies, which records them.
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    let _ = drain_stop.send(true);
+    let _ = drainer.await;
+    shared.delivery.close(FLUSH_TIMEOUT).await;
+    Ok(shared.delivery.snapshot())
+}
+
+async fn route(
+    shared: Arc<Shared>,
+    ready: Arc<AtomicBool>,
+    request: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let path = request.uri().path();
+    if request.method() == Method::GET && (path == "/healthz" || path == "/readyz") {
+        let stats = shared.delivery.snapshot();
+        let is_ready = path == "/healthz" || ready.load(Ordering::Relaxed);
+        let status = if is_ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        let body = json!({"status": if is_ready { "ok" } else { "shutting down" }, "stats": stats});
+        return Ok(json_response(status, &body));
+    }
+    Ok(forward::forward(shared, request).await)
+}
