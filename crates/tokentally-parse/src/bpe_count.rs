@@ -8,6 +8,8 @@
 //! the lookup is the reference behaviour; `every_token_counts_as_one` checks
 //! that the BPE encoder agrees for every token of both encodings.
 
+use crate::piece_cache;
+use crate::pretokenize::{self, Pattern};
 use bpe_openai::Tokenizer;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,6 +20,8 @@ use tokentally_core::Encoding;
 /// as little as possible.
 struct Counter {
     tokenizer: &'static Tokenizer,
+    /// The tokenizer's pre-tokenizer pattern, for the hand-written split.
+    pattern: Pattern,
     /// Tokens of up to [`INLINE`] bytes, stored as their packed bytes (see
     /// [`pack`]) in an open-addressing table: one probe reads one 16-byte slot,
     /// with no pointer to follow and no bytes to compare elsewhere. 0 is empty.
@@ -39,13 +43,17 @@ fn pack(piece: &[u8]) -> u128 {
     u128::from_le_bytes(bytes)
 }
 
+/// Set in a [`pack`]ed key of the piece cache for cl100k_base: the length
+/// byte's top bit, which a length of at most [`INLINE`] never sets.
+const ENCODING_BIT: u128 = 0x80 << 120;
+
 fn slot(key: u128, mask: usize) -> usize {
     let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
 }
 
-static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base()));
-static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base()));
+static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base(), Pattern::O200k));
+static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base(), Pattern::Cl100k));
 
 fn counter(encoding: Encoding) -> &'static Counter {
     match encoding {
@@ -55,7 +63,7 @@ fn counter(encoding: Encoding) -> &'static Counter {
 }
 
 impl Counter {
-    fn new(tokenizer: &'static Tokenizer) -> Self {
+    fn new(tokenizer: &'static Tokenizer, pattern: Pattern) -> Self {
         let bpe = &tokenizer.bpe;
         let ids = 0..u32::try_from(bpe.num_tokens()).unwrap_or(u32::MAX);
         // Under 3/4 full (rounded up to a power of two: ~40 % for both
@@ -79,6 +87,7 @@ impl Counter {
         }
         Self {
             tokenizer,
+            pattern,
             short,
             long,
         }
@@ -104,20 +113,35 @@ impl Counter {
         }
     }
 
-    /// What `Tokenizer::count` returns: pre-tokenize, count every piece.
+    /// What `Tokenizer::count` returns: pre-tokenize (the same pieces as its
+    /// regex, `pretokenize.rs`), count every piece.
     fn count(&self, text: &str) -> usize {
         let text = self.tokenizer.normalize(text);
-        self.tokenizer
-            .split(text.as_str())
-            .map(|piece| {
-                let piece = piece.as_bytes();
-                if self.is_token(piece) {
-                    1
-                } else {
-                    self.tokenizer.bpe.count(piece)
-                }
-            })
-            .sum()
+        let encoding = match self.pattern {
+            Pattern::O200k => 0,
+            Pattern::Cl100k => ENCODING_BIT,
+        };
+        piece_cache::with(|cache| {
+            pretokenize::split(self.pattern, self.tokenizer, text.as_str())
+                .map(|piece| {
+                    let piece = piece.as_bytes();
+                    if piece.is_empty() || piece.len() > INLINE {
+                        return self.count_piece(piece);
+                    }
+                    cache.get_or(pack(piece) | encoding, || self.count_piece(piece))
+                })
+                .sum()
+        })
+    }
+
+    /// The tokens of one piece: 1 for a token of the vocabulary, else what the
+    /// BPE encoder makes of it.
+    fn count_piece(&self, piece: &[u8]) -> usize {
+        if self.is_token(piece) {
+            1
+        } else {
+            self.tokenizer.bpe.count(piece)
+        }
     }
 }
 
@@ -177,13 +201,16 @@ mod tests {
             "fn main() { println!(\"{}\", 1 + 2); }\r\n",
             "<|endoftext|> antidisestablishmentarianism",
         ];
-        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
-            for text in texts {
-                assert_eq!(
-                    count(encoding, text),
-                    counter(encoding).tokenizer.count(text),
-                    "{text:?}"
-                );
+        // Twice: the second time the pieces come from the piece cache.
+        for _ in 0..2 {
+            for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+                for text in texts {
+                    assert_eq!(
+                        count(encoding, text),
+                        counter(encoding).tokenizer.count(text),
+                        "{text:?}"
+                    );
+                }
             }
         }
     }

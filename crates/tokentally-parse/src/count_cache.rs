@@ -96,8 +96,11 @@ impl CountCache {
         }
     }
 
-    /// Forgets every count and zeroes the statistics.
+    /// Forgets every count and zeroes the statistics; also empties the memo
+    /// tables of every thread (piece counts, token claims: `memo.rs`), so that
+    /// parsing after a clear starts cold.
     pub fn clear(&self) {
+        crate::memo::forget_all();
         self.map.lock().unwrap_or_else(PoisonError::into_inner).clear();
         self.hits.store(0, Ordering::Relaxed);
         self.misses.store(0, Ordering::Relaxed);

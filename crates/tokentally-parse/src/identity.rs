@@ -4,6 +4,7 @@
 //! The JWT is decoded, never verified: APIM's validate-jwt policy verified it before
 //! the call reached AOAI, and the capture may have dropped the signature anyway.
 
+use crate::claims_memo;
 use crate::gateway::Caller;
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -47,7 +48,7 @@ pub fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
     }
 }
 
-fn claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
+pub(crate) fn claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims
         .get(name)
         .and_then(Value::as_str)
@@ -75,7 +76,8 @@ pub fn identify(caller: &Caller) -> Identity {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))?;
-        let claims = jwt_claims(token.trim());
+        // Memoized: a token recurs on every call its client makes until it expires.
+        let claims = claims_memo::token_claims(token.trim());
         if claims.is_none() {
             note = Some("authorization header holds no decodable JWT".to_owned());
         }
@@ -83,13 +85,12 @@ pub fn identify(caller: &Caller) -> Identity {
     });
     let empty = Map::new();
     let given = caller.claims.as_ref().unwrap_or(&empty);
-    let token = token_claims.as_ref().unwrap_or(&empty);
-    let get = |name: &str| claim(given, name).or_else(|| claim(token, name));
+    let token = token_claims.unwrap_or_default();
     let subscription = non_empty(&caller.subscription_id).or_else(|| non_empty(&caller.subscription_name));
     let app = claim(given, "appid")
         .or_else(|| claim(given, "azp"))
-        .or_else(|| get("appid"))
-        .or_else(|| get("azp"));
+        .or(token.appid)
+        .or(token.azp);
     let (app_id, app_id_source) = match app {
         Some(app) => (app, AppIdSource::Claim),
         None => match &subscription {
@@ -103,8 +104,8 @@ pub fn identify(caller: &Caller) -> Identity {
     Identity {
         app_id,
         app_id_source,
-        tenant_id: get("tid"),
-        object_id: get("oid"),
+        tenant_id: claim(given, "tid").or(token.tid),
+        object_id: claim(given, "oid").or(token.oid),
         subscription,
         product: non_empty(&caller.product),
         note,

@@ -7,11 +7,15 @@
 
 mod bpe_count;
 mod call;
+mod claims_memo;
 pub mod count_cache;
 mod error;
 pub mod gateway;
 pub mod identity;
+mod memo;
 pub mod output;
+mod piece_cache;
+mod pretokenize;
 pub mod sse;
 pub mod tokens;
 pub mod usage;
