@@ -106,21 +106,26 @@ async fn upstream(events: Arc<Vec<Bytes>>, gate: Option<Arc<Semaphore>>) -> Stri
     format!("http://{addr}")
 }
 
-/// CPU time (ns) of this process's threads whose name starts with one of `prefixes`.
-fn thread_cpu_ns(prefixes: &[&str]) -> u64 {
-    let mut total = 0;
+/// CPU time (ns) of this process's threads by thread name.
+fn thread_cpu_by_name() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if prefixes.iter().any(|p| name.trim().starts_with(p)) {
-            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total += schedstat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        let ns = schedstat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        *by_name.entry(name.trim().to_owned()).or_default() += ns;
     }
-    total
+    by_name
+}
+
+/// The proxy's threads: its runtime (`proxy`) and its producer's librdkafka
+/// threads; not the mock cluster's own threads (named `rdk:mock…`).
+fn is_proxy_thread(name: &str) -> bool {
+    name.starts_with("proxy") || (name.starts_with("rdk:") && !name.contains("mock"))
+}
+
+fn thread_cpu_ns(by_name: &std::collections::BTreeMap<String, u64>) -> u64 {
+    by_name.iter().filter(|(n, _)| is_proxy_thread(n)).map(|(_, ns)| ns).sum()
 }
 
 fn rss_bytes() -> u64 {
@@ -199,7 +204,7 @@ fn main() {
 
     // 2. Throughput: `concurrency` callers for `seconds`; the proxy's CPU time.
     let calls = Arc::new(AtomicU64::new(0));
-    let cpu_before = thread_cpu_ns(&["proxy", "rdk:"]);
+    let cpu_before = thread_cpu_by_name();
     let started = Instant::now();
     load.block_on(async {
         let client = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
@@ -222,7 +227,13 @@ fn main() {
     let wall = started.elapsed().as_secs_f64();
     // Records still being delivered belong to these calls' cost.
     std::thread::sleep(Duration::from_millis(500));
-    let proxy_cpu = (thread_cpu_ns(&["proxy", "rdk:"]) - cpu_before) as f64 / 1e9;
+    let cpu_after = thread_cpu_by_name();
+    let proxy_cpu = (thread_cpu_ns(&cpu_after) - thread_cpu_ns(&cpu_before)) as f64 / 1e9;
+    let threads: std::collections::BTreeMap<&str, f64> = cpu_after
+        .iter()
+        .map(|(name, ns)| (name.as_str(), (ns - cpu_before.get(name).copied().unwrap_or(0)) as f64 / 1e9))
+        .filter(|(_, secs)| *secs > 0.01)
+        .collect();
     let calls = calls.load(Ordering::Relaxed);
     let stats = proxy.stats();
     proxy.shutdown();
@@ -279,6 +290,7 @@ fn main() {
             "records_sent": stopped.records_sent,
             "records_sent_before_stop": stats.records_sent,
             "records_lost": stopped.records_lost,
+            "cpu_secs_by_thread": threads,
         },
         "memory": {
             "in_flight_calls": in_flight,

@@ -64,6 +64,8 @@ impl Capture {
 pub struct Tee<S> {
     inner: S,
     capture: Option<Capture>,
+    /// Upstream ended while chunks were being joined; said on the next poll.
+    ended: Option<End>,
 }
 
 impl<S> std::fmt::Debug for Tee<S> {
@@ -79,6 +81,32 @@ impl<S> Tee<S> {
         Self {
             inner,
             capture: Some(capture),
+            ended: None,
+        }
+    }
+}
+
+/// Most bytes of already-arrived chunks joined into one write to the caller.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// How upstream's body ended, once it has; reported after the data before it.
+#[derive(Debug)]
+enum End {
+    Complete,
+    Broken(String),
+}
+
+impl<S> Tee<S> {
+    /// Records the end of upstream's body (once).
+    fn end(&mut self, end: &End) {
+        if let Some(capture) = self.capture.take() {
+            match end {
+                End::Complete => capture.finish(Ending::Complete),
+                End::Broken(message) => {
+                    tracing::warn!(request_id = %capture.info.request_id, error = %message, "upstream broke off the response");
+                    capture.finish(Ending::Partial);
+                }
+            }
         }
     }
 }
@@ -90,31 +118,59 @@ where
 {
     type Item = Result<Bytes, std::io::Error>;
 
+    /// Passes on what upstream has sent the moment it is there. Chunks that have
+    /// already arrived together (an SSE event is often one chunk; many sit in one
+    /// socket read) are joined into one write, which saves the caller's side a
+    /// syscall and a TCP segment each without delaying any of them.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(chunk))) => {
-                if let Some(capture) = &mut this.capture {
-                    capture.push(&chunk);
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
+        if let Some(end) = this.ended.take() {
+            this.end(&end);
+            return Poll::Ready(match end {
+                End::Complete => None,
+                End::Broken(message) => Some(Err(std::io::Error::other(message))),
+            });
+        }
+        let first = match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => chunk,
             Poll::Ready(Some(Err(e))) => {
                 let message = e.to_string();
-                if let Some(capture) = this.capture.take() {
-                    tracing::warn!(request_id = %capture.info.request_id, error = %message, "upstream broke off the response");
-                    capture.finish(Ending::Partial);
-                }
-                Poll::Ready(Some(Err(std::io::Error::other(message))))
+                this.end(&End::Broken(message.clone()));
+                return Poll::Ready(Some(Err(std::io::Error::other(message))));
             }
             Poll::Ready(None) => {
-                if let Some(capture) = this.capture.take() {
-                    capture.finish(Ending::Complete);
+                this.end(&End::Complete);
+                return Poll::Ready(None);
+            }
+        };
+        if let Some(capture) = &mut this.capture {
+            capture.push(&first);
+        }
+        let mut joined: Option<bytes::BytesMut> = None;
+        while joined.as_ref().map_or(first.len(), bytes::BytesMut::len) < COALESCE_BYTES {
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(more))) => {
+                    if let Some(capture) = &mut this.capture {
+                        capture.push(&more);
+                    }
+                    joined
+                        .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+                        .extend_from_slice(&more);
                 }
-                Poll::Ready(None)
+                Poll::Ready(Some(Err(e))) => {
+                    this.ended = Some(End::Broken(e.to_string()));
+                    break;
+                }
+                Poll::Ready(None) => {
+                    this.ended = Some(End::Complete);
+                    break;
+                }
+                // The waker is registered: the next chunk wakes this stream.
+                Poll::Pending => break,
             }
         }
+        Poll::Ready(Some(Ok(joined.map_or(first, bytes::BytesMut::freeze))))
     }
 }
 
