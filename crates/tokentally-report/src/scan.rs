@@ -375,4 +375,31 @@ mod tests {
         assert_eq!(parse_hex_id("e1"), None);
         assert_eq!(parse_hex_id("+123456789abcdef0123456789abcdef"), None);
     }
+
+    #[test]
+    fn ids_sharing_a_half_or_a_hash_are_never_merged() {
+        let sources = ["a.jsonl".to_owned()];
+        let mut day = DayCalls::with_capacity(8);
+        // Distinct ids with equal low halves, equal high halves, and (through the
+        // fold in `hash_id`) possibly equal hashes: every one is its own call,
+        // and a second copy of each is recognised.
+        let ids: Vec<String> = (0..2000u128)
+            .flat_map(|i| {
+                [
+                    format!("{:032x}", i << 64),
+                    format!("{:032x}", i),
+                    format!("{:032x}", i * 0x1_0000_0001),
+                ]
+            })
+            .collect();
+        for round in 0..2 {
+            for (n, id) in ids.iter().enumerate() {
+                day.offer(id, call(0, 0, round, u32::try_from(n).unwrap_or(0)), &sources);
+            }
+        }
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(day.calls().count(), unique.len());
+        // The earlier offset of each id's two copies won.
+        assert!(day.calls().all(|c| c.rank.offset == 0));
+    }
 }
