@@ -21,12 +21,19 @@ pub(crate) struct Key {
 /// Strings to ids for one day: per column, and whole keys.
 #[derive(Default)]
 pub(crate) struct Interner {
-    /// Per string column (app, app source, deployment, model, source): text → id;
-    /// id 0 is null.
-    columns: [HashMap<String, u32, IdHasher>; 5],
-    names: [Vec<Option<String>>; 5],
-    key_ids: HashMap<[u32; 4], u32, IdHasher>,
+    /// Per string column (app, app source, deployment, model, source, usage
+    /// source): text → id; id 0 is null.
+    columns: [HashMap<String, u32, IdHasher>; 6],
+    names: [Vec<Option<String>>; 6],
+    /// Key ids by the four column ids packed into one number (one cheap hash
+    /// per row instead of a hash of a slice).
+    key_ids: HashMap<u128, u32, IdHasher>,
     keys: Vec<Key>,
+    /// The identity rank of each key (its `app_id_source`), so rows need not
+    /// compare that string again.
+    key_identity: Vec<u8>,
+    /// The usage rank of each usage-source id.
+    usage_rank: Vec<u8>,
     /// Source names by id (for ranking copies), id 0 unused.
     sources: Vec<String>,
 }
@@ -48,7 +55,8 @@ impl Interner {
     }
 
     fn key_id(&mut self, parts: [u32; 4]) -> u32 {
-        if let Some(&id) = self.key_ids.get(&parts) {
+        let packed = parts.iter().fold(0u128, |acc, &p| (acc << 32) | u128::from(p));
+        if let Some(&id) = self.key_ids.get(&packed) {
             return id;
         }
         let name = |col: usize| self.names[col].get(parts[col] as usize).cloned().flatten();
@@ -59,9 +67,35 @@ impl Interner {
             model: name(3),
         };
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+        self.key_identity.push(match key.app_id_source.as_str() {
+            "claim" => 0,
+            "subscription" => 1,
+            "api_key" => 2,
+            _ => 3,
+        });
         self.keys.push(key);
-        self.key_ids.insert(parts, id);
+        self.key_ids.insert(packed, id);
         id
+    }
+
+    /// The identity rank (0 claim, 1 subscription, 2 API-key fingerprint, 3 none)
+    /// of key `key`.
+    fn identity(&self, key: u32) -> u8 {
+        self.key_identity.get(key as usize).copied().unwrap_or(3)
+    }
+
+    /// The usage rank (0 reported, 1 estimated, 2 none) of usage-source id `id`.
+    fn usage(&mut self, id: u32) -> u8 {
+        let names = &self.names[5];
+        while self.usage_rank.len() < names.len() {
+            let rank = match names.get(self.usage_rank.len()).and_then(Option::as_deref) {
+                Some("reported") => 0,
+                Some("estimated") => 1,
+                _ => 2,
+            };
+            self.usage_rank.push(rank);
+        }
+        self.usage_rank.get(id as usize).copied().unwrap_or(2)
     }
 
     pub(crate) fn keys(&self) -> &[Key] {
@@ -175,8 +209,7 @@ impl<'a> Columns<'a> {
             parts.push(text(b, name)?.ids(interner, i));
         }
         let source_ids = text(b, "source")?.ids(interner, 4);
-        let usage = text(b, "usage_source")?;
-        let identity = text(b, "app_id_source")?;
+        let usage_ids = text(b, "usage_source")?.ids(interner, 5);
         let times = column(b, "request_time")?.as_primitive_opt::<TimestampMicrosecondType>();
         let status = column(b, "status")?.as_primitive_opt::<UInt16Type>();
         let partition = column(b, "source_partition")?.as_primitive_opt::<Int32Type>();
@@ -207,11 +240,7 @@ impl<'a> Columns<'a> {
         let mut calls = Vec::with_capacity(b.num_rows());
         for row in 0..b.num_rows() {
             let key = interner.key_id([parts[0][row], parts[1][row], parts[2][row], parts[3][row]]);
-            let usage_rank = match usage.value(row) {
-                Some("reported") => 0,
-                Some("estimated") => 1,
-                _ => 2,
-            };
+            let usage_rank = interner.usage(usage_ids[row]);
             let st = status.value(row);
             let token = |i: usize| {
                 let c = token_cols[i];
@@ -220,12 +249,7 @@ impl<'a> Columns<'a> {
             calls.push(Call {
                 rank: Rank {
                     usage: usage_rank,
-                    identity: match identity.value(row) {
-                        Some("claim") => 0,
-                        Some("subscription") => 1,
-                        Some("api_key") => 2,
-                        _ => 3,
-                    },
+                    identity: interner.identity(key),
                     source: source_ids[row],
                     partition: if partition.is_null(row) {
                         i64::MAX
