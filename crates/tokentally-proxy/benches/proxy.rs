@@ -112,7 +112,11 @@ fn thread_cpu_by_name() -> std::collections::BTreeMap<String, u64> {
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        let ns = schedstat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        let ns = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
         *by_name.entry(name.trim().to_owned()).or_default() += ns;
     }
     by_name
@@ -125,7 +129,11 @@ fn is_proxy_thread(name: &str) -> bool {
 }
 
 fn thread_cpu_ns(by_name: &std::collections::BTreeMap<String, u64>) -> u64 {
-    by_name.iter().filter(|(n, _)| is_proxy_thread(n)).map(|(_, ns)| ns).sum()
+    by_name
+        .iter()
+        .filter(|(n, _)| is_proxy_thread(n))
+        .map(|(_, ns)| ns)
+        .sum()
 }
 
 fn rss_bytes() -> u64 {
@@ -231,7 +239,12 @@ fn main() {
     let proxy_cpu = (thread_cpu_ns(&cpu_after) - thread_cpu_ns(&cpu_before)) as f64 / 1e9;
     let threads: std::collections::BTreeMap<&str, f64> = cpu_after
         .iter()
-        .map(|(name, ns)| (name.as_str(), (ns - cpu_before.get(name).copied().unwrap_or(0)) as f64 / 1e9))
+        .map(|(name, ns)| {
+            (
+                name.as_str(),
+                (ns - cpu_before.get(name).copied().unwrap_or(0)) as f64 / 1e9,
+            )
+        })
         .filter(|(_, secs)| *secs > 0.01)
         .collect();
     let calls = calls.load(Ordering::Relaxed);
