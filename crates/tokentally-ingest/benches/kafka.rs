@@ -37,6 +37,12 @@ fn main() {
     };
     let mut data = Vec::new();
     tokentally_sample::generate(&config, &mut data).unwrap();
+    // TOKENTALLY_BENCH_ONE_DAY=1: the same records, all dated the 15th, as when
+    // Event Hubs is read as traffic arrives (a flush then spans a day, not the
+    // sample's month, so it writes one file per partition instead of 31).
+    if std::env::var("TOKENTALLY_BENCH_ONE_DAY").is_ok_and(|v| v == "1") {
+        one_day(&mut data);
+    }
     let records: Vec<&[u8]> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let bytes: usize = records.iter().map(|r| r.len()).sum();
 
@@ -86,6 +92,7 @@ fn main() {
         "records": records.len(),
         "mib": (mib * 10.0).round() / 10.0,
         "flush_records": flush,
+        "one_day": std::env::var("TOKENTALLY_BENCH_ONE_DAY").is_ok_and(|v| v == "1"),
         "parse_only": rate(parse_secs),
         "broker_to_parquet": rate(kafka_secs),
         "ratio": ((parse_secs / kafka_secs) * 1000.0).round() / 1000.0,
@@ -135,6 +142,20 @@ fn block_on<F: Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
+}
+
+/// Rewrites every `"request_time":"YYYY-MM-DD` to the 15th of its month, in place
+/// (same length, so nothing else in the records moves).
+fn one_day(data: &mut [u8]) {
+    let key = b"\"request_time\":\"";
+    let mut i = 0;
+    while let Some(at) = memchr::memmem::find(&data[i..], key) {
+        let day = i + at + key.len() + 8;
+        if let Some(slot) = data.get_mut(day..day + 2) {
+            slot.copy_from_slice(b"15");
+        }
+        i = day;
+    }
 }
 
 /// User + system CPU time of this process so far (all threads), from /proc.

@@ -111,12 +111,18 @@ impl ParquetSink {
     pub fn finish(mut self, prefix: &str) -> Result<Vec<PathBuf>> {
         self.write_buffers()?;
         let mut done = Vec::with_capacity(self.pending.len());
+        let mut dirs = std::collections::BTreeSet::new();
         for part in std::mem::take(&mut self.pending) {
             let dir = self.date_dir(part.date);
             let path = dir.join(format!("{prefix}-{:05}.parquet", part.seq));
             fs::rename(&part.tmp, &path).at(&path)?;
-            sync_dir(&dir)?;
+            dirs.insert(dir);
             done.push(path);
+        }
+        // Once per folder, after all its renames: the names are durable before
+        // this returns (and before any offset is committed for them).
+        for dir in &dirs {
+            sync_dir(dir)?;
         }
         Ok(done)
     }
