@@ -5,11 +5,13 @@
 //! This crate knows nothing of I/O, Kafka, SSE or DataFusion: it is the contract
 //! between the parser that produces rows and the readers that consume them.
 
+mod columns;
 mod error;
 pub mod model;
 mod record;
 mod schema;
 
+pub use columns::UsageColumns;
 pub use error::{Error, Result};
 pub use model::{Encoding, ModelInfo, lookup_model};
 pub use record::{AppIdSource, Operation, SourcePosition, UsageRecord, UsageSource};

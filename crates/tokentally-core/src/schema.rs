@@ -2,11 +2,8 @@
 //! readers (DuckDB, Spark, pandas) all see these names and types; change them only
 //! with a new [`USAGE_SCHEMA_VERSION`] and a note in docs/formats.md.
 
-use crate::{Result, UsageRecord};
-use arrow::array::{
-    ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    UInt16Array,
-};
+use crate::{Result, UsageColumns, UsageRecord};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, LazyLock};
 
@@ -72,68 +69,16 @@ pub fn usage_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
-fn strings(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<&str>) -> ArrayRef {
-    Arc::new(records.iter().map(f).collect::<StringArray>())
-}
-
-fn int64s(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<i64>) -> ArrayRef {
-    Arc::new(records.iter().map(f).collect::<Int64Array>())
-}
-
-fn int32s(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> Option<i32>) -> ArrayRef {
-    Arc::new(records.iter().map(f).collect::<Int32Array>())
-}
-
-fn bools(records: &[UsageRecord], f: impl Fn(&UsageRecord) -> bool) -> ArrayRef {
-    Arc::new(records.iter().map(|r| Some(f(r))).collect::<BooleanArray>())
-}
-
 /// Converts records to one Arrow batch in [`usage_schema`].
 ///
 /// # Errors
-/// Only on a broken invariant: the columns below disagreeing with the schema.
+/// Only on a broken invariant: the columns disagreeing with the schema.
 pub fn usage_to_batch(records: &[UsageRecord]) -> Result<RecordBatch> {
-    let r = records;
-    let times =
-        TimestampMicrosecondArray::from_iter_values(r.iter().map(|x| x.request_time.timestamp_micros()));
-    let columns: Vec<ArrayRef> = vec![
-        strings(r, |x| Some(&x.event_id)),
-        strings(r, |x| x.request_id.as_deref()),
-        Arc::new(times.with_timezone("UTC")),
-        strings(r, |x| Some(&x.app_id)),
-        strings(r, |x| Some(x.app_id_source.as_str())),
-        strings(r, |x| x.tenant_id.as_deref()),
-        strings(r, |x| x.object_id.as_deref()),
-        strings(r, |x| x.subscription.as_deref()),
-        strings(r, |x| x.product.as_deref()),
-        strings(r, |x| x.deployment.as_deref()),
-        strings(r, |x| x.model.as_deref()),
-        strings(r, |x| x.model_family.as_deref()),
-        strings(r, |x| x.api_version.as_deref()),
-        strings(r, |x| Some(x.operation.as_str())),
-        bools(r, |x| x.streamed),
-        Arc::new(r.iter().map(|x| Some(x.status)).collect::<UInt16Array>()),
-        int64s(r, |x| Some(x.prompt_tokens)),
-        int64s(r, |x| Some(x.cached_prompt_tokens)),
-        int64s(r, |x| Some(x.completion_tokens)),
-        int64s(r, |x| Some(x.reasoning_tokens)),
-        int64s(r, |x| Some(x.total_tokens)),
-        int64s(r, |x| x.estimated_prompt_tokens),
-        int64s(r, |x| x.estimated_completion_tokens),
-        strings(r, |x| Some(x.usage_source.as_str())),
-        strings(r, |x| x.encoding.as_deref()),
-        strings(r, |x| x.finish_reason.as_deref()),
-        int32s(r, |x| Some(x.choice_count)),
-        bools(r, |x| x.partial),
-        strings(r, |x| x.region.as_deref()),
-        strings(r, |x| x.backend.as_deref()),
-        int64s(r, |x| x.latency_ms),
-        strings(r, |x| x.notes.as_deref()),
-        strings(r, |x| Some(&x.source.source)),
-        int32s(r, |x| x.source.partition),
-        int64s(r, |x| Some(x.source.offset)),
-    ];
-    Ok(RecordBatch::try_new(usage_schema(), columns)?)
+    let mut columns = UsageColumns::with_capacity(records.len());
+    for record in records {
+        columns.push(record);
+    }
+    columns.finish()
 }
 
 #[cfg(test)]
@@ -193,7 +138,10 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema(), usage_schema());
         let tokens = batch.column_by_name("total_tokens").expect("column");
-        let tokens = tokens.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let tokens = tokens
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("int64");
         assert_eq!(tokens.value(1), 15);
     }
 

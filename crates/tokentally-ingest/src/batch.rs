@@ -41,7 +41,7 @@ impl Batch {
             Decoded::Row(row) => {
                 summary.add_row(&row);
                 self.rows += 1;
-                self.sink.push(*row)?;
+                self.sink.push(&row)?;
             }
             Decoded::Bad { kind, reason, raw } => {
                 summary.quarantined += 1;

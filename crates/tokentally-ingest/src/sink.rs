@@ -7,14 +7,18 @@
 
 use crate::error::IoContext as _;
 use crate::{Error, Result};
+use arrow::array::{AsArray as _, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::TimestampMicrosecondType;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use tokentally_core::{UsageRecord, usage_to_batch};
+use tokentally_core::{UsageColumns, UsageRecord};
 
 /// How the sink buffers.
 #[derive(Debug, Clone)]
@@ -44,15 +48,24 @@ struct PendingPart {
 pub struct ParquetSink {
     root: PathBuf,
     options: SinkOptions,
-    buffers: BTreeMap<NaiveDate, Vec<UsageRecord>>,
+    /// Rows by UTC day, already in columns: a row is copied in as it arrives and
+    /// its record dropped (see `tokentally_core::UsageColumns`).
+    buffers: BTreeMap<NaiveDate, UsageColumns>,
     buffered: usize,
     next_seq: BTreeMap<NaiveDate, u32>,
     pending: Vec<PendingPart>,
 }
 
 fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+    // Ids are unique per row: a dictionary would only cost a hash per value, and
+    // min/max of random hex a comparison per value, and neither helps a reader.
+    let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    for id in ["event_id", "request_id"] {
+        builder = builder
+            .set_column_dictionary_enabled(ColumnPath::from(id), false)
+            .set_column_statistics_enabled(ColumnPath::from(id), EnabledStatistics::None);
+    }
+    builder
         .set_created_by(concat!("tokentally ", env!("CARGO_PKG_VERSION")).to_owned())
         .build()
 }
@@ -71,7 +84,7 @@ impl ParquetSink {
     }
 
     /// Adds one row; writes buffered rows out when the buffer is full.
-    pub fn push(&mut self, row: UsageRecord) -> Result<()> {
+    pub fn push(&mut self, row: &UsageRecord) -> Result<()> {
         let date = row.request_time.date_naive();
         self.buffers.entry(date).or_default().push(row);
         self.buffered += 1;
@@ -87,8 +100,7 @@ impl ParquetSink {
 
     fn write_buffers(&mut self) -> Result<()> {
         for (date, mut rows) in std::mem::take(&mut self.buffers) {
-            // Time order inside a part lets readers prune row groups by time.
-            rows.sort_by(|a, b| (a.request_time, &a.event_id).cmp(&(b.request_time, &b.event_id)));
+            let batch = time_order(rows.finish()?)?;
             let next = self.next_seq.entry(date).or_insert(0);
             let seq = *next;
             *next += 1;
@@ -96,7 +108,7 @@ impl ParquetSink {
                 .date_dir(date)
                 .join(format!(".part-{}-{date}-{seq}.tmp", std::process::id()));
             let part = PendingPart { date, seq, tmp };
-            write_part(&part.tmp, &rows)?;
+            write_part(&part.tmp, &batch)?;
             self.pending.push(part);
         }
         self.buffered = 0;
@@ -128,11 +140,39 @@ impl ParquetSink {
     }
 }
 
-fn write_part(path: &Path, rows: &[UsageRecord]) -> Result<()> {
+/// Rows by (request time, event id), ties in arrival order: time order inside a
+/// part lets readers prune row groups by time. Rows read from one partition or
+/// file mostly arrive in that order already, and then nothing is copied.
+fn time_order(batch: RecordBatch) -> Result<RecordBatch> {
+    let (Some(times), Some(ids)) = (
+        batch
+            .column_by_name("request_time")
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()),
+        batch
+            .column_by_name("event_id")
+            .and_then(|c| c.as_string_opt::<i32>()),
+    ) else {
+        return Err(Error::Internal(
+            "usage batch without request_time or event_id".into(),
+        ));
+    };
+    let key = |i: usize| (times.value(i), ids.value(i));
+    if (1..batch.num_rows()).all(|i| key(i - 1) <= key(i)) {
+        return Ok(batch);
+    }
+    let rows = u32::try_from(batch.num_rows())
+        .map_err(|_| Error::Internal("more than 2^32 rows in one part".into()))?;
+    let mut order: Vec<u32> = (0..rows).collect();
+    // Stable: rows with equal keys keep their arrival order.
+    order.sort_by(|&a, &b| key(a as usize).cmp(&key(b as usize)));
+    take_record_batch(&batch, &UInt32Array::from(order))
+        .map_err(|e| Error::Internal(format!("ordering a usage part by time: {e}")))
+}
+
+fn write_part(path: &Path, batch: &RecordBatch) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).at(dir)?;
     }
-    let batch = usage_to_batch(rows)?;
     let file = File::create(path).at(path)?;
     let parquet_err = |source| Error::Parquet {
         path: path.to_owned(),
@@ -140,7 +180,7 @@ fn write_part(path: &Path, rows: &[UsageRecord]) -> Result<()> {
     };
     let mut writer =
         ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(parquet_err)?;
-    writer.write(&batch).map_err(parquet_err)?;
+    writer.write(batch).map_err(parquet_err)?;
     let file = writer.into_inner().map_err(parquet_err)?;
     file.sync_all().at(path)
 }
@@ -148,4 +188,78 @@ fn write_part(path: &Path, rows: &[UsageRecord]) -> Result<()> {
 /// Makes a rename durable: on Linux the directory entry needs its own fsync.
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use tokentally_core::SourcePosition;
+
+    fn row(time: &str, event_id: &str, offset: i64) -> UsageRecord {
+        let record = serde_json::json!({"schema": 1, "request_id": format!("r{offset}"),
+            "request_time": time, "deployment": "gpt-4o", "operation": "chat/completions",
+            "request": {"messages": [{"role": "user", "content": "hi"}]},
+            "response": {"status": 200, "body": {"model": "gpt-4o",
+                "choices": [{"index": 0, "message": {"content": "hello"}}]}}});
+        let position = SourcePosition {
+            source: "t.jsonl".into(),
+            partition: None,
+            offset,
+        };
+        let mut row = tokentally_parse::parse_record(record.to_string().as_bytes(), position).expect("row");
+        row.event_id = event_id.to_owned();
+        row
+    }
+
+    fn offsets(path: &Path) -> Vec<i64> {
+        let file = File::open(path).expect("part");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let col = batch.column_by_name("source_offset").expect("column");
+            let col = col.as_primitive::<arrow::datatypes::Int64Type>();
+            out.extend((0..col.len()).map(|i| col.value(i)));
+        }
+        out
+    }
+
+    #[test]
+    fn parts_are_in_time_then_id_order_ties_in_arrival_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut sink = ParquetSink::new(dir.path(), SinkOptions::default());
+        let rows = [
+            row("2026-10-01T12:00:02Z", "b", 0),
+            row("2026-10-01T12:00:01Z", "b", 1),
+            row("2026-10-01T12:00:01Z", "a", 2),
+            // A replayed copy: same time and id, kept after the first.
+            row("2026-10-01T12:00:01Z", "b", 3),
+            row("2026-10-02T00:00:00Z", "a", 4),
+        ];
+        for r in &rows {
+            sink.push(r).expect("push");
+        }
+        let files = sink.finish("t").expect("finish");
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(offsets(&files[0]), [2, 1, 3, 0]);
+        assert_eq!(offsets(&files[1]), [4]);
+    }
+
+    #[test]
+    fn a_full_buffer_is_written_as_its_own_part() {
+        let dir = tempfile::tempdir().expect("dir");
+        let options = SinkOptions { max_buffered_rows: 2 };
+        let mut sink = ParquetSink::new(dir.path(), options);
+        for offset in 0..5 {
+            sink.push(&row("2026-10-01T12:00:00Z", &format!("e{offset}"), offset))
+                .expect("push");
+        }
+        let files = sink.finish("t").expect("finish");
+        let per_file: Vec<Vec<i64>> = files.iter().map(|f| offsets(f)).collect();
+        assert_eq!(per_file, [vec![0, 1], vec![2, 3], vec![4]]);
+    }
 }

@@ -1,3 +1,4 @@
+use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +23,8 @@ pub struct IngestSummary {
     /// Records understood and deliberately not turned into rows, by what they were
     /// (other diagnostic categories, gateway logs without an LLM log).
     pub skipped: BTreeMap<String, u64>,
-    pub rows_by_date: BTreeMap<String, u64>,
+    /// Rows by UTC day of their request time (the `date=` folder they went to).
+    pub rows_by_date: BTreeMap<NaiveDate, u64>,
     pub files_written: Vec<PathBuf>,
     pub quarantine_files: Vec<PathBuf>,
     /// Present for Kafka / Event Hubs runs: mode, commits, per-partition offsets and lag.
@@ -43,7 +45,7 @@ impl IngestSummary {
         self.unknown_model_rows += u64::from(row.estimated_unknown_model());
         *self
             .rows_by_date
-            .entry(row.request_time.date_naive().to_string())
+            .entry(row.request_time.date_naive())
             .or_default() += 1;
     }
 }
@@ -82,6 +84,11 @@ mod tests {
             ),
             (3, 2, 1)
         );
-        assert_eq!(summary.rows_by_date.get("2026-10-01"), Some(&3));
+        assert_eq!(
+            summary
+                .rows_by_date
+                .get(&NaiveDate::from_ymd_opt(2026, 10, 1).expect("date")),
+            Some(&3)
+        );
     }
 }

@@ -11,6 +11,10 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+/// The `tokentally` binary's allocator, so the proxy is timed as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
