@@ -2,34 +2,26 @@
 //! UTC day: the one pass over every row, so the one place speed matters
 //! (benches/README.md has the figures).
 //!
-//! DataFusion reads the Parquet (partition pruning, projection, the time filter,
-//! decoding in parallel); deduplication and the aggregate run here, day by day:
-//! copies of one call carry its one `request_time`, so they always sit in the
-//! same `date=` partition, and a day's event ids are all the state deduplication
-//! needs. Memory is bounded by the days in flight, never by the month. A sort or
-//! a hash join over all event ids in SQL was several times slower (the history
-//! of this file has the SQL version).
+//! `scan_files.rs` reads each day's Parquet files (projection, the time filter,
+//! repeated strings as dictionaries); deduplication and the aggregate run here,
+//! day by day: copies of one call carry its one `request_time`, so they always
+//! sit in the same `date=` partition, and a day's event ids are all the state
+//! deduplication needs. Memory is bounded by the days in flight (their event
+//! tables and one batch each), never by the month. A sort or a hash join over
+//! all event ids in SQL was several times slower, and reading through
+//! DataFusion cost a string lookup per row (the history of this file has both).
 
 use crate::dataset::DayUsage;
 use crate::scan_columns::{Columns, Interner, Key};
+use crate::scan_files::{day_files, file_rows, read_file};
 use crate::{Month, Result};
 use chrono::NaiveDate;
-use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
 use hashbrown::HashTable;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
-
-/// The columns the report reads, and only those (projection pushdown).
-const DAY_SQL: &str = "
-SELECT event_id, app_id, app_id_source, deployment, model, request_time, status, usage_source,
-       prompt_tokens, cached_prompt_tokens, completion_tokens, reasoning_tokens, total_tokens,
-       source, source_partition, source_offset
-FROM usage_scan
-WHERE date = $1 AND request_time >= $2 AND request_time < $3
-";
 
 /// Which copy of a call counts: reported usage over an estimate over none, then
 /// the caller's token claim over an APIM subscription over nothing (a call logged
@@ -236,27 +228,29 @@ impl DayCalls {
     }
 }
 
-/// The month's calls, one per event id, aggregated per app, deployment, model
-/// and UTC day (the day decides which price applies). Days run concurrently, as
-/// many as the session's target partitions.
-pub(crate) async fn daily_usage(ctx: &SessionContext, month: Month) -> Result<Vec<DayUsage>> {
-    let parallel = ctx.copied_config().target_partitions().max(1);
-    let permits = Arc::new(Semaphore::new(parallel));
+/// The month's calls in `<data_dir>/usage`, one per event id, aggregated per
+/// app, deployment, model and UTC day (the day decides which price applies).
+/// `parallel` days run at once, each on a blocking thread (decoding and the
+/// dedup table are CPU work).
+pub(crate) async fn daily_usage(usage_dir: &Path, month: Month, parallel: usize) -> Result<Vec<DayUsage>> {
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
     // At most one `DayCalls` per day in flight, handed from day to day.
     let spare: Arc<Mutex<Vec<DayCalls>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut day = month.first_day();
     while day < month.end_day() {
-        let (ctx, permits, spare) = (ctx.clone(), permits.clone(), spare.clone());
+        let (permits, spare, dir) = (permits.clone(), spare.clone(), usage_dir.to_owned());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            scan_day(&ctx, month, day, &spare).await
+            tokio::task::spawn_blocking(move || scan_day(&dir, month, day, &spare)).await
         });
         day = day.succ_opt().unwrap_or(NaiveDate::MAX);
     }
     let mut rows = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let day_rows = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
+        let day_rows = done
+            .and_then(|scanned| scanned)
+            .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
         rows.extend(day_rows);
     }
     rows.sort_by(|a, b| {
@@ -274,29 +268,21 @@ pub(crate) async fn daily_usage(ctx: &SessionContext, month: Month) -> Result<Ve
     Ok(rows)
 }
 
-async fn scan_day(
-    ctx: &SessionContext,
+fn scan_day(
+    usage_dir: &Path,
     month: Month,
     day: NaiveDate,
     spare: &Mutex<Vec<DayCalls>>,
 ) -> Result<Vec<DayUsage>> {
-    let micros = |t: chrono::DateTime<chrono::Utc>| {
-        ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
-    };
-    let params = vec![
-        ScalarValue::Utf8(Some(day.to_string())),
-        micros(month.start()),
-        micros(month.end()),
-    ];
-    // One day's projected columns: tens of MB at a few hundred thousand calls.
-    let batches = ctx
-        .sql(DAY_SQL)
-        .await?
-        .with_param_values(params)?
-        .collect()
-        .await?;
+    let files: Vec<PathBuf> = day_files(usage_dir, day)?;
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = 0;
+    for file in &files {
+        rows += file_rows(file)?;
+    }
     let mut interner = Interner::default();
-    let rows = batches.iter().map(|b| b.num_rows()).sum();
     let mut calls = match spare.lock().ok().and_then(|mut s| s.pop()) {
         Some(mut calls) => {
             calls.reset(rows);
@@ -304,12 +290,15 @@ async fn scan_day(
         }
         None => DayCalls::with_capacity(rows),
     };
-    for batch in &batches {
-        let cols = Columns::new(batch)?;
-        let rows = cols.calls(&mut interner)?;
-        for (row, call) in rows.into_iter().enumerate() {
-            calls.offer(cols.event_id(row), call, interner.sources());
-        }
+    for file in &files {
+        read_file(file, month, &mut |batch| {
+            let cols = Columns::new(batch)?;
+            let rows = cols.calls(&mut interner)?;
+            for (row, call) in rows.into_iter().enumerate() {
+                calls.offer(cols.event_id(row), call, interner.sources());
+            }
+            Ok(())
+        })?;
     }
     let day_rows = aggregate(&calls, interner.keys());
     if let Ok(mut spare) = spare.lock() {
