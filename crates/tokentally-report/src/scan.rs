@@ -68,18 +68,36 @@ pub(crate) struct Call {
 }
 
 /// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
-/// `u128`; any other id is kept as text, so no two ids are ever merged. The
-/// tables hold only indexes into `calls` (4-byte entries: a day's table stays
-/// within the caches, and its lookups were the scan's main cost), the full id of
-/// each call sits beside it in `hex_ids`, and the aggregate is a sequential read.
+/// `u128`; any other id is kept as text, so no two ids are ever merged.
+///
+/// Every call with a hex id is appended as it comes, with its id's hash in one
+/// of [`PARTS`] lists by the hash's top bits; [`DayCalls::resolve`] then
+/// deduplicates one list at a time in a table small enough for the L2 cache.
+/// Probing one table of the whole day cost a cache miss per new id, and was
+/// half the scan's time (benches/README.md).
 #[derive(Default)]
 pub(crate) struct DayCalls {
-    /// Indexes of the calls with hex ids, found by [`hash_id`] of the id.
-    hex: HashTable<u32>,
+    /// (hash, index into `calls`) of each call with a hex id, by [`part`].
+    parts: Vec<Vec<(u64, u32)>>,
+    /// One part's (hash, index) of the best copy per id, reused part to part.
+    table: HashTable<(u64, u32)>,
     /// The numeric id of each call in `calls` (0 for a text id: never looked up).
     hex_ids: Vec<u128>,
     other: HashMap<String, u32>,
     calls: Vec<Call>,
+    /// Whether each call in `calls` is its id's chosen copy (after `resolve`).
+    live: Vec<bool>,
+}
+
+/// How many parts [`DayCalls`] splits a day's ids into: a day of a few hundred
+/// thousand calls makes parts of a few thousand, whose table fits the L2 cache,
+/// and 64 lists written at once still stream.
+const PARTS: usize = 64;
+
+/// The part of an id hashed to `hash`: its top bits (the table probes by the
+/// low bits and hashbrown's tag by the top 7, so within a part they still vary).
+fn part(hash: u64) -> usize {
+    (hash >> 58) as usize
 }
 
 /// Hash of a numeric event id for [`DayCalls`]: a multiply of both halves, so
@@ -164,67 +182,109 @@ fn parse_hex_id(id: &str) -> Option<u128> {
 
 impl DayCalls {
     fn with_capacity(rows: usize) -> Self {
-        Self {
-            hex: HashTable::with_capacity(rows),
-            hex_ids: Vec::with_capacity(rows),
-            other: HashMap::new(),
-            calls: Vec::with_capacity(rows),
-        }
+        let mut calls = Self::default();
+        calls.reset(rows);
+        calls
     }
 
     /// Empties the day's calls for the next day, keeping the allocations: a
     /// fresh table and vectors per day cost a page fault per 4 KiB touched
     /// (about a tenth of the scan's time).
     fn reset(&mut self, rows: usize) {
-        self.hex.clear();
+        self.parts.resize_with(PARTS, Vec::new);
+        for p in &mut self.parts {
+            p.clear();
+            // A little over an even share, so a part rarely grows.
+            p.reserve(rows / PARTS + rows / (PARTS * 8) + 16);
+        }
+        self.table.clear();
         self.hex_ids.clear();
         self.other.clear();
         self.calls.clear();
-        // Empty, so the rehash closure is never called.
-        self.hex.reserve(rows, |_| 0);
+        self.live.clear();
         self.hex_ids.reserve(rows);
         self.calls.reserve(rows);
+        self.live.reserve(rows);
     }
 
     pub(crate) fn offer(&mut self, id: &str, call: Call, sources: &[String]) {
         let next = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
-        let kept = match parse_hex_id(id) {
-            Some(n) => {
-                let ids = &self.hex_ids;
-                let entry = self.hex.entry(
-                    hash_id(n),
-                    |&i| ids.get(i as usize) == Some(&n),
-                    |&i| ids.get(i as usize).map_or(0, |&id| hash_id(id)),
-                );
-                match entry {
-                    hashbrown::hash_table::Entry::Occupied(o) => Some(*o.get()),
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        v.insert(next);
-                        self.hex_ids.push(n);
-                        self.calls.push(call);
-                        None
-                    }
-                }
+        if let Some(n) = parse_hex_id(id) {
+            let hash = hash_id(n);
+            if let Some(p) = self.parts.get_mut(part(hash)) {
+                p.push((hash, next));
             }
-            None => match self.other.entry(id.to_owned()) {
-                Entry::Occupied(o) => Some(*o.get()),
-                Entry::Vacant(v) => {
-                    v.insert(next);
-                    self.hex_ids.push(0);
-                    self.calls.push(call);
-                    None
-                }
-            },
+            self.hex_ids.push(n);
+            self.calls.push(call);
+            self.live.push(true);
+            return;
+        }
+        let kept = match self.other.entry(id.to_owned()) {
+            Entry::Occupied(o) => *o.get(),
+            Entry::Vacant(v) => {
+                v.insert(next);
+                self.hex_ids.push(0);
+                self.calls.push(call);
+                self.live.push(true);
+                return;
+            }
         };
-        if let Some(kept) = kept.and_then(|i| self.calls.get_mut(i as usize))
+        if let Some(kept) = self.calls.get_mut(kept as usize)
             && call.rank.before(&kept.rank, sources)
         {
             *kept = call;
         }
     }
 
+    /// Keeps the best-ranked copy of each hex id (the first offered among
+    /// equals), part by part; [`DayCalls::calls`] then yields only those.
+    pub(crate) fn resolve(&mut self, sources: &[String]) {
+        let Self {
+            parts,
+            table,
+            hex_ids,
+            calls,
+            live,
+            ..
+        } = self;
+        for p in parts.iter_mut() {
+            table.clear();
+            table.reserve(p.len(), |&(h, _)| h);
+            for &(hash, i) in p.iter() {
+                let id = hex_ids.get(i as usize).copied();
+                let entry = table.entry(
+                    hash,
+                    |&(h, j)| h == hash && hex_ids.get(j as usize).copied() == id,
+                    |&(h, _)| h,
+                );
+                let hashbrown::hash_table::Entry::Occupied(mut o) = entry else {
+                    entry.insert((hash, i));
+                    continue;
+                };
+                let kept = o.get().1;
+                let (Some(new), Some(old)) = (calls.get(i as usize), calls.get(kept as usize)) else {
+                    continue;
+                };
+                let loser = if new.rank.before(&old.rank, sources) {
+                    o.get_mut().1 = i;
+                    kept
+                } else {
+                    i
+                };
+                if let Some(l) = live.get_mut(loser as usize) {
+                    *l = false;
+                }
+            }
+            p.clear();
+        }
+    }
+
     fn calls(&self) -> impl Iterator<Item = &Call> {
-        self.calls.iter()
+        self.calls
+            .iter()
+            .zip(&self.live)
+            .filter(|&(_, &live)| live)
+            .map(|(c, _)| c)
     }
 }
 
@@ -300,6 +360,7 @@ fn scan_day(
             Ok(())
         })?;
     }
+    calls.resolve(interner.sources());
     let day_rows = aggregate(&calls, interner.keys());
     if let Ok(mut spare) = spare.lock() {
         spare.push(calls);
@@ -375,6 +436,7 @@ mod tests {
             }
             day.offer("e1", call(2, 0, 1, 3), &sources);
             day.offer("e1", call(2, 0, 0, 4), &sources);
+            day.resolve(&sources);
             let mut winners: Vec<u32> = day.calls().map(|c| c.key).collect();
             winners.sort_unstable();
             // Reported beats estimated; among reported, the first source wins.
@@ -387,6 +449,7 @@ mod tests {
         let sources = ["a.jsonl".to_owned(), "b.jsonl".to_owned()];
         day.offer(id, by_subscription, &sources);
         day.offer(id, call(0, 1, 1, 21), &sources);
+        day.resolve(&sources);
         assert_eq!(day.calls().map(|c| c.key).collect::<Vec<_>>(), [21]);
         assert_eq!(
             parse_hex_id("0123456789abcdef0123456789abcdef"),
@@ -418,6 +481,7 @@ mod tests {
                 day.offer(id, call(0, 0, round, u32::try_from(n).unwrap_or(0)), &sources);
             }
         }
+        day.resolve(&sources);
         let unique: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(day.calls().count(), unique.len());
         // The earlier offset of each id's two copies won.
