@@ -251,10 +251,11 @@ impl DayCalls {
             table.clear();
             table.reserve(p.len(), |&(h, _)| h);
             for &(hash, i) in p.iter() {
-                let id = hex_ids.get(i as usize).copied();
+                // The ids are read only when the 64-bit hashes are equal (a
+                // copy, almost always): reading each row's id was a cache miss.
                 let entry = table.entry(
                     hash,
-                    |&(h, j)| h == hash && hex_ids.get(j as usize).copied() == id,
+                    |&(h, j)| h == hash && hex_ids.get(j as usize) == hex_ids.get(i as usize),
                     |&(h, _)| h,
                 );
                 let hashbrown::hash_table::Entry::Occupied(mut o) = entry else {
