@@ -6,11 +6,10 @@
 //! [`DayUsage`], deduplicated.
 
 use crate::{Error, Result};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Name of the usage table in SQL.
 pub const USAGE_TABLE: &str = "usage";
@@ -42,26 +41,12 @@ pub(crate) async fn register_usage(ctx: &SessionContext, data_dir: &Path) -> Res
     register_as(ctx, data_dir, USAGE_TABLE, tokentally_core::usage_schema()).await
 }
 
-/// Name of the report scan's view of the dataset (see [`register_scan`]).
-pub(crate) const SCAN_TABLE: &str = "usage_scan";
-
-/// Registers the dataset again as [`SCAN_TABLE`], its strings read as views.
-/// Parquet stores repeated strings (app, deployment, model, source) with a
-/// dictionary, and a view reader keeps one view per dictionary entry, so the scan
-/// recognises a repeated string by its 16-byte view instead of hashing its text.
-/// `usage` keeps plain strings for analysts' SQL.
-pub(crate) async fn register_scan(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
-    let usage = tokentally_core::usage_schema();
-    let fields: Vec<Field> = usage
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => Field::new(f.name(), DataType::Utf8View, f.is_nullable()),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    let schema = Arc::new(Schema::new_with_metadata(fields, usage.metadata().clone()));
-    register_as(ctx, data_dir, SCAN_TABLE, schema).await
+/// `<data_dir>/usage`, checked as [`register_usage`] checks it: the report scan
+/// reads its Parquet files itself (`scan_files.rs`).
+pub(crate) fn check_usage(data_dir: &Path) -> Result<PathBuf> {
+    let dir = data_dir.join("usage");
+    check_dataset(&dir)?;
+    Ok(dir)
 }
 
 async fn register_as(ctx: &SessionContext, data_dir: &Path, name: &str, schema: SchemaRef) -> Result<()> {

@@ -45,6 +45,11 @@ pub enum Error {
     #[error("{line}: {what} overflows")]
     Overflow { line: String, what: &'static str },
 
+    /// A usage Parquet file the report scan cannot read (corrupt, truncated, a
+    /// column of a type that cannot be cast, a required column missing).
+    #[error("{}: {reason}", path.display())]
+    UsageFile { path: PathBuf, reason: String },
+
     #[error("{}: {source}", path.display())]
     File { path: PathBuf, source: std::io::Error },
 

@@ -19,6 +19,7 @@ mod prices;
 mod ptu;
 mod scan;
 mod scan_columns;
+mod scan_files;
 mod sql;
 mod sql_output;
 mod sql_tables;
@@ -126,8 +127,9 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         Some(path) => CostCenters::load(path)?,
         None => CostCenters::default(),
     };
-    dataset::register_scan(&ctx, &opts.data_dir).await?;
-    let days = scan::daily_usage(&ctx, opts.month).await?;
+    let usage_dir = dataset::check_usage(&opts.data_dir)?;
+    let parallel = ctx.copied_config().target_partitions();
+    let days = scan::daily_usage(&usage_dir, opts.month, parallel).await?;
     if days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }

@@ -2,34 +2,26 @@
 //! UTC day: the one pass over every row, so the one place speed matters
 //! (benches/README.md has the figures).
 //!
-//! DataFusion reads the Parquet (partition pruning, projection, the time filter,
-//! decoding in parallel); deduplication and the aggregate run here, day by day:
-//! copies of one call carry its one `request_time`, so they always sit in the
-//! same `date=` partition, and a day's event ids are all the state deduplication
-//! needs. Memory is bounded by the days in flight, never by the month. A sort or
-//! a hash join over all event ids in SQL was several times slower (the history
-//! of this file has the SQL version).
+//! `scan_files.rs` reads each day's Parquet files (projection, the time filter,
+//! repeated strings as dictionaries); deduplication and the aggregate run here,
+//! day by day: copies of one call carry its one `request_time`, so they always
+//! sit in the same `date=` partition, and a day's event ids are all the state
+//! deduplication needs. Memory is bounded by the days in flight (their event
+//! tables and one batch each), never by the month. A sort or a hash join over
+//! all event ids in SQL was several times slower, and reading through
+//! DataFusion cost a string lookup per row (the history of this file has both).
 
 use crate::dataset::DayUsage;
 use crate::scan_columns::{Columns, Interner, Key};
+use crate::scan_files::{day_files, file_rows, read_file};
 use crate::{Month, Result};
 use chrono::NaiveDate;
-use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
 use hashbrown::HashTable;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
-
-/// The columns the report reads, and only those (projection pushdown).
-const DAY_SQL: &str = "
-SELECT event_id, app_id, app_id_source, deployment, model, request_time, status, usage_source,
-       prompt_tokens, cached_prompt_tokens, completion_tokens, reasoning_tokens, total_tokens,
-       source, source_partition, source_offset
-FROM usage_scan
-WHERE date = $1 AND request_time >= $2 AND request_time < $3
-";
 
 /// Which copy of a call counts: reported usage over an estimate over none, then
 /// the caller's token claim over an APIM subscription over nothing (a call logged
@@ -76,18 +68,36 @@ pub(crate) struct Call {
 }
 
 /// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
-/// `u128`; any other id is kept as text, so no two ids are ever merged. The
-/// tables hold only indexes into `calls` (4-byte entries: a day's table stays
-/// within the caches, and its lookups were the scan's main cost), the full id of
-/// each call sits beside it in `hex_ids`, and the aggregate is a sequential read.
+/// `u128`; any other id is kept as text, so no two ids are ever merged.
+///
+/// Every call with a hex id is appended as it comes, with its id's hash in one
+/// of [`PARTS`] lists by the hash's top bits; [`DayCalls::resolve`] then
+/// deduplicates one list at a time in a table small enough for the L2 cache.
+/// Probing one table of the whole day cost a cache miss per new id, and was
+/// half the scan's time (benches/README.md).
 #[derive(Default)]
 pub(crate) struct DayCalls {
-    /// Indexes of the calls with hex ids, found by [`hash_id`] of the id.
-    hex: HashTable<u32>,
+    /// (hash, index into `calls`) of each call with a hex id, by [`part`].
+    parts: Vec<Vec<(u64, u32)>>,
+    /// One part's (hash, index) of the best copy per id, reused part to part.
+    table: HashTable<(u64, u32)>,
     /// The numeric id of each call in `calls` (0 for a text id: never looked up).
     hex_ids: Vec<u128>,
     other: HashMap<String, u32>,
     calls: Vec<Call>,
+    /// Whether each call in `calls` is its id's chosen copy (after `resolve`).
+    live: Vec<bool>,
+}
+
+/// How many parts [`DayCalls`] splits a day's ids into: a day of a few hundred
+/// thousand calls makes parts of a few thousand, whose table fits the L2 cache,
+/// and 64 lists written at once still stream.
+const PARTS: usize = 64;
+
+/// The part of an id hashed to `hash`: its top bits (the table probes by the
+/// low bits and hashbrown's tag by the top 7, so within a part they still vary).
+fn part(hash: u64) -> usize {
+    (hash >> 58) as usize
 }
 
 /// Hash of a numeric event id for [`DayCalls`]: a multiply of both halves, so
@@ -172,91 +182,136 @@ fn parse_hex_id(id: &str) -> Option<u128> {
 
 impl DayCalls {
     fn with_capacity(rows: usize) -> Self {
-        Self {
-            hex: HashTable::with_capacity(rows),
-            hex_ids: Vec::with_capacity(rows),
-            other: HashMap::new(),
-            calls: Vec::with_capacity(rows),
-        }
+        let mut calls = Self::default();
+        calls.reset(rows);
+        calls
     }
 
     /// Empties the day's calls for the next day, keeping the allocations: a
     /// fresh table and vectors per day cost a page fault per 4 KiB touched
     /// (about a tenth of the scan's time).
     fn reset(&mut self, rows: usize) {
-        self.hex.clear();
+        self.parts.resize_with(PARTS, Vec::new);
+        for p in &mut self.parts {
+            p.clear();
+            // A little over an even share, so a part rarely grows.
+            p.reserve(rows / PARTS + rows / (PARTS * 8) + 16);
+        }
+        self.table.clear();
         self.hex_ids.clear();
         self.other.clear();
         self.calls.clear();
-        // Empty, so the rehash closure is never called.
-        self.hex.reserve(rows, |_| 0);
+        self.live.clear();
         self.hex_ids.reserve(rows);
         self.calls.reserve(rows);
+        self.live.reserve(rows);
     }
 
     pub(crate) fn offer(&mut self, id: &str, call: Call, sources: &[String]) {
         let next = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
-        let kept = match parse_hex_id(id) {
-            Some(n) => {
-                let ids = &self.hex_ids;
-                let entry = self.hex.entry(
-                    hash_id(n),
-                    |&i| ids.get(i as usize) == Some(&n),
-                    |&i| ids.get(i as usize).map_or(0, |&id| hash_id(id)),
-                );
-                match entry {
-                    hashbrown::hash_table::Entry::Occupied(o) => Some(*o.get()),
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        v.insert(next);
-                        self.hex_ids.push(n);
-                        self.calls.push(call);
-                        None
-                    }
-                }
+        if let Some(n) = parse_hex_id(id) {
+            let hash = hash_id(n);
+            if let Some(p) = self.parts.get_mut(part(hash)) {
+                p.push((hash, next));
             }
-            None => match self.other.entry(id.to_owned()) {
-                Entry::Occupied(o) => Some(*o.get()),
-                Entry::Vacant(v) => {
-                    v.insert(next);
-                    self.hex_ids.push(0);
-                    self.calls.push(call);
-                    None
-                }
-            },
+            self.hex_ids.push(n);
+            self.calls.push(call);
+            self.live.push(true);
+            return;
+        }
+        let kept = match self.other.entry(id.to_owned()) {
+            Entry::Occupied(o) => *o.get(),
+            Entry::Vacant(v) => {
+                v.insert(next);
+                self.hex_ids.push(0);
+                self.calls.push(call);
+                self.live.push(true);
+                return;
+            }
         };
-        if let Some(kept) = kept.and_then(|i| self.calls.get_mut(i as usize))
+        if let Some(kept) = self.calls.get_mut(kept as usize)
             && call.rank.before(&kept.rank, sources)
         {
             *kept = call;
         }
     }
 
+    /// Keeps the best-ranked copy of each hex id (the first offered among
+    /// equals), part by part; [`DayCalls::calls`] then yields only those.
+    pub(crate) fn resolve(&mut self, sources: &[String]) {
+        let Self {
+            parts,
+            table,
+            hex_ids,
+            calls,
+            live,
+            ..
+        } = self;
+        for p in parts.iter_mut() {
+            table.clear();
+            table.reserve(p.len(), |&(h, _)| h);
+            for &(hash, i) in p.iter() {
+                // The ids are read only when the 64-bit hashes are equal (a
+                // copy, almost always): reading each row's id was a cache miss.
+                let entry = table.entry(
+                    hash,
+                    |&(h, j)| h == hash && hex_ids.get(j as usize) == hex_ids.get(i as usize),
+                    |&(h, _)| h,
+                );
+                let hashbrown::hash_table::Entry::Occupied(mut o) = entry else {
+                    entry.insert((hash, i));
+                    continue;
+                };
+                let kept = o.get().1;
+                let (Some(new), Some(old)) = (calls.get(i as usize), calls.get(kept as usize)) else {
+                    continue;
+                };
+                let loser = if new.rank.before(&old.rank, sources) {
+                    o.get_mut().1 = i;
+                    kept
+                } else {
+                    i
+                };
+                if let Some(l) = live.get_mut(loser as usize) {
+                    *l = false;
+                }
+            }
+            p.clear();
+        }
+    }
+
     fn calls(&self) -> impl Iterator<Item = &Call> {
-        self.calls.iter()
+        self.calls
+            .iter()
+            .zip(&self.live)
+            .filter(|&(_, &live)| live)
+            .map(|(c, _)| c)
     }
 }
 
-/// The month's calls, one per event id, aggregated per app, deployment, model
-/// and UTC day (the day decides which price applies). Days run concurrently, as
-/// many as the session's target partitions.
-pub(crate) async fn daily_usage(ctx: &SessionContext, month: Month) -> Result<Vec<DayUsage>> {
-    let parallel = ctx.copied_config().target_partitions().max(1);
-    let permits = Arc::new(Semaphore::new(parallel));
+/// The month's calls in `<data_dir>/usage`, one per event id, aggregated per
+/// app, deployment, model and UTC day (the day decides which price applies).
+/// `parallel` days run at once, each on a blocking thread (decoding and the
+/// dedup table are CPU work).
+pub(crate) async fn daily_usage(usage_dir: &Path, month: Month, parallel: usize) -> Result<Vec<DayUsage>> {
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
     // At most one `DayCalls` per day in flight, handed from day to day.
     let spare: Arc<Mutex<Vec<DayCalls>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut day = month.first_day();
     while day < month.end_day() {
-        let (ctx, permits, spare) = (ctx.clone(), permits.clone(), spare.clone());
+        let (permits, spare, dir) = (permits.clone(), spare.clone(), usage_dir.to_owned());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            scan_day(&ctx, month, day, &spare).await
+            tokio::task::spawn_blocking(move || scan_day(&dir, month, day, &spare)).await
         });
         day = day.succ_opt().unwrap_or(NaiveDate::MAX);
     }
     let mut rows = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let day_rows = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
+        let day_rows = done
+            .and_then(|scanned| scanned)
+            .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
         rows.extend(day_rows);
     }
     rows.sort_by(|a, b| {
@@ -274,29 +329,21 @@ pub(crate) async fn daily_usage(ctx: &SessionContext, month: Month) -> Result<Ve
     Ok(rows)
 }
 
-async fn scan_day(
-    ctx: &SessionContext,
+fn scan_day(
+    usage_dir: &Path,
     month: Month,
     day: NaiveDate,
     spare: &Mutex<Vec<DayCalls>>,
 ) -> Result<Vec<DayUsage>> {
-    let micros = |t: chrono::DateTime<chrono::Utc>| {
-        ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
-    };
-    let params = vec![
-        ScalarValue::Utf8(Some(day.to_string())),
-        micros(month.start()),
-        micros(month.end()),
-    ];
-    // One day's projected columns: tens of MB at a few hundred thousand calls.
-    let batches = ctx
-        .sql(DAY_SQL)
-        .await?
-        .with_param_values(params)?
-        .collect()
-        .await?;
+    let files: Vec<PathBuf> = day_files(usage_dir, day)?;
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = 0;
+    for file in &files {
+        rows += file_rows(file)?;
+    }
     let mut interner = Interner::default();
-    let rows = batches.iter().map(|b| b.num_rows()).sum();
     let mut calls = match spare.lock().ok().and_then(|mut s| s.pop()) {
         Some(mut calls) => {
             calls.reset(rows);
@@ -304,13 +351,17 @@ async fn scan_day(
         }
         None => DayCalls::with_capacity(rows),
     };
-    for batch in &batches {
-        let cols = Columns::new(batch)?;
-        let rows = cols.calls(&mut interner)?;
-        for (row, call) in rows.into_iter().enumerate() {
-            calls.offer(cols.event_id(row), call, interner.sources());
-        }
+    for file in &files {
+        read_file(file, month, &mut |batch| {
+            let cols = Columns::new(batch)?;
+            let rows = cols.calls(&mut interner)?;
+            for (row, call) in rows.into_iter().enumerate() {
+                calls.offer(cols.event_id(row), call, interner.sources());
+            }
+            Ok(())
+        })?;
     }
+    calls.resolve(interner.sources());
     let day_rows = aggregate(&calls, interner.keys());
     if let Ok(mut spare) = spare.lock() {
         spare.push(calls);
@@ -386,6 +437,7 @@ mod tests {
             }
             day.offer("e1", call(2, 0, 1, 3), &sources);
             day.offer("e1", call(2, 0, 0, 4), &sources);
+            day.resolve(&sources);
             let mut winners: Vec<u32> = day.calls().map(|c| c.key).collect();
             winners.sort_unstable();
             // Reported beats estimated; among reported, the first source wins.
@@ -398,6 +450,7 @@ mod tests {
         let sources = ["a.jsonl".to_owned(), "b.jsonl".to_owned()];
         day.offer(id, by_subscription, &sources);
         day.offer(id, call(0, 1, 1, 21), &sources);
+        day.resolve(&sources);
         assert_eq!(day.calls().map(|c| c.key).collect::<Vec<_>>(), [21]);
         assert_eq!(
             parse_hex_id("0123456789abcdef0123456789abcdef"),
@@ -429,6 +482,7 @@ mod tests {
                 day.offer(id, call(0, 0, round, u32::try_from(n).unwrap_or(0)), &sources);
             }
         }
+        day.resolve(&sources);
         let unique: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(day.calls().count(), unique.len());
         // The earlier offset of each id's two copies won.

@@ -1,12 +1,12 @@
 //! Reading the scan's record batches column by column for `scan.rs`: strings
-//! become small integer ids (DataFusion hands them back as views, and a view that
-//! repeats within a batch is the same string, so most rows cost a table lookup of
-//! 16 bytes rather than hashing text), numbers are read in place.
+//! become small integer ids (the repeated ones arrive as dictionaries from
+//! `scan_files.rs`, so a row costs an index into the dictionary's ids rather than
+//! hashing text), numbers are read in place.
 
 use crate::scan::{Call, IdHasher, Rank};
 use crate::{Error, Result};
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringViewArray};
-use arrow::datatypes::{DataType, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type};
+use arrow::array::{Array, ArrayData, ArrayRef, AsArray, DictionaryArray, RecordBatch, StringArray};
+use arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type};
 use std::collections::HashMap;
 
 /// One (app, app_id_source, deployment, model) seen in a day.
@@ -36,6 +36,9 @@ pub(crate) struct Interner {
     usage_rank: Vec<u8>,
     /// Source names by id (for ranking copies), id 0 unused.
     sources: Vec<String>,
+    /// Per string column, the last dictionary seen and its values' ids
+    /// ([`UNMAPPED`] until a row uses them).
+    dictionaries: [Option<(ArrayData, Vec<u32>)>; 6],
 }
 
 impl Interner {
@@ -108,70 +111,87 @@ impl Interner {
     }
 }
 
-/// A string column as DataFusion returns it: views (the default) or plain.
+/// A string column as `scan_files.rs` hands it out: a dictionary (the repeated
+/// strings) or plain (the event id).
 enum Text<'a> {
-    View(&'a StringViewArray),
+    Dict(&'a DictionaryArray<Int32Type>),
     Plain(&'a StringArray),
-    Owned(StringArray),
 }
 
 impl Text<'_> {
     fn value(&self, row: usize) -> Option<&str> {
         match self {
-            Self::View(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Self::Dict(a) => {
+                let values = a.values().as_string_opt::<i32>()?;
+                let key = a.key(row)?;
+                (!values.is_null(key)).then(|| values.value(key))
+            }
             Self::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
-            Self::Owned(a) => (!a.is_null(row)).then(|| a.value(row)),
         }
     }
 
-    /// Ids of every row's string in `interner` column `column`. Repeated views
-    /// (same bytes, or same place in the same buffer) skip the text lookup.
+    /// Ids of every row's string in `interner` column `column`. A dictionary's
+    /// values are looked up once each, and once per day while the Parquet reader
+    /// hands out the same dictionary batch after batch.
     fn ids(&self, interner: &mut Interner, column: usize) -> Vec<u32> {
-        let n = match self {
-            Self::View(a) => a.len(),
-            Self::Plain(a) => a.len(),
-            Self::Owned(a) => a.len(),
+        let (Self::Dict(a), Some(values)) = (self, self.dictionary_values()) else {
+            let n = match self {
+                Self::Plain(a) => a.len(),
+                Self::Dict(a) => a.len(),
+            };
+            return (0..n)
+                .map(|row| interner.text_id(column, self.value(row)))
+                .collect();
         };
-        let mut out = Vec::with_capacity(n);
-        if let Self::View(a) = self {
-            let mut seen: HashMap<u128, u32, IdHasher> = HashMap::with_capacity_and_hasher(64, IdHasher);
-            let views = a.views();
-            for row in 0..n {
-                if a.is_null(row) {
-                    out.push(0);
-                    continue;
-                }
-                let view = views[row];
-                let id = match seen.get(&view) {
-                    Some(&id) => id,
-                    None => {
-                        let id = interner.text_id(column, Some(a.value(row)));
-                        seen.insert(view, id);
-                        id
-                    }
-                };
-                out.push(id);
+        let data = values.to_data();
+        // Holding the dictionary keeps its buffers alive, so an equal pointer
+        // later is the same dictionary, never a reused allocation.
+        let mut map = match interner.dictionaries[column].take() {
+            Some((seen, map)) if seen.ptr_eq(&data) => map,
+            _ => vec![UNMAPPED; values.len()],
+        };
+        let keys = a.keys();
+        let mut out = Vec::with_capacity(a.len());
+        for row in 0..a.len() {
+            if keys.is_null(row) {
+                out.push(0);
+                continue;
             }
-            return out;
+            let key = keys.value(row) as usize;
+            let id = match map.get_mut(key) {
+                Some(id) if *id != UNMAPPED => *id,
+                Some(slot) => {
+                    let text = (!values.is_null(key)).then(|| values.value(key));
+                    *slot = interner.text_id(column, text);
+                    *slot
+                }
+                None => 0,
+            };
+            out.push(id);
         }
-        for row in 0..n {
-            out.push(interner.text_id(column, self.value(row)));
-        }
+        interner.dictionaries[column] = Some((data, map));
         out
+    }
+
+    fn dictionary_values(&self) -> Option<&StringArray> {
+        match self {
+            Self::Dict(a) => a.values().as_string_opt::<i32>(),
+            Self::Plain(_) => None,
+        }
     }
 }
 
+/// A dictionary value not looked up yet.
+const UNMAPPED: u32 = u32::MAX;
+
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<Text<'a>> {
     let col = column(batch, name)?;
-    Ok(match col.data_type() {
-        DataType::Utf8View => Text::View(col.as_string_view()),
-        DataType::Utf8 => Text::Plain(col.as_string::<i32>()),
-        _ => Text::Owned(
-            arrow::compute::cast(col, &DataType::Utf8)?
-                .as_string::<i32>()
-                .clone(),
-        ),
-    })
+    if let Some(dict) = col.as_dictionary_opt::<Int32Type>() {
+        return Ok(Text::Dict(dict));
+    }
+    col.as_string_opt::<i32>()
+        .map(Text::Plain)
+        .ok_or_else(|| Error::Internal(format!("usage scan column {name} is not text")))
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
