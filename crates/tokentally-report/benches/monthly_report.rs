@@ -19,6 +19,10 @@
 // A benchmark script reports on stdout; that is its output.
 #![allow(clippy::print_stdout)]
 
+/// The `tokentally` binary's allocator, so the report is timed as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use arrow::array::{
     ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
     UInt16Array, new_null_array,

@@ -97,6 +97,11 @@ pub(crate) fn day_files(usage_dir: &Path, day: NaiveDate) -> Result<Vec<PathBuf>
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
+            // Hidden and marker files (`.x`, `_SUCCESS`, `_x.parquet`) are not data,
+            // as in Hive, Spark and DataFusion listings.
+            if name.starts_with(['.', '_']) {
+                continue;
+            }
             if entry.file_type().map_err(Error::file(&path))?.is_dir() {
                 if name.contains('=') {
                     pending.push(path);
@@ -261,6 +266,9 @@ mod tests {
             "notes.txt",
             "sub/c.parquet",
             "k=v/a.parquet",
+            "._b.parquet",
+            "_tmp.parquet",
+            "_k=v/d.parquet",
         ] {
             let path = dir.join(name);
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
