@@ -52,7 +52,6 @@ pub struct UsageColumns {
     source: StringBuilder,
     source_partition: Int32Builder,
     source_offset: Int64Builder,
-    rows: usize,
 }
 
 impl Default for UsageColumns {
@@ -103,17 +102,7 @@ impl UsageColumns {
             source: text(),
             source_partition: Int32Builder::with_capacity(rows),
             source_offset: Int64Builder::with_capacity(rows),
-            rows: 0,
         }
-    }
-
-    /// Rows appended since the last [`Self::finish`].
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
     }
 
     pub fn push(&mut self, r: &UsageRecord) {
@@ -154,7 +143,6 @@ impl UsageColumns {
         self.source.append_value(&r.source.source);
         self.source_partition.append_option(r.source.partition);
         self.source_offset.append_value(r.source.offset);
-        self.rows += 1;
     }
 
     /// The rows appended so far as one batch in [`usage_schema`]; the builder is
@@ -163,7 +151,6 @@ impl UsageColumns {
     /// # Errors
     /// Only on a broken invariant: the columns above disagreeing with the schema.
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        self.rows = 0;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.event_id.finish()),
             Arc::new(self.request_id.finish()),
