@@ -63,9 +63,10 @@ fn events(chunks: usize) -> Vec<Bytes> {
     out
 }
 
-/// The fake upstream: streams `events`; with a `gate`, holds each stream after
-/// its first half until a permit is added.
-async fn upstream(events: Arc<Vec<Bytes>>, gate: Option<Arc<Semaphore>>) -> String {
+/// The fake upstream: streams `events`, `gap` apart (none: as fast as it can, so
+/// a proxy that falls behind finds several in one read); with a `gate`, holds
+/// each stream after its first half until a permit is added.
+async fn upstream(events: Arc<Vec<Bytes>>, gap: Duration, gate: Option<Arc<Semaphore>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -85,6 +86,9 @@ async fn upstream(events: Arc<Vec<Bytes>>, gate: Option<Arc<Semaphore>>) -> Stri
                                     && let Some(gate) = &gate
                                 {
                                     gate.acquire().await.unwrap().forget();
+                                }
+                                if i > 0 && !gap.is_zero() {
+                                    tokio::time::sleep(gap).await;
                                 }
                                 if tx.send(event.clone()).await.is_err() {
                                     return;
@@ -176,6 +180,10 @@ fn main() {
     let concurrency = env_number("TOKENTALLY_BENCH_CONCURRENCY", 32) as usize;
     let in_flight = env_number("TOKENTALLY_BENCH_IN_FLIGHT", 500) as usize;
     let chunks = env_number("TOKENTALLY_BENCH_CHUNKS", 60) as usize;
+    // Milliseconds between upstream's events (0: back to back). With a gap every
+    // event reaches the proxy alone, as from a model generating token by token;
+    // lower SAMPLES and raise CONCURRENCY to keep the run short and the proxy busy.
+    let gap = Duration::from_millis(env_number("TOKENTALLY_BENCH_GAP_MS", 0));
     let events = Arc::new(events(chunks));
     let sse_bytes: usize = events.iter().map(Bytes::len).sum();
     let body = r#"{"messages":[{"role":"user","content":"Write a short poem."}],"stream":true}"#;
@@ -190,7 +198,7 @@ fn main() {
     let proxy_rt = runtime("proxy", 1);
 
     // 1. Added latency to the first byte, one call at a time on a kept-alive connection.
-    let upstream_url = upstream_rt.block_on(upstream(Arc::clone(&events), None));
+    let upstream_url = upstream_rt.block_on(upstream(Arc::clone(&events), gap, None));
     let proxy = proxy_rt
         .block_on(tokentally_proxy::start(proxy_config(
             dir.path(),
@@ -258,7 +266,7 @@ fn main() {
 
     // 3. Memory per call in flight: streams held after half their events.
     let gate = Arc::new(Semaphore::new(0));
-    let held_url = upstream_rt.block_on(upstream(Arc::clone(&events), Some(Arc::clone(&gate))));
+    let held_url = upstream_rt.block_on(upstream(Arc::clone(&events), gap, Some(Arc::clone(&gate))));
     let dir2 = tempfile::tempdir().unwrap();
     let proxy = proxy_rt
         .block_on(tokentally_proxy::start(proxy_config(
@@ -292,6 +300,7 @@ fn main() {
     let report = serde_json::json!({
         "sse_bytes_per_call": sse_bytes,
         "events_per_call": events.len(),
+        "gap_ms_between_events": gap.as_millis(),
         "first_byte_us": {
             "direct_median": direct.0, "direct_p99": direct.1,
             "proxied_median": proxied.0, "proxied_p99": proxied.1,

@@ -22,6 +22,7 @@ mod server;
 mod spool;
 mod tee;
 mod tls;
+mod turn;
 
 pub use caller::{CONTEXT_HEADER, fingerprint};
 pub use config::{

@@ -64,13 +64,14 @@ impl CallInfo {
     /// the response bytes, kept as the SSE text when `sse`, else as JSON (or a
     /// string when it is not JSON).
     pub fn to_record(&self, status: u16, sse: bool, body: &[u8], ending: Ending) -> Vec<u8> {
+        let capacity = body.len() + body.len() / 4 + 1024;
         let (body, sse) = if sse {
-            (Value::Null, Some(String::from_utf8_lossy(body)))
+            (Value::Null, Some(text(body)))
         } else if body.is_empty() {
             (Value::Null, None)
         } else {
-            let value = serde_json::from_slice(body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+            let value =
+                serde_json::from_slice(body).unwrap_or_else(|_| Value::String(text(body).into_owned()));
             (value, None)
         };
         let record = Record {
@@ -92,8 +93,24 @@ impl CallInfo {
             backend: &self.backend,
             latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        // Serializing maps, strings and numbers cannot fail.
-        serde_json::to_vec(&record).unwrap_or_default()
+        // Room for the escaped SSE text (a quote every few bytes) and the rest, so
+        // the record is not copied again and again as it grows.
+        let mut out = Vec::with_capacity(capacity);
+        // Serializing maps, strings and numbers into a Vec cannot fail.
+        match serde_json::to_writer(&mut out, &record) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// The body as text. Checked with the fast validator first: the lossy one walks
+/// the bytes one at a time, which cost a tenth of the proxy's CPU on SSE bodies
+/// that are (nearly always) valid UTF-8.
+fn text(body: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(body) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
     }
 }
 
