@@ -70,6 +70,8 @@ pub struct Tee<S> {
     turn: Option<Turn>,
     /// A chunk arrived during the current turn.
     fresh: bool,
+    /// Turns waited for the chunks held now.
+    turns: u8,
     /// Upstream ended while chunks were held; said after them.
     ended: Option<End>,
     /// The end (or the break) has been said: the stream is over.
@@ -92,6 +94,7 @@ impl<S> Tee<S> {
             held: Held::default(),
             turn: None,
             fresh: false,
+            turns: 0,
             ended: None,
             done: false,
         }
@@ -100,6 +103,11 @@ impl<S> Tee<S> {
 
 /// Most bytes of arrived chunks joined into one write to the caller.
 const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Most turns held chunks wait while more keep arriving: a steady stream on a
+/// busy proxy (where every turn brings something) is still passed on every few
+/// turns, not only every [`COALESCE_BYTES`].
+const MAX_TURNS: u8 = 8;
 
 /// How upstream's body ended, once it has; reported after the data before it.
 #[derive(Debug)]
@@ -168,6 +176,7 @@ impl<S> Tee<S> {
     /// The held chunks, as one write.
     fn pass_on(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.turn = None;
+        self.turns = 0;
         Poll::Ready(Some(Ok(self.held.take())))
     }
 }
@@ -190,7 +199,8 @@ where
     /// turn never waits for upstream: it ends when every task that was ready has
     /// run ([`Turn`]), so an event that arrives alone is passed on within
     /// microseconds, and a proxy that falls behind writes bigger, fewer pieces
-    /// (at most [`COALESCE_BYTES`], and only of what has already arrived).
+    /// (at most [`COALESCE_BYTES`] or [`MAX_TURNS`] turns, and only of what has
+    /// already arrived).
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.done {
@@ -229,11 +239,12 @@ where
                     }
                     match &this.turn {
                         Some(turn) if !turn.is_over() => return Poll::Pending,
-                        Some(_) if !this.fresh => return this.pass_on(),
+                        Some(_) if !this.fresh || this.turns >= MAX_TURNS => return this.pass_on(),
                         // No turn yet, or more arrived during the last one.
                         _ => {
                             this.turn = Some(Turn::begin(cx));
                             this.fresh = false;
+                            this.turns += 1;
                             return Poll::Pending;
                         }
                     }
