@@ -195,7 +195,7 @@ where
     /// the body over one chunk at a time (hyper's body channel holds one). When a
     /// socket read brought many SSE events, the next is ready only after that task
     /// has run again, so passing each on at once cost a write syscall and a TCP
-    /// segment per event: two thirds of the proxy's CPU on a 62-event stream. A
+    /// segment per event: about 40 % of the proxy's CPU on a 62-event stream. A
     /// turn never waits for upstream: it ends when every task that was ready has
     /// run ([`Turn`]), so an event that arrives alone is passed on within
     /// microseconds, and a proxy that falls behind writes bigger, fewer pieces
