@@ -61,25 +61,37 @@ fn main() {
     let (mut parse_secs, mut parse_cpu) = (f64::MAX, f64::MAX);
     for _ in 0..2 {
         let (start, cpu) = (Instant::now(), cpu_secs());
-        for record in &records {
-            let _ = std::hint::black_box(tokentally_parse::parse_record(record, position.clone()));
-        }
+        parse_only_pass(&records, &position);
         parse_secs = parse_secs.min(start.elapsed().as_secs_f64());
         parse_cpu = parse_cpu.min(cpu_secs() - cpu);
     }
 
-    let topic = format!("bench-{}-{calls}", std::process::id());
-    produce(&brokers, &topic, &records);
+    // TOKENTALLY_BENCH_TOPIC and TOKENTALLY_BENCH_STAGE=produce|consume split the
+    // run in two processes, so that a profiler of the second (`benches/kafka.sh
+    // --instructions`) sees only parsing and ingesting, not the producer's threads.
+    let topic = std::env::var("TOKENTALLY_BENCH_TOPIC")
+        .unwrap_or_else(|_| format!("bench-{}-{calls}", std::process::id()));
+    let stage = std::env::var("TOKENTALLY_BENCH_STAGE").unwrap_or_default();
+    if stage != "consume" {
+        produce(&brokers, &topic, &records);
+    }
+    if stage == "produce" {
+        println!(
+            "{}",
+            serde_json::json!({"produced": records.len(), "topic": topic})
+        );
+        return;
+    }
 
     // Best of two on both sides: parse-only is the best of two runs as well, and
     // on a shared machine a single run is biased against the side that runs once.
     // Each run is a fresh consumer group into a fresh directory.
     let rss_before = peak_rss_kib();
-    let (mut kafka_secs, mut kafka_cpu) = (f64::MAX, f64::MAX);
+    let (mut kafka_secs, mut kafka_cpu, mut kafka_sleeps) = (f64::MAX, f64::MAX, u64::MAX);
     for run in 0..2 {
         let dir = tempfile::tempdir().unwrap();
         let mut kafka = KafkaConfig::new(brokers.clone(), vec![topic.clone()]);
-        kafka.group_id = format!("{topic}-{run}");
+        kafka.group_id = format!("{topic}-{}-{run}", std::process::id());
         kafka.flush_records = flush;
         // TOKENTALLY_BENCH_KAFKA_OPTIONS="key=value,...": librdkafka settings, as
         // `[kafka.options]` in a pipeline file.
@@ -95,11 +107,12 @@ fn main() {
         }
         let mut options = IngestOptions::new(dir.path());
         options.sink.max_buffered_rows = flush;
-        let cpu_before = cpu_secs();
+        let (cpu_before, sleeps_before) = (cpu_secs(), sleeps());
         let start = Instant::now();
-        let summary = ingest_kafka(&kafka, &options, &AtomicBool::new(false), &mut |_| {}).unwrap();
+        let summary = ingest_pass(&kafka, &options);
         kafka_secs = kafka_secs.min(start.elapsed().as_secs_f64());
         kafka_cpu = kafka_cpu.min(cpu_secs() - cpu_before);
+        kafka_sleeps = kafka_sleeps.min(sleeps() - sleeps_before);
         assert_eq!(summary.records as usize, records.len());
     }
 
@@ -125,9 +138,24 @@ fn main() {
         "broker_to_parquet_cpu": rate(kafka_cpu),
         "parse_only_cpu": rate(parse_cpu),
         "cpu_ratio": ((parse_cpu / kafka_cpu) * 1000.0).round() / 1000.0,
+        "ingest_thread_sleeps": kafka_sleeps,
         "peak_rss_kib": {"before_ingest": rss_before, "after_ingest": peak_rss_kib()},
     });
     println!("{report}");
+}
+
+/// One parse-only pass; its own function so that a profile names its cost.
+#[inline(never)]
+fn parse_only_pass(records: &[&[u8]], position: &SourcePosition) {
+    for record in records {
+        let _ = std::hint::black_box(tokentally_parse::parse_record(record, position.clone()));
+    }
+}
+
+/// One broker → Parquet run (until caught up); its own function for profiles too.
+#[inline(never)]
+fn ingest_pass(kafka: &KafkaConfig, options: &IngestOptions) -> tokentally_ingest::IngestSummary {
+    ingest_kafka(kafka, options, &AtomicBool::new(false), &mut |_| {}).unwrap()
 }
 
 fn produce(brokers: &str, topic: &str, records: &[&[u8]]) {
@@ -198,11 +226,21 @@ fn cpu_secs() -> f64 {
 
 /// The process's peak resident set (VmHWM), in KiB; 0 where /proc is missing.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_field("/proc/self/status", "VmHWM:")
+}
+
+/// Times this thread (the one that polls and parses) went to sleep waiting: each
+/// wake-up starts parsing with cold caches.
+fn sleeps() -> u64 {
+    status_field("/proc/thread-self/status", "voluntary_ctxt_switches:")
+}
+
+fn status_field(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
