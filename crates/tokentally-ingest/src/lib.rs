@@ -11,6 +11,7 @@ mod error;
 mod files;
 mod kafka;
 mod quarantine;
+mod secret;
 mod sink;
 mod summary;
 
@@ -22,5 +23,6 @@ pub use kafka::{
     ingest_kafka, redacted as redacted_options,
 };
 pub use quarantine::{Quarantine, QuarantineEntry};
+pub use secret::read_secret;
 pub use sink::{ParquetSink, SinkOptions};
 pub use summary::IngestSummary;

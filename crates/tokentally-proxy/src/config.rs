@@ -245,19 +245,12 @@ impl ProxyConfig {
 impl SecretSource {
     /// The secret's value; the error names where it was looked for, never a value.
     pub fn read(&self, section: &str) -> Result<String> {
-        let value = match (&self.env, &self.file) {
-            (Some(var), _) => std::env::var(var)
-                .map_err(|_| Error::Config(format!("[{section}] environment variable {var} is not set")))?,
-            (None, Some(path)) => {
-                std::fs::read_to_string(path).context(|| format!("[{section}] reading {}", path.display()))?
-            }
-            (None, None) => return Err(Error::Config(format!("[{section}] names no secret"))),
-        };
-        let value = value.trim().to_owned();
-        if value.is_empty() {
-            return Err(Error::Config(format!("[{section}] the secret is empty")));
-        }
-        Ok(value)
+        Ok(tokentally_ingest::read_secret(
+            section,
+            "secret",
+            self.env.as_deref(),
+            self.file.as_deref(),
+        )?)
     }
 }
 

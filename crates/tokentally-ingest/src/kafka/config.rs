@@ -243,21 +243,12 @@ pub fn redacted(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
 }
 
 fn read_connection_string(eh: &EventHubsConfig) -> Result<String> {
-    let text = match (&eh.connection_string_env, &eh.connection_string_file) {
-        (Some(var), _) => std::env::var(var).map_err(|_| {
-            Error::Config(format!(
-                "[kafka.event_hubs] environment variable {var} is not set (it should hold the namespace connection string)"
-            ))
-        })?,
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "[kafka.event_hubs] reading the connection string from {}: {e}",
-                path.display()
-            ))
-        })?,
-        (None, None) => return Err(Error::Config("[kafka.event_hubs] names no connection string".into())),
-    };
-    Ok(text.trim().to_owned())
+    crate::read_secret(
+        "kafka.event_hubs",
+        "namespace connection string",
+        eh.connection_string_env.as_deref(),
+        eh.connection_string_file.as_deref(),
+    )
 }
 
 /// `Endpoint=sb://<ns>.servicebus.windows.net/;…` → `<ns>.servicebus.windows.net`.
