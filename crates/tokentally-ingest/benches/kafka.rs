@@ -2,10 +2,12 @@
 //!
 //! Needs a broker: `benches/kafka.sh` starts tansu and runs this with
 //! `TOKENTALLY_BENCH_BROKER` set (`TOKENTALLY_BENCH_CALLS` records, default 20000).
-//! Not a criterion bench: one run reads a topic once, and the figure that matters
-//! is the ratio of two wall-clock times on the same records, printed as JSON.
-//! Both sides run with the token-count cache warm (parse-only runs twice first),
-//! and each side's figure is the best of two runs.
+//! Not a criterion bench: one run reads a topic once, and the figures that matter
+//! are ratios on the same records, printed as JSON: wall clock (the test broker's
+//! pace on a shared machine), CPU time of this process, and, under callgrind
+//! (`benches/kafka.sh --instructions`), instructions. Both sides run with the
+//! token-count cache warm (parse-only runs twice first), and each side's figure
+//! is the best of two runs.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
