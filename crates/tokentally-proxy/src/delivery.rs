@@ -31,7 +31,8 @@ const MAX_PARTS: usize = 1024;
 /// What a record is sent as.
 enum Encoded {
     One(Vec<u8>),
-    Parts(Vec<Vec<u8>>),
+    /// The compressed record (what the spool keeps) and the parts it is sent as.
+    Parts(Vec<u8>, Vec<Vec<u8>>),
     /// Too big even compressed and split: the compressed record.
     TooBig(Vec<u8>),
 }
@@ -141,9 +142,9 @@ impl Delivery {
     }
 
     async fn deliver(self: Arc<Self>, key: String, record: Vec<u8>) {
-        let events = match self.encode(&key, record) {
-            Encoded::One(event) => vec![event],
-            Encoded::Parts(parts) => parts,
+        let (whole, events) = match self.encode(&key, record) {
+            Encoded::One(event) => (None, vec![event]),
+            Encoded::Parts(compressed, parts) => (Some(compressed), parts),
             Encoded::TooBig(compressed) => {
                 tracing::error!(
                     request_id = %key,
@@ -155,19 +156,32 @@ impl Delivery {
                 return;
             }
         };
-        let mut spooled = false;
-        for event in events {
-            match self.send(&key, &event).await {
-                Ok(()) => {}
-                Err(reason) => {
-                    tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
-                    self.store(&key, event, false).await;
-                    spooled = true;
-                }
+        for (i, event) in events.iter().enumerate() {
+            if let Err(reason) = self.send(&key, event).await {
+                tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
+                // A split record is spooled whole, as one entry, and resent as all
+                // its parts: parts sent now and the rest sent much later could be
+                // too far apart on the partition for ingest to join them. Ingest
+                // ignores a part it already holds.
+                let spooled = match whole {
+                    Some(compressed) => compressed,
+                    None => events.into_iter().nth(i).unwrap_or_default(),
+                };
+                self.store(&key, spooled, false).await;
+                return;
             }
         }
-        if !spooled {
-            self.stats.records_sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.records_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The events a spooled entry is sent as: itself, or, for a split record's
+    /// compressed form, its parts (the same parts as the first time: splitting is
+    /// deterministic).
+    fn spooled_events(&self, key: &str, payload: Vec<u8>) -> Vec<Vec<u8>> {
+        if payload.len() <= self.max_event_bytes {
+            vec![payload]
+        } else {
+            tokentally_ingest::split_event(key, &payload, self.max_event_bytes)
         }
     }
 
@@ -208,7 +222,7 @@ impl Delivery {
             return Encoded::TooBig(compressed);
         }
         self.stats.records_split.fetch_add(1, Ordering::Relaxed);
-        Encoded::Parts(parts)
+        Encoded::Parts(compressed, parts)
     }
 
     /// Puts an event in the spool, off the async threads (it fsyncs).
@@ -279,7 +293,14 @@ impl Delivery {
                 }
                 Err(_) => continue,
             };
-            if self.send(&key, &payload).await.is_err() {
+            let mut sent = true;
+            for event in self.spooled_events(&key, payload) {
+                if self.send(&key, &event).await.is_err() {
+                    sent = false;
+                    break;
+                }
+            }
+            if !sent {
                 break;
             }
             if let Err(e) = self.spool.remove(&path, len) {

@@ -5,7 +5,9 @@
 //! fsynced and renamed, so a crash leaves whole records or none; names sort in the
 //! order records were spooled, which is the order they are sent again. A file is
 //! the record's Kafka key (its request id, which keeps the parts of a split record
-//! on one partition), a newline, and the event exactly as it is to be sent.
+//! on one partition), a newline, and the event exactly as it is to be sent, or,
+//! for a record too big for one event, its compressed form, split again into the
+//! same parts when it is sent: a split record is spooled and resent whole.
 
 use crate::error::{IoContext as _, Result};
 use std::fs;

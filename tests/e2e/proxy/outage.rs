@@ -80,3 +80,58 @@ async fn a_full_spool_counts_what_it_loses() {
         (0, 0, 1)
     );
 }
+
+/// A record split into parts is spooled whole (one entry, not a file per part) and
+/// resent as all its parts together, so ingest joins them into one row however
+/// long the broker was away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_record_is_spooled_whole_and_joined_after_the_outage() {
+    let open = Arc::new(AtomicBool::new(false));
+    let fx = Fixture::with("proxy-split-outage", &relay(Arc::clone(&open)).await, "").await;
+    let response = call(fx.proxy.addr(), "incompressible", Caller::App("app-split"), false).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the call succeeds while the broker is away"
+    );
+    response.bytes().await.expect("body");
+    eventually("the record spooled", || fx.proxy.stats().records_spooled == 1).await;
+    let spooled: Vec<_> = std::fs::read_dir(fx.dir.path().join("spool"))
+        .expect("spool")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rec"))
+        .collect();
+    assert_eq!(
+        spooled.len(),
+        1,
+        "one spool entry for the whole record: {spooled:?}"
+    );
+
+    open.store(true, Ordering::SeqCst);
+    eventually("the spool delivered", || fx.proxy.stats().records_resent == 1).await;
+    let stats = fx.proxy.stats();
+    assert_eq!(
+        (stats.spool_bytes, stats.records_lost, stats.records_split),
+        (0, 0, 1)
+    );
+    let Fixture {
+        dir, topic, proxy, ..
+    } = fx;
+    proxy.shutdown();
+    proxy.wait().await.expect("the proxy stops cleanly");
+
+    let dir = dir.path();
+    let config = broker::kafka_config(dir, "ingest.toml", &topic, &broker::unique("split-outage"), "");
+    let args = ["ingest", "--config", config.to_str().expect("utf-8"), "--json"];
+    let output = crate::support::tokentally(dir, &args, 0);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+    assert!(
+        summary["records"].as_u64().unwrap_or(0) > 1,
+        "parts are events: {summary}"
+    );
+    assert_eq!(
+        (summary["rows_written"].as_u64(), summary["quarantined"].as_u64()),
+        (Some(1), Some(0)),
+        "one whole row: {summary}"
+    );
+}
