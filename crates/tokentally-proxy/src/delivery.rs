@@ -156,22 +156,25 @@ impl Delivery {
                 return;
             }
         };
-        for (i, event) in events.iter().enumerate() {
-            if let Err(reason) = self.send(&key, event).await {
-                tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
-                // A split record is spooled whole, as one entry, and resent as all
-                // its parts: parts sent now and the rest sent much later could be
-                // too far apart on the partition for ingest to join them. Ingest
-                // ignores a part it already holds.
-                let spooled = match whole {
-                    Some(compressed) => compressed,
-                    None => events.into_iter().nth(i).unwrap_or_default(),
-                };
-                self.store(&key, spooled, false).await;
-                return;
-            }
+        if let Err(reason) = self.send_all(&key, &events).await {
+            tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
+            // A split record is spooled whole, as one entry, and resent as all its
+            // parts: parts sent now and the rest sent much later could be too far
+            // apart on the partition for ingest to join them. Ingest ignores a part
+            // it already holds.
+            let spooled = whole.or_else(|| events.into_iter().next()).unwrap_or_default();
+            self.store(&key, spooled, false).await;
+            return;
         }
         self.stats.records_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends a record's events in order, stopping at the first that fails.
+    async fn send_all(&self, key: &str, events: &[Vec<u8>]) -> Result<(), String> {
+        for event in events {
+            self.send(key, event).await?;
+        }
+        Ok(())
     }
 
     /// The events a spooled entry is sent as: itself, or, for a split record's
@@ -293,14 +296,11 @@ impl Delivery {
                 }
                 Err(_) => continue,
             };
-            let mut sent = true;
-            for event in self.spooled_events(&key, payload) {
-                if self.send(&key, &event).await.is_err() {
-                    sent = false;
-                    break;
-                }
-            }
-            if !sent {
+            if self
+                .send_all(&key, &self.spooled_events(&key, payload))
+                .await
+                .is_err()
+            {
                 break;
             }
             if let Err(e) = self.spool.remove(&path, len) {
