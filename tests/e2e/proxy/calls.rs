@@ -1,6 +1,8 @@
 //! Calls through the proxy, and the records they leave on the broker.
 
-use super::{Caller, Fixture, PATIENCE, bearer, call, chat_body, client, read_records, upstream};
+use super::{
+    Caller, Fixture, PATIENCE, bearer, call, chat_body, client, ingest_topic, read_records, upstream,
+};
 use crate::broker;
 use serde_json::{Value, json};
 use tokentally_core::SourcePosition;
@@ -205,10 +207,7 @@ async fn records_too_big_compressed_are_split_and_ingest_joins_them() {
         (1, 2, 0)
     );
 
-    let config = broker::kafka_config(dir, "ingest.toml", &topic, &broker::unique("split"), "");
-    let args = ["ingest", "--config", config.to_str().expect("utf-8"), "--json"];
-    let output = crate::support::tokentally(dir, &args, 0);
-    let summary: Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+    let summary = ingest_topic(dir, &topic);
     assert!(
         summary["records"].as_u64().unwrap_or(0) > 3,
         "parts are events: {summary}"

@@ -23,6 +23,15 @@ use tokentally_proxy::{ProxyConfig, RunningProxy};
 /// How long a test waits for something that should take well under a second.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// `tokentally ingest --json` over `topic` with a fresh consumer group, into
+/// `dir/out`; its run summary.
+pub fn ingest_topic(dir: &Path, topic: &str) -> Value {
+    let config = broker::kafka_config(dir, "ingest.toml", topic, &broker::unique("proxy-ingest"), "");
+    let args = ["ingest", "--config", config.to_str().expect("utf-8"), "--json"];
+    let output = crate::support::tokentally(dir, &args, 0);
+    serde_json::from_slice(&output.stdout).expect("summary JSON")
+}
+
 /// A one-partition topic no other test uses.
 pub async fn topic(name: &str) -> String {
     let topic = broker::unique(name);

@@ -1,7 +1,7 @@
 //! The broker away: calls go on unharmed, records wait in the spool, and reach the
 //! broker once it is back, without a restart.
 
-use super::{Caller, Fixture, call, eventually, read_records};
+use super::{Caller, Fixture, call, eventually, ingest_topic, read_records};
 use crate::broker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,11 +120,7 @@ async fn a_split_record_is_spooled_whole_and_joined_after_the_outage() {
     proxy.shutdown();
     proxy.wait().await.expect("the proxy stops cleanly");
 
-    let dir = dir.path();
-    let config = broker::kafka_config(dir, "ingest.toml", &topic, &broker::unique("split-outage"), "");
-    let args = ["ingest", "--config", config.to_str().expect("utf-8"), "--json"];
-    let output = crate::support::tokentally(dir, &args, 0);
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+    let summary = ingest_topic(dir.path(), &topic);
     assert!(
         summary["records"].as_u64().unwrap_or(0) > 1,
         "parts are events: {summary}"
