@@ -97,8 +97,6 @@ fn main() {
         let mut kafka = KafkaConfig::new(brokers.clone(), vec![topic.clone()]);
         kafka.group_id = format!("{topic}-{}-{run}", std::process::id());
         kafka.flush_records = flush;
-        // TOKENTALLY_BENCH_KAFKA_OPTIONS="key=value,...": librdkafka settings, as
-        // `[kafka.options]` in a pipeline file.
         // tansu answers a fetch only when `fetch.wait.max.ms` has passed, even with
         // records waiting (500 ms by default: about 20 MiB/s, a tenth of parsing).
         // At 10 ms it serves faster than the ingest reads, so the wall clock
@@ -106,6 +104,8 @@ fn main() {
         kafka
             .options
             .insert("fetch.wait.max.ms".to_owned(), "10".to_owned());
+        // TOKENTALLY_BENCH_KAFKA_OPTIONS="key=value,...": librdkafka settings, as
+        // `[kafka.options]` in a pipeline file.
         kafka
             .options
             .extend(env_options("TOKENTALLY_BENCH_KAFKA_OPTIONS"));
@@ -231,7 +231,7 @@ fn one_day(data: &mut [u8]) {
     }
 }
 
-/// User + system CPU time of this process so far (all threads), from /proc.
+/// User + system CPU time of this process so far (all threads).
 fn cpu_secs() -> f64 {
     let (user, system) = user_system_secs();
     user + system
