@@ -111,14 +111,14 @@ fn main() {
             .extend(env_options("TOKENTALLY_BENCH_KAFKA_OPTIONS"));
         let mut options = IngestOptions::new(dir.path());
         options.sink.max_buffered_rows = flush;
-        let (cpu_before, sleeps_before) = (cpu_secs(), sleeps());
-        let system_before = user_system_secs().1;
+        let ((user_before, system_before), sleeps_before) = (user_system_secs(), sleeps());
         let start = Instant::now();
         let summary = ingest_pass(&kafka, &options);
         kafka_secs = kafka_secs.min(start.elapsed().as_secs_f64());
-        kafka_cpu = kafka_cpu.min(cpu_secs() - cpu_before);
+        let (user, system) = user_system_secs();
+        kafka_cpu = kafka_cpu.min(user + system - user_before - system_before);
         kafka_sleeps = kafka_sleeps.min(sleeps() - sleeps_before);
-        kafka_system = kafka_system.min(user_system_secs().1 - system_before);
+        kafka_system = kafka_system.min(system - system_before);
         assert_eq!(summary.records as usize, records.len());
     }
 
