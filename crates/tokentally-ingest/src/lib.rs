@@ -19,8 +19,9 @@ pub use envelope::split_event;
 pub use error::{Error, Result};
 pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
 pub use kafka::{
-    EventHubsConfig, KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, connection_config,
-    ingest_kafka, redacted as redacted_options,
+    AccessToken, ClientRole, Connection, Credential, CredentialKind, EVENT_HUBS_RECOMMENDED, EntraToken,
+    EventHubsConfig, KafkaConfig, KafkaSummary, Mode, OAuthContext, PartitionSummary, Progress,
+    RecommendedSetting, TokenError, connection_config, ingest_kafka, redacted as redacted_options,
 };
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use secret::read_secret;

@@ -221,7 +221,12 @@ impl ProxyConfig {
             return bad("[kafka] topic is empty");
         }
         if self.kafka.brokers.is_none() && self.kafka.event_hubs.is_none() {
-            return bad("[kafka] needs `brokers`, or a [kafka.event_hubs] connection string");
+            return bad(
+                "[kafka] needs `brokers`, or [kafka.event_hubs] (a connection string or an Entra ID namespace)",
+            );
+        }
+        if let Some(eh) = &self.kafka.event_hubs {
+            eh.validate()?;
         }
         if self.kafka.max_event_bytes < 1024 {
             return bad("[kafka] max_event_bytes must be at least 1024");

@@ -17,6 +17,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokentally_ingest::{ClientRole, OAuthContext};
 use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
 
@@ -65,7 +66,7 @@ pub struct StatsSnapshot {
 }
 
 pub struct Delivery {
-    producer: FutureProducer,
+    producer: FutureProducer<OAuthContext>,
     topic: String,
     max_event_bytes: usize,
     spool: Arc<Spool>,
@@ -90,8 +91,12 @@ impl Delivery {
     /// stop the proxy from serving) and opens the spool.
     pub fn new(config: &ProxyConfig, handle: Handle) -> Result<Arc<Self>> {
         let kafka = &config.kafka;
-        let mut client =
-            tokentally_ingest::connection_config(kafka.brokers.as_deref(), kafka.event_hubs.as_ref())?;
+        let connection = tokentally_ingest::connection_config(
+            kafka.brokers.as_deref(),
+            kafka.event_hubs.as_ref(),
+            ClientRole::Producer,
+        )?;
+        let mut client = connection.config;
         client
             .set("client.id", "tokentally-proxy")
             .set("message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS)
@@ -103,10 +108,12 @@ impl Delivery {
         for (key, value) in &kafka.options {
             client.set(key, value);
         }
-        let producer: FutureProducer = client.create().map_err(|source| Error::Kafka {
-            context: "creating the producer".into(),
-            source,
-        })?;
+        let producer: FutureProducer<OAuthContext> = client
+            .create_with_context(OAuthContext::new(connection.oauth))
+            .map_err(|source| Error::Kafka {
+                context: "creating the producer".into(),
+                source,
+            })?;
         let spool = Spool::open(&config.spool.dir, config.spool.max_bytes)?;
         Ok(Arc::new(Self {
             producer,

@@ -3,12 +3,11 @@
 //! are read from the environment or a file at start and never printed: `Debug`
 //! redacts them.
 
+use super::eventhubs::{ClientRole, Connection, EventHubsConfig, connection_config};
 use crate::{Error, Result};
-use rdkafka::ClientConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Reading a Kafka topic (or an Event Hub through its Kafka endpoint) into the dataset.
@@ -48,18 +47,6 @@ pub struct KafkaConfig {
     /// secret are redacted in logs.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
-}
-
-/// Where the Event Hubs connection string comes from: never the config file itself.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventHubsConfig {
-    /// Environment variable holding `Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`.
-    #[serde(default)]
-    pub connection_string_env: Option<String>,
-    /// File holding it (a mounted Kubernetes secret, a systemd credential).
-    #[serde(default)]
-    pub connection_string_file: Option<PathBuf>,
 }
 
 /// How long a run lasts.
@@ -162,13 +149,8 @@ impl KafkaConfig {
         {
             return bad("[kafka.options] partition.assignment.strategy: cooperative rebalancing is not supported; use range or roundrobin".into());
         }
-        if let Some(eh) = &self.event_hubs
-            && eh.connection_string_env.is_some() == eh.connection_string_file.is_some()
-        {
-            return bad(
-                "[kafka.event_hubs] needs exactly one of connection_string_env, connection_string_file"
-                    .into(),
-            );
+        if let Some(eh) = &self.event_hubs {
+            eh.validate()?;
         }
         Ok(())
     }
@@ -184,7 +166,11 @@ impl KafkaConfig {
             .options
             .get("session.timeout.ms")
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(45_000);
+            .unwrap_or(if self.event_hubs.is_some() {
+                super::eventhubs::CONSUMER_SESSION_TIMEOUT_MS
+            } else {
+                45_000
+            });
         Duration::from_millis(ms)
     }
 
@@ -192,11 +178,17 @@ impl KafkaConfig {
         Duration::from_secs(self.flush_interval_secs)
     }
 
-    /// The librdkafka settings of the consumer; reads the Event Hubs secret.
-    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+    /// The librdkafka settings of the consumer (Microsoft's recommended ones for
+    /// Event Hubs, then `options`); reads the Event Hubs secret.
+    pub(crate) fn client_config(&self) -> Result<Connection> {
         self.validate()?;
-        let mut config = connection_config(self.brokers.as_deref(), self.event_hubs.as_ref())?;
-        config
+        let mut connection = connection_config(
+            self.brokers.as_deref(),
+            self.event_hubs.as_ref(),
+            ClientRole::Consumer,
+        )?;
+        connection
+            .config
             .set("group.id", &self.group_id)
             .set("client.id", "tokentally")
             .set("enable.auto.commit", "false")
@@ -204,34 +196,10 @@ impl KafkaConfig {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "true");
         for (key, value) in &self.options {
-            config.set(key, value);
+            connection.config.set(key, value);
         }
-        Ok(config)
+        Ok(connection)
     }
-}
-
-/// Where the brokers are and how to authenticate: Event Hubs (SASL PLAIN with the
-/// namespace connection string) and/or an explicit `brokers` list. Shared by every
-/// Kafka client tokentally makes (the ingest consumer, the capture proxy's producer).
-pub fn connection_config(
-    brokers: Option<&str>,
-    event_hubs: Option<&EventHubsConfig>,
-) -> Result<ClientConfig> {
-    let mut config = ClientConfig::new();
-    if let Some(eh) = event_hubs {
-        let secret = read_connection_string(eh)?;
-        let namespace = event_hubs_host(&secret)?;
-        config
-            .set("bootstrap.servers", format!("{namespace}:9093"))
-            .set("security.protocol", "SASL_SSL")
-            .set("sasl.mechanisms", "PLAIN")
-            .set("sasl.username", "$ConnectionString")
-            .set("sasl.password", secret);
-    }
-    if let Some(brokers) = brokers {
-        config.set("bootstrap.servers", brokers);
-    }
-    Ok(config)
 }
 
 /// `options` with the values of secret-looking keys replaced, for `Debug` output.
@@ -240,37 +208,4 @@ pub fn redacted(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
         .iter()
         .map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() }))
         .collect()
-}
-
-fn read_connection_string(eh: &EventHubsConfig) -> Result<String> {
-    crate::read_secret(
-        "kafka.event_hubs",
-        "namespace connection string",
-        eh.connection_string_env.as_deref(),
-        eh.connection_string_file.as_deref(),
-    )
-}
-
-/// `Endpoint=sb://<ns>.servicebus.windows.net/;…` → `<ns>.servicebus.windows.net`.
-/// The error names the part that is wrong, never the secret.
-pub(crate) fn event_hubs_host(connection_string: &str) -> Result<String> {
-    let endpoint = connection_string
-        .split(';')
-        .filter_map(|part| part.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("Endpoint"))
-        .map(|(_, v)| v.trim())
-        .ok_or_else(|| {
-            Error::Config("the Event Hubs connection string has no Endpoint=sb://… part".into())
-        })?;
-    let host = endpoint
-        .strip_prefix("sb://")
-        .map(|rest| rest.trim_end_matches('/'))
-        .filter(|host| !host.is_empty() && !host.contains('/'))
-        .ok_or_else(|| {
-            Error::Config(
-                "the Event Hubs connection string's Endpoint is not sb://<namespace>.servicebus.windows.net/"
-                    .into(),
-            )
-        })?;
-    Ok(host.to_owned())
 }

@@ -46,10 +46,10 @@ struct State<'a> {
 }
 
 pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
-    let consumer: Consumer = run
+    let connection = run.config.client_config()?;
+    let consumer: Consumer = connection
         .config
-        .client_config()?
-        .create_with_context(IngestContext::default())
+        .create_with_context(IngestContext::new(connection.oauth))
         .map_err(|source| Error::Kafka {
             context: "creating the consumer".into(),
             source,
@@ -103,6 +103,11 @@ fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool)
     let deadline = Instant::now() + config.connect_timeout();
     let mut backoff = Duration::from_millis(250);
     loop {
+        if consumer.context().uses_oauth() {
+            // librdkafka asks for the first token through the consumer's queue,
+            // which only a poll serves; nothing is assigned yet, so nothing is read.
+            let _ = consumer.poll(Duration::ZERO);
+        }
         let mut problem = None;
         for topic in &config.topics {
             let wait = deadline

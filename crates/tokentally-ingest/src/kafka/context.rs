@@ -2,12 +2,14 @@
 //! for the consume loop (which owns the batches), errors are logged through `tracing` and the last one is kept so a
 //! failed connection can say why.
 
+use super::entra::EntraToken;
+use rdkafka::client::OAuthToken;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A partition of a topic.
@@ -25,9 +27,23 @@ pub(crate) enum RebalanceEvent {
 pub(crate) struct IngestContext {
     events: Mutex<Vec<RebalanceEvent>>,
     last_error: Mutex<Option<String>>,
+    /// Entra ID tokens for Event Hubs (OAUTHBEARER), when configured.
+    oauth: Option<Arc<EntraToken>>,
 }
 
 impl IngestContext {
+    pub(crate) fn new(oauth: Option<Arc<EntraToken>>) -> Self {
+        Self {
+            oauth,
+            ..Self::default()
+        }
+    }
+
+    /// Whether librdkafka will ask this context for tokens.
+    pub(crate) fn uses_oauth(&self) -> bool {
+        self.oauth.is_some()
+    }
+
     pub(crate) fn take_events(&self) -> Vec<RebalanceEvent> {
         self.events
             .lock()
@@ -61,6 +77,17 @@ fn partitions(list: &TopicPartitionList) -> Vec<TopicPartition> {
 }
 
 impl ClientContext for IngestContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        super::oauth::oauth_token(self.oauth.as_deref()).inspect_err(|e| {
+            self.record_error(format!("Entra ID token: {e}"));
+        })
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg
