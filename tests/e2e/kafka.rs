@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The chargeback CSV of the records in `file`, ingested from the file.
-fn reference_chargeback(dir: &Path, file: &Path) -> String {
+pub(super) fn reference_chargeback(dir: &Path, file: &Path) -> String {
     let reference = dir.join("reference");
     std::fs::create_dir_all(&reference).expect("mkdir");
     let cfg = config(&reference, &[file]);
@@ -18,7 +18,7 @@ fn reference_chargeback(dir: &Path, file: &Path) -> String {
     std::fs::read_to_string(reference.join("out/chargeback-2026-10.csv")).expect("reference chargeback")
 }
 
-fn report(dir: &Path) -> String {
+pub(super) fn report(dir: &Path) -> String {
     let (prices, deployments, cost_centers) = (
         table("prices.csv"),
         table("deployments.csv"),
@@ -41,7 +41,7 @@ fn report(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("out/chargeback-2026-10.csv")).expect("chargeback")
 }
 
-fn path_str(p: &Path) -> &str {
+pub(super) fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8")
 }
 

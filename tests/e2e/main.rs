@@ -8,6 +8,7 @@
 
 mod broker;
 mod kafka;
+mod kafka_faults;
 mod pipeline;
 mod proxy;
 mod regression;

@@ -47,6 +47,7 @@ impl IngestOptions {
 /// Only when an input cannot be read or the output cannot be written; bad records
 /// are quarantined and counted in the summary.
 pub fn ingest_files(inputs: &[PathBuf], options: &IngestOptions) -> Result<IngestSummary> {
+    crate::faults::arm_from_env();
     let mut summary = IngestSummary::default();
     for input in expand(inputs)? {
         let name = if input.as_os_str() == "-" {

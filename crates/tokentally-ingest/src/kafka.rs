@@ -66,6 +66,7 @@ pub fn ingest_kafka(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<IngestSummary> {
     config.validate()?;
+    crate::faults::arm_from_env();
     consume::consume(consume::Run {
         config,
         options,

@@ -8,6 +8,7 @@
 mod batch;
 mod envelope;
 mod error;
+mod faults;
 mod files;
 mod kafka;
 mod quarantine;

@@ -127,6 +127,10 @@ impl ParquetSink {
         for part in std::mem::take(&mut self.pending) {
             let dir = self.date_dir(part.date);
             let path = dir.join(format!("{prefix}-{:05}.parquet", part.seq));
+            fail::fail_point!("sink::rename", |_| Err(Error::Io {
+                path: path.clone(),
+                source: std::io::Error::other("injected failure (sink::rename)"),
+            }));
             fs::rename(&part.tmp, &path).at(&path)?;
             dirs.insert(dir);
             done.push(path);

@@ -502,5 +502,6 @@ async fn sql_sees_usage_with_date_partitions_and_prices() {
     );
 }
 
+mod dedup;
 mod detail;
 mod sql;

@@ -317,6 +317,8 @@ impl State<'_> {
         if list.count() == 0 {
             return Ok(());
         }
+        // A crash here (files durable, offsets not committed) must mean a replay.
+        fail::fail_point!("kafka::commit", |_| -> Result<()> { std::process::abort() });
         match consumer.commit(&list, CommitMode::Sync) {
             Ok(()) => {
                 self.commits += 1;

@@ -114,6 +114,28 @@ fn cut_off_stream_is_partial_and_counts_what_arrived() {
     assert!(notes(&row).contains("final event"), "{:?}", row.notes);
 }
 
+/// A stream that stopped cleanly between events but never sent `data: [DONE]`,
+/// with no `complete` flag (a capture that did not know), or even `complete: true`
+/// (a producer that believed it): its end is missing, so it is a lower bound.
+#[test]
+fn stream_without_done_is_partial_whatever_the_record_claims() {
+    for complete in [None, Some(true)] {
+        let mut response = json!({"status": 200, "sse": hello_stream(false)});
+        if let Some(flag) = complete {
+            response["complete"] = json!(flag);
+        }
+        let row = parse(&record(response)).expect("row");
+        assert!(
+            row.partial,
+            "complete = {complete:?}: a stream without [DONE] is partial"
+        );
+        assert_eq!(row.completion_tokens, 2, "counted from what arrived");
+        assert_eq!(row.finish_reason.as_deref(), Some("stop"));
+    }
+    let whole = parse(&record(json!({"status": 200, "sse": hello_stream(true)}))).expect("row");
+    assert!(!whole.partial, "the same stream with [DONE] is whole");
+}
+
 #[test]
 fn non_streamed_body_with_usage() {
     let mut r = record(

@@ -1,0 +1,146 @@
+//! The delivery contract under injected faults (tokentally-ingest's `failpoints`
+//! feature, on in this test build): a rename that fails, and a crash between the
+//! renames and the offset commit. Offsets are read back with confluent-kafka and
+//! the rows with DuckDB, so neither side trusts tokentally's own account.
+
+use super::broker::{address, dataset_counts, kafka_config, produce, unique};
+use super::kafka::{path_str, reference_chargeback, report};
+use super::support::{repo_root, sample, stderr, stdout};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PARTITIONS: u32 = 2;
+
+/// `ingest --config cfg` with the fail points in `faults` armed.
+fn ingest_with_faults(dir: &Path, cfg: &Path, faults: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(["ingest", "--config", path_str(cfg)])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("TOKENTALLY_FAILPOINTS", faults)
+        .output()
+        .expect("run tokentally")
+}
+
+/// The group's committed offset per partition (the next offset to read; 0: none).
+fn committed(topic: &str, group: &str) -> Vec<i64> {
+    let output = Command::new("python3")
+        .arg(repo_root().join("tests/python/committed.py"))
+        .args([&address(), topic, group, &PARTITIONS.to_string()])
+        .output()
+        .expect("python3");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .map(|l| {
+            let offset: i64 = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|o| o.parse().ok())
+                .expect("offset");
+            offset.max(0)
+        })
+        .collect()
+}
+
+/// Distinct offsets of `partition` below `end` that have a row in the dataset.
+fn durable_below(out: &Path, topic: &str, partition: usize, end: i64) -> i64 {
+    let glob = out.join("usage/*/*.parquet");
+    let script = format!(
+        "import duckdb; print(duckdb.connect().execute(\"select count(distinct source_offset) from read_parquet('{}', hive_partitioning=true) where source = '{topic}' and source_partition = {partition} and source_offset < {end}\").fetchone()[0])",
+        glob.display()
+    );
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).trim().parse().expect("count")
+}
+
+/// Every committed offset has its row on disk: nothing committed is lost.
+fn assert_committed_is_durable(out: &Path, topic: &str, group: &str) -> Vec<i64> {
+    let offsets = committed(topic, group);
+    for (partition, &end) in offsets.iter().enumerate() {
+        assert_eq!(
+            durable_below(out, topic, partition, end),
+            end,
+            "partition {partition}: committed to {end} but not every record below it is durable"
+        );
+    }
+    offsets
+}
+
+#[test]
+fn a_failed_rename_fails_the_run_commits_nothing_undurable_and_a_rerun_is_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 1200, 21);
+    let topic = unique("e2e-fault-rename");
+    assert_eq!(produce(&topic, PARTITIONS, &[&file]), 1200);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 300");
+    let out = dir.path().join("out");
+
+    // Some flushes succeed; a later rename fails part-way through a flush.
+    let failed = ingest_with_faults(dir.path(), &cfg, "sink::rename=80*off->return");
+    assert!(
+        !failed.status.success(),
+        "the run must fail:\n{}",
+        stderr(&failed)
+    );
+    assert!(
+        stderr(&failed).contains("injected failure"),
+        "{}",
+        stderr(&failed)
+    );
+    let offsets = assert_committed_is_durable(&out, &topic, &topic);
+    assert!(
+        offsets.iter().sum::<i64>() < 1200,
+        "the failure came after everything was committed: {offsets:?}"
+    );
+
+    let rerun = ingest_with_faults(dir.path(), &cfg, "");
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert_eq!(dataset_counts(&out), (1200, 1200));
+    assert_eq!(
+        assert_committed_is_durable(&out, &topic, &topic)
+            .iter()
+            .sum::<i64>(),
+        1200
+    );
+    assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));
+}
+
+#[test]
+fn a_crash_between_rename_and_commit_is_replayed_never_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 1200, 22);
+    let topic = unique("e2e-fault-commit");
+    assert_eq!(produce(&topic, PARTITIONS, &[&file]), 1200);
+    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 300");
+    let out = dir.path().join("out");
+
+    // The third flush's files are renamed and fsynced, then the process dies.
+    let crashed = ingest_with_faults(dir.path(), &cfg, "kafka::commit=2*off->return");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&crashed.status),
+        Some(6),
+        "expected an abort (SIGABRT):\n{}",
+        stderr(&crashed)
+    );
+    let offsets = assert_committed_is_durable(&out, &topic, &topic);
+    let (rows, _) = dataset_counts(&out);
+    assert!(
+        rows > u64::try_from(offsets.iter().sum::<i64>()).expect("offsets"),
+        "the crash left no durable, uncommitted rows to replay: {rows} rows, committed {offsets:?}"
+    );
+
+    let rerun = ingest_with_faults(dir.path(), &cfg, "");
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert_eq!(
+        dataset_counts(&out),
+        (1200, 1200),
+        "replayed once, none lost, none twice"
+    );
+    assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));
+}
