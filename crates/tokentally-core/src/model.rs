@@ -122,6 +122,15 @@ const FAMILIES: &[(&str, &str, Encoding)] = &[
     ("babbage-002", "babbage-002", Encoding::Cl100kBase),
 ];
 
+/// Every family of the catalog, once each, in catalog order.
+pub fn families() -> impl Iterator<Item = &'static str> {
+    FAMILIES
+        .iter()
+        .enumerate()
+        .filter(|&(i, &(_, family, _))| FAMILIES[..i].iter().all(|&(_, f, _)| f != family))
+        .map(|(_, &(_, family, _))| family)
+}
+
 /// Looks a model up by name; `None` for a model the catalog does not know.
 ///
 /// A prefix only matches at a name boundary (`o1` matches `o1-2024-12-17` but not
