@@ -172,6 +172,10 @@ pub fn write_csv(path: &Path, lines: &[ChargebackLine]) -> Result<()> {
     crate::files::write_bytes(path, &to_csv(lines))
 }
 
+pub fn write_parquet(path: &Path, lines: &[ChargebackLine]) -> Result<()> {
+    crate::files::write_parquet(path, schema(), &[to_batch(lines)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,8 +194,4 @@ mod tests {
             costs.as_slice()
         );
     }
-}
-
-pub fn write_parquet(path: &Path, lines: &[ChargebackLine]) -> Result<()> {
-    crate::files::write_parquet(path, schema(), &[to_batch(lines)?])
 }
