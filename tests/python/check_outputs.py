@@ -9,7 +9,13 @@ CSV with Python's csv module and its Parquet with pyarrow, and asserts that
   * the FOCUS detail CSV and Parquet hold the same rows, money as Decimal128(18, 6),
     and per app their BilledCost and ConsumedQuantity add up to the chargeback's
     cost and input + output tokens;
-  * the unpriced file lists exactly the chargeback's unpriced tokens.
+  * per app and token class, the detail's ConsumedQuantity equals the class
+    tokens computed here from the usage rows (the partition of docs/formats.md
+    "Token classes", written again in SQL), and every line's cost is the sum of
+    its class costs and provisioned share;
+  * the unpriced file lists exactly the chargeback's unpriced tokens;
+  * no CSV cell starts a spreadsheet formula: text that would is escaped with a
+    leading quote, and Parquet holds the exact value.
 Exit status 0 when all hold; prints what differs otherwise.
 
 usage: check_outputs.py OUT_DIR YYYY-MM
@@ -22,10 +28,34 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-TOKENS = ["prompt_tokens", "cached_prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens"]
+TOKENS = [
+    "prompt_tokens", "cached_prompt_tokens", "audio_prompt_tokens", "cached_audio_prompt_tokens",
+    "image_prompt_tokens", "cached_image_prompt_tokens", "completion_tokens", "reasoning_tokens",
+    "audio_completion_tokens", "image_completion_tokens", "accepted_prediction_tokens",
+    "rejected_prediction_tokens", "total_tokens",
+]
+# Token columns files of usage schema 1 and 2 lack: read as 0.
+ADDED_IN_V3 = set(TOKENS[2:6] + TOKENS[8:12])
+
+# Each billed class as SQL over the usage columns, written independently of the
+# Rust partition (docs/formats.md "Token classes").
+CLASSES = {
+    "input": "prompt_tokens - cached_prompt_tokens - (audio_prompt_tokens - cached_audio_prompt_tokens)"
+             " - (image_prompt_tokens - cached_image_prompt_tokens)",
+    "cached_input": "cached_prompt_tokens - cached_audio_prompt_tokens - cached_image_prompt_tokens",
+    "output": "completion_tokens - audio_completion_tokens - image_completion_tokens",
+    "audio_input": "audio_prompt_tokens - cached_audio_prompt_tokens",
+    "cached_audio_input": "cached_audio_prompt_tokens",
+    "audio_output": "audio_completion_tokens",
+    "image_input": "image_prompt_tokens - cached_image_prompt_tokens",
+    "cached_image_input": "cached_image_prompt_tokens",
+    "image_output": "image_completion_tokens",
+}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def fail(msg):
@@ -40,7 +70,12 @@ def same_rows(name, csv_rows, parquet_rows):
     for c, p in zip(csv_rows, parquet_rows):
         for key, value in c.items():
             pv = p[key]
-            if isinstance(pv, decimal.Decimal):
+            if value.startswith(FORMULA_STARTS):
+                fail(f"{name}: CSV cell {key} = {value!r} would run as a formula")
+            if isinstance(pv, str) and pv.startswith(FORMULA_STARTS):
+                # Escaped in CSV (OWASP): a leading quote, the exact value in Parquet.
+                same = value == "'" + pv
+            elif isinstance(pv, decimal.Decimal):
                 same = value != "" and decimal.Decimal(value) == pv
             elif pv is None:
                 same = value == ""
@@ -70,11 +105,11 @@ def check_detail(out_dir: Path, month: str, lines):
             fail(f"detail ChargePeriodStart {row['ChargePeriodStart']} is outside {month}")
     detail, summary = {}, {}
     for row in rows:
-        acc = detail.setdefault(row["x_AppId"], [decimal.Decimal(0), 0])
+        acc = detail.setdefault(unescape(row["x_AppId"]), [decimal.Decimal(0), 0])
         acc[0] += decimal.Decimal(row["BilledCost"] or "0")
         acc[1] += int(row["ConsumedQuantity"])
     for line in lines:
-        acc = summary.setdefault(line["app_id"], [decimal.Decimal(0), 0])
+        acc = summary.setdefault(unescape(line["app_id"]), [decimal.Decimal(0), 0])
         acc[0] += decimal.Decimal(line["cost"] or "0")
         acc[1] += int(line["prompt_tokens"]) + int(line["completion_tokens"])
     # Apps whose lines have no tokens and no cost (failed calls only) have no detail row.
@@ -84,20 +119,68 @@ def check_detail(out_dir: Path, month: str, lines):
             if detail.get(app) != summary.get(app):
                 print(f"  {app}: detail {detail.get(app)} chargeback {summary.get(app)}", file=sys.stderr)
         fail("per-app detail sums differ from the chargeback")
+    for line in lines:
+        if line["cost"]:
+            parts = [line[f"{c}_cost"] for c in CLASSES] + [line["provisioned_cost"]]
+            total = sum(decimal.Decimal(p) for p in parts if p)
+            if total != decimal.Decimal(line["cost"]):
+                fail(f"line {line['app_id']}/{line['deployment']}/{line['model']}: cost {line['cost']} "
+                     f"is not the sum of its class costs ({total})")
     with open(out_dir / f"unpriced-{month}.csv", newline="") as f:
-        unpriced = sum(int(r["tokens"]) for r in csv.DictReader(f))
+        unpriced_rows = list(csv.DictReader(f))
+    for row in unpriced_rows:
+        for key, value in row.items():
+            if value.startswith(FORMULA_STARTS):
+                fail(f"unpriced: CSV cell {key} = {value!r} would run as a formula")
+    unpriced = sum(int(r["tokens"]) for r in unpriced_rows)
     expected = sum(int(line["unpriced_tokens"]) for line in lines)
     if unpriced != expected:
         fail(f"unpriced file lists {unpriced} tokens, the chargeback {expected}")
-    return len(rows)
+    return len(rows), rows
+
+
+def unescape(value: str) -> str:
+    """The exact text of a CSV cell (a formula-looking text cell has a leading quote)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
+def check_classes(detail_rows, expected):
+    """Per app and class, the detail's tokens equal the partition of the usage rows."""
+    got = {}
+    for row in detail_rows:
+        if row["x_TokenClass"]:
+            key = (unescape(row["x_AppId"]), row["x_TokenClass"])
+            got[key] = got.get(key, 0) + int(row["ConsumedQuantity"])
+    expected = {k: v for k, v in expected.items() if v != 0}
+    if got != expected:
+        for key in sorted(set(got) | set(expected)):
+            if got.get(key) != expected.get(key):
+                print(f"  {key}: detail {got.get(key)} usage {expected.get(key)}", file=sys.stderr)
+        fail("per-app, per-class detail tokens differ from the usage rows")
+    for (app, cls), tokens in expected.items():
+        if tokens < 0:
+            fail(f"{app}: class {cls} has negative tokens {tokens}")
+    return sorted({cls for _, cls in got})
 
 
 def main(out_dir: Path, month: str):
     usage_glob = str(out_dir / "usage" / "**" / "*.parquet")
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW usage AS SELECT * FROM read_parquet('{usage_glob}', hive_partitioning = true)")
+    con.execute(
+        f"CREATE VIEW usage_files AS SELECT * FROM read_parquet('{usage_glob}', hive_partitioning = true, "
+        "union_by_name = true)"
+    )
+    names = {r[0] for r in con.execute("DESCRIBE usage_files").fetchall()}
+    # Files of usage schema 1 and 2 lack the schema-3 columns: no such tokens.
+    present = sorted(ADDED_IN_V3 & names)
+    absent = sorted(ADDED_IN_V3 - names)
+    replace = f" REPLACE ({', '.join(f'coalesce({c}, 0) AS {c}' for c in present)})" if present else ""
+    added = "".join(f", 0::BIGINT AS {c}" for c in absent)
+    con.execute(f"CREATE VIEW usage AS SELECT *{replace}{added} FROM usage_files")
     n_duck = con.execute("SELECT count(*) FROM usage").fetchone()[0]
-    arrow_table = ds.dataset(out_dir / "usage", format="parquet", partitioning="hive").to_table()
+    dataset = ds.dataset(out_dir / "usage", format="parquet", partitioning="hive")
+    unified = pa.unify_schemas([f.physical_schema for f in dataset.get_fragments()] + [dataset.schema])
+    arrow_table = ds.dataset(out_dir / "usage", format="parquet", partitioning="hive", schema=unified).to_table()
     if arrow_table.num_rows != n_duck or n_duck == 0:
         fail(f"duckdb sees {n_duck} usage rows, pyarrow {arrow_table.num_rows}")
     schema = arrow_table.schema
@@ -116,17 +199,21 @@ def main(out_dir: Path, month: str):
     year, mon = map(int, month.split("-"))
     end = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
     sums = ", ".join(f"sum({c})" for c in TOKENS)
+    con.execute(
+        f"""CREATE VIEW month_calls AS SELECT * FROM usage
+              WHERE request_time >= TIMESTAMPTZ '{month}-01 00:00:00+00'
+                AND request_time <  TIMESTAMPTZ '{end} 00:00:00+00'
+              QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source, source_offset) = 1"""
+    )
     expected = {
         row[0]: (row[1],) + tuple(row[2:])
-        for row in con.execute(
-            f"""SELECT app_id, count(*), {sums} FROM (
-                  SELECT * FROM usage
-                  WHERE request_time >= TIMESTAMPTZ '{month}-01 00:00:00+00'
-                    AND request_time <  TIMESTAMPTZ '{end} 00:00:00+00'
-                  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source, source_offset) = 1)
-                GROUP BY app_id"""
-        ).fetchall()
+        for row in con.execute(f"SELECT app_id, count(*), {sums} FROM month_calls GROUP BY app_id").fetchall()
     }
+    class_sums = ", ".join(f"sum({expr})" for expr in CLASSES.values())
+    expected_classes = {}
+    for row in con.execute(f"SELECT app_id, {class_sums} FROM month_calls GROUP BY app_id").fetchall():
+        for cls, tokens in zip(CLASSES, row[1:]):
+            expected_classes[(row[0], cls)] = int(tokens)
     if not expected:
         fail(f"no usage rows in {month}")
 
@@ -135,11 +222,12 @@ def main(out_dir: Path, month: str):
         lines = list(csv.DictReader(f))
     parquet_lines = pq.read_table(out_dir / f"chargeback-{month}.parquet").to_pylist()
     same_rows("chargeback", lines, parquet_lines)
-    detail_rows = check_detail(out_dir, month, lines)
+    detail_count, detail_rows = check_detail(out_dir, month, lines)
+    classes = check_classes(detail_rows, expected_classes)
 
     got = {}
     for line in lines:
-        acc = got.setdefault(line["app_id"], [0] * (1 + len(TOKENS)))
+        acc = got.setdefault(unescape(line["app_id"]), [0] * (1 + len(TOKENS)))
         acc[0] += int(line["calls"])
         for i, c in enumerate(TOKENS):
             acc[1 + i] += int(line[c])
@@ -152,7 +240,7 @@ def main(out_dir: Path, month: str):
         fail("per-app totals in the chargeback differ from the usage rows")
     print(
         f"check_outputs: ok ({n_duck} usage rows, {len(lines)} chargeback lines, "
-        f"{detail_rows} detail rows, {len(got)} apps)"
+        f"{detail_count} detail rows, {len(got)} apps, classes {', '.join(classes)})"
     )
 
 

@@ -122,6 +122,12 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The price table: `tokentally prices check` lists the catalog models the
+    /// usage data bills in a token class no price row names.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// Generate realistic, seeded sample traffic (gateway records).
     Sample {
         /// Output file; `.gz` compresses.
@@ -135,6 +141,28 @@ pub enum Command {
         /// Month of the traffic, YYYY-MM.
         #[arg(long, default_value = "2026-10")]
         month: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// List the catalog models of a month's usage that use a token class (input,
+    /// audio_output, …) no row of the price table prices, for any deployment type
+    /// or date. Exit status 3 when there are any, 0 when there are none.
+    Check {
+        /// The month, YYYY-MM (UTC), or `current`. Defaults to the previous month.
+        #[arg(long)]
+        month: Option<String>,
+        /// Output root holding usage/.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Price table (CSV).
+        #[arg(long, default_value = "pipelines/prices.csv")]
+        prices: PathBuf,
+        /// Deployment table: usage on provisioned deployments needs no price row.
+        /// Default: pipelines/deployments.csv when it exists.
+        #[arg(long)]
+        deployments: Option<PathBuf>,
     },
 }
 

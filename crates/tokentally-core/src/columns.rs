@@ -33,11 +33,8 @@ pub struct UsageColumns {
     operation: StringBuilder,
     streamed: BooleanBuilder,
     status: UInt16Builder,
-    prompt_tokens: Int64Builder,
-    cached_prompt_tokens: Int64Builder,
-    completion_tokens: Int64Builder,
-    reasoning_tokens: Int64Builder,
-    total_tokens: Int64Builder,
+    /// In [`crate::TokenCounts::COLUMNS`] order.
+    tokens: [Int64Builder; 13],
     estimated_prompt_tokens: Int64Builder,
     estimated_completion_tokens: Int64Builder,
     usage_source: StringBuilder,
@@ -63,7 +60,7 @@ impl Default for UsageColumns {
 impl UsageColumns {
     /// Room for `rows` rows before any column grows. A writer with many open
     /// day buffers starts them small: the builders' own default (1024 rows per
-    /// column) times 35 columns is a lot of memory for a day with three calls.
+    /// column) times 43 columns is a lot of memory for a day with three calls.
     pub fn with_capacity(rows: usize) -> Self {
         let text = || StringBuilder::with_capacity(rows, rows * 16);
         Self {
@@ -83,11 +80,7 @@ impl UsageColumns {
             operation: text(),
             streamed: BooleanBuilder::with_capacity(rows),
             status: UInt16Builder::with_capacity(rows),
-            prompt_tokens: Int64Builder::with_capacity(rows),
-            cached_prompt_tokens: Int64Builder::with_capacity(rows),
-            completion_tokens: Int64Builder::with_capacity(rows),
-            reasoning_tokens: Int64Builder::with_capacity(rows),
-            total_tokens: Int64Builder::with_capacity(rows),
+            tokens: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
             estimated_prompt_tokens: Int64Builder::with_capacity(rows),
             estimated_completion_tokens: Int64Builder::with_capacity(rows),
             usage_source: text(),
@@ -122,11 +115,9 @@ impl UsageColumns {
         self.operation.append_value(r.operation.as_str());
         self.streamed.append_value(r.streamed);
         self.status.append_value(r.status);
-        self.prompt_tokens.append_value(r.prompt_tokens);
-        self.cached_prompt_tokens.append_value(r.cached_prompt_tokens);
-        self.completion_tokens.append_value(r.completion_tokens);
-        self.reasoning_tokens.append_value(r.reasoning_tokens);
-        self.total_tokens.append_value(r.total_tokens);
+        for (column, value) in self.tokens.iter_mut().zip(r.token_counts().values()) {
+            column.append_value(value);
+        }
         self.estimated_prompt_tokens
             .append_option(r.estimated_prompt_tokens);
         self.estimated_completion_tokens
@@ -151,7 +142,7 @@ impl UsageColumns {
     /// # Errors
     /// Only on a broken invariant: the columns above disagreeing with the schema.
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.event_id.finish()),
             Arc::new(self.request_id.finish()),
             Arc::new(self.request_time.finish()),
@@ -168,11 +159,11 @@ impl UsageColumns {
             Arc::new(self.operation.finish()),
             Arc::new(self.streamed.finish()),
             Arc::new(self.status.finish()),
-            Arc::new(self.prompt_tokens.finish()),
-            Arc::new(self.cached_prompt_tokens.finish()),
-            Arc::new(self.completion_tokens.finish()),
-            Arc::new(self.reasoning_tokens.finish()),
-            Arc::new(self.total_tokens.finish()),
+        ];
+        for column in &mut self.tokens {
+            columns.push(Arc::new(column.finish()));
+        }
+        columns.extend::<[ArrayRef; 14]>([
             Arc::new(self.estimated_prompt_tokens.finish()),
             Arc::new(self.estimated_completion_tokens.finish()),
             Arc::new(self.usage_source.finish()),
@@ -187,7 +178,7 @@ impl UsageColumns {
             Arc::new(self.source.finish()),
             Arc::new(self.source_partition.finish()),
             Arc::new(self.source_offset.finish()),
-        ];
+        ]);
         Ok(RecordBatch::try_new(usage_schema(), columns)?)
     }
 }

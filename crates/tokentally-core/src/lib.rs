@@ -10,9 +10,11 @@ mod error;
 pub mod model;
 mod record;
 mod schema;
+mod tokens;
 
 pub use columns::UsageColumns;
 pub use error::{Error, Result};
 pub use model::{Encoding, ModelInfo, lookup_model};
 pub use record::{AppIdSource, Operation, SourcePosition, UsageRecord, UsageSource};
 pub use schema::{USAGE_SCHEMA_VERSION, usage_schema, usage_to_batch};
+pub use tokens::{ClassTokens, MAX_TOKENS_PER_CALL, TokenClass, TokenCounts, TokenError};

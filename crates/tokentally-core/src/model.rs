@@ -40,9 +40,38 @@ pub struct ModelInfo {
 }
 
 /// Families by prefix; more specific prefixes come first.
+/// Audio, Realtime and image-generation variants are families of their own: they
+/// bill audio and image tokens, and their text prices differ from the base model's.
 const FAMILIES: &[(&str, &str, Encoding)] = &[
+    (
+        "gpt-4o-mini-audio-preview",
+        "gpt-4o-mini-audio-preview",
+        Encoding::O200kBase,
+    ),
+    (
+        "gpt-4o-mini-realtime-preview",
+        "gpt-4o-mini-realtime-preview",
+        Encoding::O200kBase,
+    ),
     ("gpt-4o-mini", "gpt-4o-mini", Encoding::O200kBase),
+    (
+        "gpt-4o-audio-preview",
+        "gpt-4o-audio-preview",
+        Encoding::O200kBase,
+    ),
+    (
+        "gpt-4o-realtime-preview",
+        "gpt-4o-realtime-preview",
+        Encoding::O200kBase,
+    ),
     ("gpt-4o", "gpt-4o", Encoding::O200kBase),
+    ("gpt-realtime-mini", "gpt-realtime-mini", Encoding::O200kBase),
+    ("gpt-realtime", "gpt-realtime", Encoding::O200kBase),
+    ("gpt-audio-mini", "gpt-audio-mini", Encoding::O200kBase),
+    ("gpt-audio", "gpt-audio", Encoding::O200kBase),
+    ("gpt-image-1-mini", "gpt-image-1-mini", Encoding::O200kBase),
+    ("gpt-image-1.5", "gpt-image-1.5", Encoding::O200kBase),
+    ("gpt-image-1", "gpt-image-1", Encoding::O200kBase),
     ("chatgpt-4o", "gpt-4o", Encoding::O200kBase),
     ("gpt-4.1-nano", "gpt-4.1-nano", Encoding::O200kBase),
     ("gpt-4.1-mini", "gpt-4.1-mini", Encoding::O200kBase),
@@ -50,6 +79,7 @@ const FAMILIES: &[(&str, &str, Encoding)] = &[
     ("gpt-4.5", "gpt-4.5", Encoding::O200kBase),
     ("gpt-5-nano", "gpt-5-nano", Encoding::O200kBase),
     ("gpt-5-mini", "gpt-5-mini", Encoding::O200kBase),
+    ("gpt-5-pro", "gpt-5-pro", Encoding::O200kBase),
     ("gpt-5", "gpt-5", Encoding::O200kBase),
     ("gpt-oss", "gpt-oss", Encoding::O200kBase),
     ("o1-mini", "o1-mini", Encoding::O200kBase),
@@ -91,6 +121,15 @@ const FAMILIES: &[(&str, &str, Encoding)] = &[
     ("davinci-002", "davinci-002", Encoding::Cl100kBase),
     ("babbage-002", "babbage-002", Encoding::Cl100kBase),
 ];
+
+/// Every family of the catalog, once each, in catalog order.
+pub fn families() -> impl Iterator<Item = &'static str> {
+    FAMILIES
+        .iter()
+        .enumerate()
+        .filter(|&(i, &(_, family, _))| FAMILIES[..i].iter().all(|&(_, f, _)| f != family))
+        .map(|(_, &(_, family, _))| family)
+}
 
 /// Looks a model up by name; `None` for a model the catalog does not know.
 ///
@@ -168,6 +207,24 @@ mod tests {
         assert!(lookup_model("o3-mini-2025-01-31").is_some_and(|m| m.reasoning));
         assert!(lookup_model("gpt-4o").is_some_and(|m| !m.reasoning));
         assert_eq!(lookup_model("llama-3-70b"), None);
+        for (name, family) in [
+            ("gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview"),
+            (
+                "gpt-4o-mini-audio-preview-2024-12-17",
+                "gpt-4o-mini-audio-preview",
+            ),
+            ("gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview"),
+            ("gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview"),
+            ("gpt-realtime-2025-08-28", "gpt-realtime"),
+            ("gpt-audio-mini-2025-10-06", "gpt-audio-mini"),
+            ("gpt-image-1", "gpt-image-1"),
+            ("gpt-image-1-mini", "gpt-image-1-mini"),
+            ("gpt-image-1.5-2025-12-16", "gpt-image-1.5"),
+            ("gpt-5-pro", "gpt-5-pro"),
+            ("gpt-4o-2024-11-20", "gpt-4o"),
+        ] {
+            assert_eq!(lookup_model(name).map(|m| m.family), Some(family), "{name}");
+        }
         assert_eq!(lookup_model(""), None);
     }
 }

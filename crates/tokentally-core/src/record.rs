@@ -1,3 +1,4 @@
+use crate::TokenCounts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -37,12 +38,21 @@ pub struct UsageRecord {
     pub streamed: bool,
     /// HTTP status of the response; 0 when the gateway saw none (connection lost).
     pub status: u16,
+    /// The token columns mirror [`TokenCounts`] (see it for what each counts):
+    /// every count but `total_tokens` is the prompt or the completion, or a part
+    /// of one of them, never added on top.
     pub prompt_tokens: i64,
-    /// Part of `prompt_tokens` (never added on top).
     pub cached_prompt_tokens: i64,
+    pub audio_prompt_tokens: i64,
+    pub cached_audio_prompt_tokens: i64,
+    pub image_prompt_tokens: i64,
+    pub cached_image_prompt_tokens: i64,
     pub completion_tokens: i64,
-    /// Part of `completion_tokens` (never added on top).
     pub reasoning_tokens: i64,
+    pub audio_completion_tokens: i64,
+    pub image_completion_tokens: i64,
+    pub accepted_prediction_tokens: i64,
+    pub rejected_prediction_tokens: i64,
     pub total_tokens: i64,
     /// tokentally's own tokenizer estimate of the prompt, kept beside the reported
     /// count (even when usage was reported) so a drift report can show how far
@@ -77,6 +87,42 @@ impl UsageRecord {
     /// these, since their estimates deserve a look (or a catalog entry).
     pub fn estimated_unknown_model(&self) -> bool {
         self.model_family.is_none() && self.encoding.is_some()
+    }
+
+    /// The row's token columns as one value, to check, sum or bill.
+    pub const fn token_counts(&self) -> TokenCounts {
+        TokenCounts {
+            prompt: self.prompt_tokens,
+            cached_prompt: self.cached_prompt_tokens,
+            audio_prompt: self.audio_prompt_tokens,
+            cached_audio_prompt: self.cached_audio_prompt_tokens,
+            image_prompt: self.image_prompt_tokens,
+            cached_image_prompt: self.cached_image_prompt_tokens,
+            completion: self.completion_tokens,
+            reasoning: self.reasoning_tokens,
+            audio_completion: self.audio_completion_tokens,
+            image_completion: self.image_completion_tokens,
+            accepted_prediction: self.accepted_prediction_tokens,
+            rejected_prediction: self.rejected_prediction_tokens,
+            total: self.total_tokens,
+        }
+    }
+
+    /// Sets every token column from `t`.
+    pub const fn set_token_counts(&mut self, t: TokenCounts) {
+        self.prompt_tokens = t.prompt;
+        self.cached_prompt_tokens = t.cached_prompt;
+        self.audio_prompt_tokens = t.audio_prompt;
+        self.cached_audio_prompt_tokens = t.cached_audio_prompt;
+        self.image_prompt_tokens = t.image_prompt;
+        self.cached_image_prompt_tokens = t.cached_image_prompt;
+        self.completion_tokens = t.completion;
+        self.reasoning_tokens = t.reasoning;
+        self.audio_completion_tokens = t.audio_completion;
+        self.image_completion_tokens = t.image_completion;
+        self.accepted_prediction_tokens = t.accepted_prediction;
+        self.rejected_prediction_tokens = t.rejected_prediction;
+        self.total_tokens = t.total;
     }
 }
 
@@ -153,6 +199,8 @@ string_enum! {
         Completions => "completions",
         Responses => "responses",
         Embeddings => "embeddings",
+        /// `images/generations` and `images/edits` (gpt-image-1).
+        Images => "images",
         Other => "other",
     }
 }
@@ -169,6 +217,8 @@ impl Operation {
             Self::Embeddings
         } else if p.ends_with("responses") {
             Self::Responses
+        } else if p.ends_with("images/generations") || p.ends_with("images/edits") {
+            Self::Images
         } else {
             Self::Other
         }
@@ -192,7 +242,12 @@ mod tests {
         assert_eq!(Operation::from_path("completions"), Operation::Completions);
         assert_eq!(Operation::from_path("/openai/v1/responses"), Operation::Responses);
         assert_eq!(Operation::from_path("embeddings"), Operation::Embeddings);
-        assert_eq!(Operation::from_path("images/generations"), Operation::Other);
+        assert_eq!(Operation::from_path("images/generations"), Operation::Images);
+        assert_eq!(
+            Operation::from_path("/openai/deployments/img/images/edits?api-version=2025-04-01-preview"),
+            Operation::Images
+        );
+        assert_eq!(Operation::from_path("audio/transcriptions"), Operation::Other);
     }
 
     #[test]

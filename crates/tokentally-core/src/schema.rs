@@ -2,66 +2,66 @@
 //! readers (DuckDB, Spark, pandas) all see these names and types; change them only
 //! with a new [`USAGE_SCHEMA_VERSION`] and a note in docs/formats.md.
 
-use crate::{Result, UsageColumns, UsageRecord};
+use crate::{Result, TokenCounts, UsageColumns, UsageRecord};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, LazyLock};
 
 /// Stored in the Parquet key-value metadata as `tokentally.usage_schema`.
-/// 2 added `model_family`.
-pub const USAGE_SCHEMA_VERSION: u32 = 2;
+/// 2 added `model_family`; 3 the audio, image and predicted-output token columns
+/// ([`TokenCounts::ADDED_IN_V3`]), nullable so that a dataset mixing older files
+/// reads as one table (their rows have nulls there, read as zero).
+pub const USAGE_SCHEMA_VERSION: u32 = 3;
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let int64 = |name: &str| Field::new(name, DataType::Int64, false);
+    let tokens = TokenCounts::COLUMNS
+        .map(|name| Field::new(name, DataType::Int64, TokenCounts::ADDED_IN_V3.contains(&name)));
     let metadata = [(
         "tokentally.usage_schema".to_owned(),
         USAGE_SCHEMA_VERSION.to_string(),
     )];
-    Arc::new(
-        Schema::new(vec![
-            utf8("event_id", false),
-            utf8("request_id", true),
-            Field::new(
-                "request_time",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
-            utf8("app_id", false),
-            utf8("app_id_source", false),
-            utf8("tenant_id", true),
-            utf8("object_id", true),
-            utf8("subscription", true),
-            utf8("product", true),
-            utf8("deployment", true),
-            utf8("model", true),
-            utf8("model_family", true),
-            utf8("api_version", true),
-            utf8("operation", false),
-            Field::new("streamed", DataType::Boolean, false),
-            Field::new("status", DataType::UInt16, false),
-            int64("prompt_tokens"),
-            int64("cached_prompt_tokens"),
-            int64("completion_tokens"),
-            int64("reasoning_tokens"),
-            int64("total_tokens"),
-            Field::new("estimated_prompt_tokens", DataType::Int64, true),
-            Field::new("estimated_completion_tokens", DataType::Int64, true),
-            utf8("usage_source", false),
-            utf8("encoding", true),
-            utf8("finish_reason", true),
-            Field::new("choice_count", DataType::Int32, false),
-            Field::new("partial", DataType::Boolean, false),
-            utf8("region", true),
-            utf8("backend", true),
-            Field::new("latency_ms", DataType::Int64, true),
-            utf8("notes", true),
-            utf8("source", false),
-            Field::new("source_partition", DataType::Int32, true),
-            int64("source_offset"),
-        ])
-        .with_metadata(metadata.into_iter().collect()),
-    )
+    let mut fields = vec![
+        utf8("event_id", false),
+        utf8("request_id", true),
+        Field::new(
+            "request_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        utf8("app_id", false),
+        utf8("app_id_source", false),
+        utf8("tenant_id", true),
+        utf8("object_id", true),
+        utf8("subscription", true),
+        utf8("product", true),
+        utf8("deployment", true),
+        utf8("model", true),
+        utf8("model_family", true),
+        utf8("api_version", true),
+        utf8("operation", false),
+        Field::new("streamed", DataType::Boolean, false),
+        Field::new("status", DataType::UInt16, false),
+    ];
+    fields.extend(tokens);
+    fields.extend([
+        Field::new("estimated_prompt_tokens", DataType::Int64, true),
+        Field::new("estimated_completion_tokens", DataType::Int64, true),
+        utf8("usage_source", false),
+        utf8("encoding", true),
+        utf8("finish_reason", true),
+        Field::new("choice_count", DataType::Int32, false),
+        Field::new("partial", DataType::Boolean, false),
+        utf8("region", true),
+        utf8("backend", true),
+        Field::new("latency_ms", DataType::Int64, true),
+        utf8("notes", true),
+        utf8("source", false),
+        Field::new("source_partition", DataType::Int32, true),
+        int64("source_offset"),
+    ]);
+    Arc::new(Schema::new(fields).with_metadata(metadata.into_iter().collect()))
 });
 
 /// The schema of the usage dataset (without the Hive `date` partition column).
@@ -110,8 +110,16 @@ mod tests {
             status: 200,
             prompt_tokens: 10,
             cached_prompt_tokens: 0,
+            audio_prompt_tokens: 0,
+            cached_audio_prompt_tokens: 0,
+            image_prompt_tokens: 0,
+            cached_image_prompt_tokens: 0,
             completion_tokens: 5,
             reasoning_tokens: 0,
+            audio_completion_tokens: 0,
+            image_completion_tokens: 0,
+            accepted_prediction_tokens: 0,
+            rejected_prediction_tokens: 0,
             total_tokens: 15,
             estimated_prompt_tokens: Some(10),
             estimated_completion_tokens: Some(5),
@@ -143,6 +151,21 @@ mod tests {
             .downcast_ref::<arrow::array::Int64Array>()
             .expect("int64");
         assert_eq!(tokens.value(1), 15);
+        let mut audio = record();
+        audio.audio_completion_tokens = 3;
+        let batch = usage_to_batch(&[audio]).expect("batch");
+        let column = batch.column_by_name("audio_completion_tokens").expect("column");
+        let column = column
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("int64");
+        assert_eq!((column.value(0), arrow::array::Array::null_count(column)), (3, 0));
+        // Columns older files lack are nullable; the first five never were.
+        let schema = usage_schema();
+        for name in TokenCounts::COLUMNS {
+            let nullable = schema.field_with_name(name).ok().map(|f| f.is_nullable());
+            assert_eq!(nullable, Some(TokenCounts::ADDED_IN_V3.contains(&name)), "{name}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
 use crate::output::{Output, rebuild_stream_str};
 use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};
+use crate::usage::read_usage;
 use crate::{ParseError, identity};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -21,8 +22,9 @@ const FALLBACK_ENCODING: Encoding = Encoding::O200kBase;
 /// with `partial` set and the reason in `notes`.
 ///
 /// # Errors
-/// The record is not UTF-8 JSON, has an unknown `schema`, or lacks `request_id` or
-/// a valid `request_time`.
+/// The record is not UTF-8 JSON, has an unknown `schema`, lacks `request_id` or
+/// a valid `request_time`, or reports a usage that cannot be true (a count that
+/// is negative, fractional or above the per-call bound, parts above their whole).
 pub fn parse_record(raw: &[u8], source: SourcePosition) -> Result<UsageRecord, ParseError> {
     let text = std::str::from_utf8(raw).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
     // From the validated `str`: serde_json does not validate every string again
@@ -131,8 +133,16 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         status,
         prompt_tokens: 0,
         cached_prompt_tokens: 0,
+        audio_prompt_tokens: 0,
+        cached_audio_prompt_tokens: 0,
+        image_prompt_tokens: 0,
+        cached_image_prompt_tokens: 0,
         completion_tokens: 0,
         reasoning_tokens: 0,
+        audio_completion_tokens: 0,
+        image_completion_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
         total_tokens: 0,
         estimated_prompt_tokens: None,
         estimated_completion_tokens: None,
@@ -148,18 +158,29 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         source,
     };
 
-    let reported = output.usage.is_some();
+    let reported = match &output.usage {
+        Some(usage) => Some(
+            read_usage(usage, operation).map_err(|e| ParseError::InvalidField {
+                field: "usage",
+                reason: e.0,
+            })?,
+        ),
+        None => None,
+    };
     if succeeded || (streamed && !output.choices.is_empty()) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
-        estimate(&mut row, catalog, &record.request, &output, reported, &mut notes);
+        estimate(
+            &mut row,
+            catalog,
+            &record.request,
+            &output,
+            reported.is_some(),
+            &mut notes,
+        );
     }
-    if let Some(usage) = output.usage {
-        row.prompt_tokens = usage.prompt;
-        row.cached_prompt_tokens = usage.cached;
-        row.completion_tokens = usage.completion;
-        row.reasoning_tokens = usage.reasoning;
-        row.total_tokens = usage.total;
+    if let Some(tokens) = reported {
+        row.set_token_counts(tokens);
         row.usage_source = UsageSource::Reported;
     }
     if !notes.is_empty() {
@@ -249,6 +270,10 @@ fn estimate(
         Operation::Embeddings => request
             .get("input")
             .map_or(0, |p| estimate_text_input(encoding, p)),
+        // The text prompt only: input images of an edit are not in a JSON body.
+        Operation::Images => request
+            .get("prompt")
+            .map_or(0, |p| estimate_text_input(encoding, p)),
         Operation::Responses => ["instructions", "input"]
             .iter()
             .filter_map(|k| request.get(k))
@@ -274,7 +299,8 @@ fn estimate(
     if !reported {
         row.prompt_tokens = prompt;
         row.completion_tokens = completion;
-        row.total_tokens = prompt + completion;
+        // Counted from at most an event's bytes: far from overflowing.
+        row.total_tokens = prompt.saturating_add(completion);
         row.usage_source = UsageSource::Estimated;
     }
 }

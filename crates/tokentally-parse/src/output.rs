@@ -8,13 +8,13 @@ pub(crate) mod loose;
 mod stream;
 pub(crate) mod wire;
 
-use crate::usage::Usage;
+use crate::usage::has_counts;
 use loose::Obj;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 pub use stream::{Rebuilt, rebuild_stream, rebuild_stream_str};
-use wire::{Body, ChoiceWire, Chunk, ErrorWire, FunctionWire, ItemWire, MessageWire, UsageWire};
+use wire::{Body, ChoiceWire, Chunk, ErrorWire, FunctionWire, ItemWire, MessageWire};
 
 /// One tool or function call, assembled from its fragments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,7 +38,9 @@ pub struct Choice {
 pub struct Output {
     pub model: Option<String>,
     pub choices: BTreeMap<u32, Choice>,
-    pub usage: Option<Usage>,
+    /// The last `usage` object that reported counts, as sent: read (and checked)
+    /// by [`crate::usage::read_usage`] once the operation is known.
+    pub usage: Option<Value>,
     /// The stream's `data: [DONE]` or the Responses API's terminal event arrived.
     pub done: bool,
     /// Error message carried in the body or in a stream event.
@@ -120,7 +122,7 @@ impl Output {
         // Every object deserializes (loose members, and a `Value` has no repeated
         // keys); anything else carries no output.
         if let Ok(Obj::Object(body)) = Obj::<Body<'_>>::deserialize(body) {
-            self.absorb_envelope(body.model.get(), body.usage.as_ref(), body.error.as_ref());
+            self.absorb_envelope(body.model.get(), Some(&body.usage), body.error.as_ref());
             self.absorb_choices(body.choices.items(), |c| c.message.as_deref());
             if let Some(items) = &body.output.0 {
                 let choice = self.choices.entry(0).or_default();
@@ -137,12 +139,12 @@ impl Output {
 
     /// Model, usage and error: the same members in chunks, bodies and the
     /// Responses API's `response` object.
-    fn absorb_envelope(&mut self, model: Option<&str>, usage: Obj<&UsageWire>, error: Obj<&ErrorWire<'_>>) {
+    fn absorb_envelope(&mut self, model: Option<&str>, usage: Option<&Value>, error: Obj<&ErrorWire<'_>>) {
         if let Some(model) = model.filter(|m| !m.is_empty()) {
             self.model.get_or_insert_with(|| model.to_owned());
         }
-        if let Some(usage) = usage.object().and_then(|u| Usage::from_wire(u)) {
-            self.usage = Some(usage);
+        if let Some(usage) = usage.filter(|u| has_counts(u)) {
+            self.usage = Some(usage.clone());
         }
         if error.is_given() {
             let error = error.object();
@@ -199,7 +201,7 @@ impl Output {
             "response.completed" | "response.incomplete" | "response.failed" => {
                 let response = event.response.object();
                 if let Some(r) = response {
-                    self.absorb_envelope(r.model.get(), r.usage.as_ref(), r.error.as_ref());
+                    self.absorb_envelope(r.model.get(), Some(&r.usage), r.error.as_ref());
                 }
                 let status = response.and_then(|r| r.status.get()).unwrap_or(match kind {
                     "response.completed" => "completed",

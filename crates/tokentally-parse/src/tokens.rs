@@ -93,6 +93,9 @@ fn count_value(encoding: Encoding, value: &Value, cache: Option<&CountCache>) ->
                 None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
                     image_part_tokens(part)
                 }
+                // Audio is billed in audio tokens the request cannot tell: only a
+                // reported usage counts them (its base64 is not text).
+                None if part.get("type").and_then(Value::as_str) == Some("input_audio") => 0,
                 None => count_tokens(encoding, &part.to_string()),
             })
             .sum(),

@@ -1,131 +1,191 @@
-//! Token usage as AOAI reports it, in the shapes of chat/completions/embeddings
-//! (`prompt_tokens`…) and of the Responses API (`input_tokens`…).
+//! Token usage as AOAI reports it: chat, completions and embeddings name the
+//! counts `prompt_tokens`…, the Responses API and image generation
+//! `input_tokens`…, the Realtime and audio APIs `input_token_details` (no
+//! plural). Every count tokentally stores is read here, by the paths below, the
+//! first of a count's paths that is present winning.
+//!
+//! A count must be a whole number from 0 to [`MAX_TOKENS_PER_CALL`], and the
+//! parts must fit their whole ([`TokenCounts::check_call`]); anything else makes
+//! the record invalid (quarantined as `invalid_field`), never a guessed or summed
+//! number.
 
-use crate::output::loose::Obj;
-use crate::output::wire::UsageWire;
-use serde::Deserialize;
 use serde_json::Value;
+use std::fmt;
+use tokentally_core::{MAX_TOKENS_PER_CALL, Operation, TokenCounts};
 
-/// Reported token counts. Cached tokens are part of `prompt`, reasoning tokens
-/// part of `completion`, as in the API.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub prompt: i64,
-    pub cached: i64,
-    pub completion: i64,
-    pub reasoning: i64,
-    pub total: i64,
+const PROMPT: &[&str] = &["prompt_tokens", "input_tokens"];
+const COMPLETION: &[&str] = &["completion_tokens", "output_tokens"];
+const TOTAL: &[&str] = &["total_tokens"];
+const CACHED: &[&str] = &[
+    "prompt_tokens_details.cached_tokens",
+    "input_tokens_details.cached_tokens",
+    "input_token_details.cached_tokens",
+];
+const AUDIO_PROMPT: &[&str] = &[
+    "prompt_tokens_details.audio_tokens",
+    "input_tokens_details.audio_tokens",
+    "input_token_details.audio_tokens",
+];
+const IMAGE_PROMPT: &[&str] = &[
+    "prompt_tokens_details.image_tokens",
+    "input_tokens_details.image_tokens",
+    "input_token_details.image_tokens",
+];
+const CACHED_AUDIO: &[&str] = &[
+    "prompt_tokens_details.cached_tokens_details.audio_tokens",
+    "input_tokens_details.cached_tokens_details.audio_tokens",
+    "input_token_details.cached_tokens_details.audio_tokens",
+];
+const CACHED_IMAGE: &[&str] = &[
+    "prompt_tokens_details.cached_tokens_details.image_tokens",
+    "input_tokens_details.cached_tokens_details.image_tokens",
+    "input_token_details.cached_tokens_details.image_tokens",
+];
+const REASONING: &[&str] = &[
+    "completion_tokens_details.reasoning_tokens",
+    "output_tokens_details.reasoning_tokens",
+    "output_token_details.reasoning_tokens",
+];
+const AUDIO_COMPLETION: &[&str] = &[
+    "completion_tokens_details.audio_tokens",
+    "output_tokens_details.audio_tokens",
+    "output_token_details.audio_tokens",
+];
+const IMAGE_COMPLETION: &[&str] = &[
+    "completion_tokens_details.image_tokens",
+    "output_tokens_details.image_tokens",
+    "output_token_details.image_tokens",
+];
+/// Read only to split an image generation's output when it reports text tokens
+/// but no image tokens.
+const TEXT_COMPLETION: &[&str] = &[
+    "completion_tokens_details.text_tokens",
+    "output_tokens_details.text_tokens",
+    "output_token_details.text_tokens",
+];
+const ACCEPTED_PREDICTION: &[&str] = &[
+    "completion_tokens_details.accepted_prediction_tokens",
+    "output_tokens_details.accepted_prediction_tokens",
+];
+const REJECTED_PREDICTION: &[&str] = &[
+    "completion_tokens_details.rejected_prediction_tokens",
+    "output_tokens_details.rejected_prediction_tokens",
+];
+
+/// Why a reported usage cannot be stored; the text names the member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidUsage(pub String);
+
+impl fmt::Display for InvalidUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-impl Usage {
-    /// Reads a `usage` object; `None` when it is absent, null or has no counts.
-    pub fn from_json(usage: &Value) -> Option<Self> {
-        // Any JSON object deserializes: every member type is loose.
-        match Obj::<UsageWire>::deserialize(usage) {
-            Ok(Obj::Object(wire)) => Self::from_wire(&wire),
-            _ => None,
-        }
-    }
+/// The member at a dotted `path`; `None` when absent or `null`.
+fn member<'a>(usage: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(usage, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
 
-    /// The counts of a deserialized `usage` object; `None` when it has none.
-    pub(crate) fn from_wire(usage: &UsageWire) -> Option<Self> {
-        let prompt = usage.prompt_tokens.0.or(usage.input_tokens.0);
-        let completion = usage.completion_tokens.0.or(usage.output_tokens.0);
-        let total = usage.total_tokens.0;
-        if prompt.is_none() && completion.is_none() && total.is_none() {
-            return None;
+/// Whether `usage` is an object reporting any of the three main counts: a
+/// stream's earlier `usage` is replaced only by one that does.
+pub fn has_counts(usage: &Value) -> bool {
+    usage.is_object()
+        && [PROMPT, COMPLETION, TOTAL]
+            .iter()
+            .flat_map(|paths| paths.iter())
+            .any(|path| member(usage, path).is_some())
+}
+
+/// The count at the first of `paths` present in `usage`; `Ok(None)` when none is.
+fn count(usage: &Value, paths: &[&str]) -> Result<Option<i64>, InvalidUsage> {
+    let Some((path, value)) = paths.iter().find_map(|p| member(usage, p).map(|v| (*p, v))) else {
+        return Ok(None);
+    };
+    let bad = |what: String| InvalidUsage(format!("usage.{path}: {what}"));
+    let n = match value {
+        Value::Number(n) => {
+            if let Some(n) = n.as_u64() {
+                i64::try_from(n).ok()
+            } else if let Some(n) = n.as_i64() {
+                return Err(bad(format!("{n} is negative")));
+            } else {
+                // A float that is a whole number (`12.0`, `9e18`) is a count.
+                let x = n.as_f64().unwrap_or(f64::NAN);
+                if x < 0.0 {
+                    return Err(bad(format!("{n} is negative")));
+                }
+                if x.fract() != 0.0 || !x.is_finite() {
+                    return Err(bad(format!("{n} is not a whole number")));
+                }
+                // Above i64's range: over the bound below all the same.
+                Some(if x < 9.2e18 { x as i64 } else { i64::MAX })
+            }
         }
-        let prompt = prompt.unwrap_or(0).max(0);
-        let completion = completion.unwrap_or(0).max(0);
-        let detail = |a: Option<i64>, b: Option<i64>| a.or(b).unwrap_or(0);
-        let cached = detail(
-            usage
-                .prompt_tokens_details
-                .object()
-                .and_then(|d| d.cached_tokens.0),
-            usage
-                .input_tokens_details
-                .object()
-                .and_then(|d| d.cached_tokens.0),
-        )
-        .clamp(0, prompt);
-        let reasoning = detail(
-            usage
-                .completion_tokens_details
-                .object()
-                .and_then(|d| d.reasoning_tokens.0),
-            usage
-                .output_tokens_details
-                .object()
-                .and_then(|d| d.reasoning_tokens.0),
-        )
-        .clamp(0, completion);
-        // Saturating: a hostile count must not overflow (and panic in debug builds).
-        let total = total.unwrap_or(prompt.saturating_add(completion));
-        Some(Self {
-            prompt,
-            cached,
-            completion,
-            reasoning,
-            total,
-        })
+        other => return Err(bad(format!("{other} is not a number"))),
+    };
+    match n {
+        Some(n) if n <= MAX_TOKENS_PER_CALL => Ok(Some(n)),
+        _ => Err(bad(format!(
+            "{value} is above the sanity bound of {MAX_TOKENS_PER_CALL} tokens per call"
+        ))),
     }
+}
+
+/// The counts of a `usage` object that [`has_counts`], checked.
+///
+/// Cached, audio and image tokens are parts of the prompt tokens; reasoning,
+/// audio, image and prediction tokens parts of the completion tokens, as the API
+/// reports them. An image generation (`operation` [`Operation::Images`]) that
+/// reports no image output tokens has only image output (the images API's
+/// `output_tokens` are "image tokens in the output image"), less any text tokens
+/// it reports.
+///
+/// # Errors
+/// A count that is not a whole number from 0 to [`MAX_TOKENS_PER_CALL`], or
+/// parts that exceed their whole.
+pub fn read_usage(usage: &Value, operation: Operation) -> Result<TokenCounts, InvalidUsage> {
+    let get = |paths| count(usage, paths).map(Option::unwrap_or_default);
+    let prompt = get(PROMPT)?;
+    let completion = get(COMPLETION)?;
+    let total = count(usage, TOTAL)?;
+    let reported_image_output = count(usage, IMAGE_COMPLETION)?;
+    let text_output = get(TEXT_COMPLETION)?;
+    let image_completion = match reported_image_output {
+        Some(n) => n,
+        None if operation == Operation::Images => completion
+            .checked_sub(text_output)
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                InvalidUsage(format!(
+                    "usage: text output tokens ({text_output}) exceed output tokens ({completion})"
+                ))
+            })?,
+        None => 0,
+    };
+    let tokens = TokenCounts {
+        prompt,
+        cached_prompt: get(CACHED)?,
+        audio_prompt: get(AUDIO_PROMPT)?,
+        cached_audio_prompt: get(CACHED_AUDIO)?,
+        image_prompt: get(IMAGE_PROMPT)?,
+        cached_image_prompt: get(CACHED_IMAGE)?,
+        completion,
+        reasoning: get(REASONING)?,
+        audio_completion: get(AUDIO_COMPLETION)?,
+        image_completion,
+        accepted_prediction: get(ACCEPTED_PREDICTION)?,
+        rejected_prediction: get(REJECTED_PREDICTION)?,
+        // Both are within the bound, so their sum fits.
+        total: total.unwrap_or(prompt + completion),
+    };
+    tokens
+        .check_call()
+        .map_err(|e| InvalidUsage(format!("usage: {e}")))?;
+    Ok(tokens)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn chat_usage_with_details() {
-        let u = Usage::from_json(&json!({
-            "prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
-            "prompt_tokens_details": {"cached_tokens": 1024},
-            "completion_tokens_details": {"reasoning_tokens": 192}
-        }));
-        assert_eq!(
-            u,
-            Some(Usage {
-                prompt: 1200,
-                cached: 1024,
-                completion: 300,
-                reasoning: 192,
-                total: 1500
-            })
-        );
-    }
-
-    #[test]
-    fn responses_and_embeddings_usage() {
-        let u = Usage::from_json(&json!({"input_tokens": 10, "output_tokens": 4,
-            "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 2}}));
-        assert_eq!(
-            u,
-            Some(Usage {
-                prompt: 10,
-                cached: 0,
-                completion: 4,
-                reasoning: 2,
-                total: 14
-            })
-        );
-        let e = Usage::from_json(&json!({"prompt_tokens": 8, "total_tokens": 8}));
-        assert_eq!(
-            e,
-            Some(Usage {
-                prompt: 8,
-                cached: 0,
-                completion: 0,
-                reasoning: 0,
-                total: 8
-            })
-        );
-    }
-
-    #[test]
-    fn absent_usage() {
-        assert_eq!(Usage::from_json(&Value::Null), None);
-        assert_eq!(Usage::from_json(&json!({})), None);
-    }
-}
+mod tests;

@@ -12,6 +12,7 @@ use crate::prices::TokenClass;
 use crate::{Error, Month, Result};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::{BTreeMap, BTreeSet};
+use tokentally_core::TokenCounts;
 
 /// Decimal places of every cost in the outputs.
 pub const COST_SCALE: u32 = 6;
@@ -32,17 +33,11 @@ pub struct ChargebackLine {
     pub model: String,
     pub calls: i64,
     pub failed_calls: i64,
-    pub prompt_tokens: i64,
-    pub cached_prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub total_tokens: i64,
+    /// The usage columns summed (each class's tokens: [`TokenCounts::classes`]).
+    pub tokens: TokenCounts,
     pub estimated_calls: i64,
-    /// Per-token costs of the priced charges of each class; `None` when the class
-    /// has tokens but none of them could be priced.
-    pub input_cost: Option<Decimal>,
-    pub cached_input_cost: Option<Decimal>,
-    pub output_cost: Option<Decimal>,
+    /// Per-token costs of the priced charges of each class.
+    pub class_costs: ClassCosts,
     /// The line's share of provisioned (PTU) capacity.
     pub provisioned_cost: Option<Decimal>,
     /// The sum of the parts; `None` when nothing of the line could be priced.
@@ -72,21 +67,34 @@ impl ChargebackLine {
             model: key.4.clone(),
             calls: 0,
             failed_calls: 0,
-            prompt_tokens: 0,
-            cached_prompt_tokens: 0,
-            completion_tokens: 0,
-            reasoning_tokens: 0,
-            total_tokens: 0,
+            tokens: TokenCounts::default(),
             estimated_calls: 0,
-            input_cost: None,
-            cached_input_cost: None,
-            output_cost: None,
+            class_costs: ClassCosts::default(),
             provisioned_cost: None,
             cost: None,
             currency: None,
             priced: true,
             unpriced_tokens: 0,
         }
+    }
+}
+
+/// The cost of each token class on a line: `None` when the class has tokens but
+/// none of them could be priced, or when nothing of the line was priced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassCosts([Option<Decimal>; 9]);
+
+impl ClassCosts {
+    pub fn get(&self, class: TokenClass) -> Option<Decimal> {
+        TokenClass::ALL
+            .iter()
+            .position(|&c| c == class)
+            .and_then(|i| self.0.get(i).copied().flatten())
+    }
+
+    /// Each class with its cost, in [`TokenClass::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (TokenClass, Option<Decimal>)> + '_ {
+        TokenClass::ALL.into_iter().zip(self.0)
     }
 }
 
@@ -127,32 +135,36 @@ pub(crate) fn build_lines(
 }
 
 fn add_counts(l: &mut ChargebackLine, d: &DayUsage) -> Result<()> {
-    let label = l.label();
+    let rows = format!("chargeback line {} (adding the {})", l.label(), d.rows());
+    let overflow = |what| Error::Overflow {
+        line: rows.clone(),
+        what,
+    };
     for (sum, add) in [
         (&mut l.calls, d.calls),
         (&mut l.failed_calls, d.failed_calls),
-        (&mut l.prompt_tokens, d.prompt_tokens),
-        (&mut l.cached_prompt_tokens, d.cached_prompt_tokens),
-        (&mut l.completion_tokens, d.completion_tokens),
-        (&mut l.reasoning_tokens, d.reasoning_tokens),
-        (&mut l.total_tokens, d.total_tokens),
         (&mut l.estimated_calls, d.estimated_calls),
     ] {
-        *sum = sum.checked_add(add).ok_or_else(|| Error::Overflow {
-            line: label.clone(),
-            what: "a count",
-        })?;
+        *sum = sum.checked_add(add).ok_or_else(|| overflow("call counts"))?;
     }
+    l.tokens = l
+        .tokens
+        .checked_add(&d.tokens)
+        .ok_or_else(|| overflow("token counts"))?;
     Ok(())
 }
 
-/// Which cost column a charge adds to.
+/// The provisioned share's column after the nine classes.
+const PROVISIONED: usize = 9;
+
+/// Which cost column a charge adds to: its class's, or the provisioned share.
 fn column(c: &Charge) -> usize {
     match (&c.pricing, c.class) {
-        (Pricing::Provisioned { .. }, _) | (_, None) => 3,
-        (_, Some(TokenClass::Input)) => 0,
-        (_, Some(TokenClass::CachedInput)) => 1,
-        (_, Some(TokenClass::Output)) => 2,
+        (Pricing::Provisioned { .. }, _) | (_, None) => PROVISIONED,
+        (_, Some(class)) => TokenClass::ALL
+            .iter()
+            .position(|&x| x == class)
+            .unwrap_or(PROVISIONED),
     }
 }
 
@@ -162,8 +174,8 @@ fn cost_line(line: &mut ChargebackLine, charges: &[&Charge], fallback: &[String]
         line: label.clone(),
         what: "a cost",
     };
-    let mut sums = [Some(Decimal::ZERO); 4];
-    let mut unpriced = [false; 4];
+    let mut sums = [Some(Decimal::ZERO); PROVISIONED + 1];
+    let mut unpriced = [false; PROVISIONED + 1];
     let mut any_priced = false;
     let mut currencies: BTreeMap<String, Vec<&Charge>> = BTreeMap::new();
     for c in charges {
@@ -196,20 +208,22 @@ fn cost_line(line: &mut ChargebackLine, charges: &[&Charge], fallback: &[String]
     if !any_priced && !line.priced {
         return Ok(());
     }
-    let mut parts = [None; 4];
+    let mut parts = [None; PROVISIONED + 1];
+    let mut cost = Decimal::ZERO;
     for (i, part) in parts.iter_mut().enumerate() {
         let sum = sums[i].ok_or_else(overflow)?;
         // A class whose tokens were all unpriced has no known cost.
         let nothing_priced = unpriced[i] && charges.iter().all(|c| column(c) != i || c.cost.is_none());
         *part = (!nothing_priced).then(|| round_cost(sum));
+        if let Some(p) = part {
+            cost = cost.checked_add(*p).ok_or_else(overflow)?;
+        }
     }
-    [
-        line.input_cost,
-        line.cached_input_cost,
-        line.output_cost,
-        line.provisioned_cost,
-    ] = parts;
-    line.cost = Some(parts.iter().flatten().copied().sum());
+    let mut classes = [None; 9];
+    classes.copy_from_slice(&parts[..PROVISIONED]);
+    line.class_costs = ClassCosts(classes);
+    line.provisioned_cost = parts[PROVISIONED];
+    line.cost = Some(cost);
     let unbilled: BTreeSet<&String> = fallback.iter().collect();
     line.currency = currencies.into_keys().next().or_else(|| {
         (unbilled.len() == 1)

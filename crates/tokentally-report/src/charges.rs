@@ -116,7 +116,8 @@ pub(crate) fn resolve<'a>(d: &DayUsage, deployments: &'a Deployments) -> (Option
 /// Prices every class of every day of usage, then allocates provisioned costs.
 ///
 /// # Errors
-/// When a cost or token sum overflows.
+/// When a cost or token sum overflows, or a day's token columns cannot be split
+/// into classes; both name the rows.
 pub(crate) fn price_month(
     month: Month,
     days: &[DayUsage],
@@ -131,16 +132,11 @@ pub(crate) fn price_month(
             deployment_type: r.deployment_type,
             region: r.region.as_deref(),
         });
-        let overflow = || Error::Overflow {
-            line: format!("{}/{}/{}", line.0, line.2, line.4),
-            what: "input tokens",
-        };
-        let uncached = d
-            .prompt_tokens
-            .checked_sub(d.cached_prompt_tokens)
-            .ok_or_else(overflow)?;
-        let tokens = [uncached, d.cached_prompt_tokens, d.completion_tokens];
-        for (class, tokens) in TokenClass::ALL.into_iter().zip(tokens) {
+        let classes = d.tokens.classes().map_err(|reason| Error::InvalidTokens {
+            rows: d.rows(),
+            reason,
+        })?;
+        for (class, tokens) in classes.iter() {
             let provisioned = row.filter(|r| r.monthly_cost.is_some());
             let price = match provisioned {
                 Some(_) => None,
@@ -177,7 +173,10 @@ pub(crate) fn price_month(
                 price,
                 period,
             });
-            acc.tokens = acc.tokens.checked_add(tokens).ok_or_else(overflow)?;
+            acc.tokens = acc.tokens.checked_add(tokens).ok_or_else(|| Error::Overflow {
+                line: d.rows(),
+                what: "tokens of a class",
+            })?;
             acc.used = (acc.used.0.min(d.day), acc.used.1.max(d.day));
         }
     }

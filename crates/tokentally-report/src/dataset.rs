@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
+use tokentally_core::TokenCounts;
 
 /// Name of the usage table in SQL.
 pub const USAGE_TABLE: &str = "usage";
@@ -24,12 +25,21 @@ pub(crate) struct DayUsage {
     pub day: NaiveDate,
     pub calls: i64,
     pub failed_calls: i64,
-    pub prompt_tokens: i64,
-    pub cached_prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub total_tokens: i64,
+    pub tokens: TokenCounts,
     pub estimated_calls: i64,
+}
+
+impl DayUsage {
+    /// The rows this cell sums, for errors: app, deployment, model and day.
+    pub fn rows(&self) -> String {
+        format!(
+            "usage rows of app {:?}, deployment {:?}, model {:?} on {}",
+            self.app_id,
+            self.deployment.as_deref().unwrap_or("(none)"),
+            self.model.as_deref().unwrap_or("(none)"),
+            self.day
+        )
+    }
 }
 
 /// Registers `<data_dir>/usage` as the `usage` table, with the `date` partition column.

@@ -7,9 +7,9 @@
 use crate::chargeback::COST_SCALE;
 use crate::charges::{Charge, Pricing};
 use crate::cost_centers::CostCenters;
-use crate::files::{COST_PRECISION, cost_text, decimal_array, decimal_text};
+use crate::files::{COST_PRECISION, Cell, CsvText, cost_text, decimal_array, decimal_text};
 use crate::prices::{MAX_PRICE_SCALE, TokenClass};
-use crate::{Error, Month, Result};
+use crate::{Month, Result};
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
@@ -150,50 +150,46 @@ impl<'a> Detail<'a> {
         Self { rows }
     }
 
-    fn text_row(r: &Row<'_>) -> [String; 24] {
+    fn text_row(r: &Row<'_>) -> Vec<Cell> {
         let c = r.charge;
-        [
-            timestamp(r.billing.0),
-            timestamp(r.billing.1),
-            timestamp(c.period.0),
-            timestamp(c.period.1),
-            "Usage".to_owned(),
-            r.description(),
-            r.pricing_category().unwrap_or_default().to_owned(),
-            c.deployment.clone(),
-            c.region.clone().unwrap_or_default(),
-            c.tokens.to_string(),
-            "Tokens".to_owned(),
-            decimal_text(Some(r.pricing_quantity()), COST_SCALE),
-            "1M Tokens".to_owned(),
-            decimal_text(r.unit_price(), MAX_PRICE_SCALE),
-            cost_text(c.cost),
-            cost_text(c.cost),
-            c.currency.clone().unwrap_or_default(),
-            c.app_id.clone(),
-            c.app_id_source.clone(),
-            r.cost_center.to_owned(),
-            c.model.clone(),
-            c.deployment_type
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            c.class.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            r.price_row.clone(),
+        let text = |s: &str| Cell::Text(s.to_owned());
+        let value = |v: String| Cell::Value(v);
+        vec![
+            value(timestamp(r.billing.0)),
+            value(timestamp(r.billing.1)),
+            value(timestamp(c.period.0)),
+            value(timestamp(c.period.1)),
+            text("Usage"),
+            text(&r.description()),
+            text(r.pricing_category().unwrap_or_default()),
+            text(&c.deployment),
+            text(c.region.as_deref().unwrap_or_default()),
+            value(c.tokens.to_string()),
+            text("Tokens"),
+            value(decimal_text(Some(r.pricing_quantity()), COST_SCALE)),
+            text("1M Tokens"),
+            value(decimal_text(r.unit_price(), MAX_PRICE_SCALE)),
+            value(cost_text(c.cost)),
+            value(cost_text(c.cost)),
+            text(c.currency.as_deref().unwrap_or_default()),
+            text(&c.app_id),
+            text(&c.app_id_source),
+            text(r.cost_center),
+            text(&c.model),
+            text(c.deployment_type.map(|t| t.as_str()).unwrap_or_default()),
+            text(c.class.map(TokenClass::as_str).unwrap_or_default()),
+            text(&r.price_row),
         ]
     }
 
     /// CSV text, header first; timestamps ISO 8601 UTC, money with six decimals,
-    /// unit prices with ten.
-    ///
-    /// # Errors
-    /// Only if the CSV writer fails, which it does not for in-memory output.
-    pub(crate) fn to_csv(&self) -> Result<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(DETAIL_COLUMNS)?;
+    /// unit prices with ten; text cells escaped against formula injection.
+    pub(crate) fn to_csv(&self) -> Vec<u8> {
+        let mut csv = CsvText::with_header(&DETAIL_COLUMNS);
         for r in &self.rows {
-            w.write_record(Self::text_row(r))?;
+            csv.row(Self::text_row(r));
         }
-        w.into_inner().map_err(|e| Error::Io(e.into_error()))
+        csv.into_bytes()
     }
 
     pub(crate) fn schema() -> SchemaRef {
@@ -272,7 +268,7 @@ impl<'a> Detail<'a> {
     }
 
     pub(crate) fn write(&self, csv: &Path, parquet: &Path) -> Result<()> {
-        crate::files::write_bytes(csv, &self.to_csv()?)?;
+        crate::files::write_bytes(csv, &self.to_csv())?;
         crate::files::write_parquet(parquet, Self::schema(), &[self.to_batch()?])
     }
 }

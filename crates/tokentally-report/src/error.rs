@@ -41,9 +41,19 @@ pub enum Error {
     #[error("{line}: prices in different currencies apply ({rows}); one line must have one currency")]
     CurrencyConflict { line: String, rows: String },
 
-    /// A cost or token sum that does not fit the output types.
-    #[error("{line}: {what} overflows")]
+    /// A cost or token sum that does not fit the output types: an error naming
+    /// the rows, never a wrapped number.
+    #[error("{line}: the sum of {what} overflows (it does not fit 64 bits); no report was written")]
     Overflow { line: String, what: &'static str },
+
+    /// Token columns that cannot be split into billed classes (a negative count,
+    /// or parts above their whole): rows written by something other than
+    /// tokentally's ingest, which quarantines such calls.
+    #[error("{rows}: {reason}")]
+    InvalidTokens {
+        rows: String,
+        reason: tokentally_core::TokenError,
+    },
 
     /// A usage Parquet file the report scan cannot read (corrupt, truncated, a
     /// column of a type that cannot be cast, a required column missing).

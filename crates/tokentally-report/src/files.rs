@@ -1,6 +1,10 @@
 //! Writing report files: atomically (a temporary sibling renamed over the old
 //! file, so readers never see half a report) and reproducibly (no timestamps,
 //! a constant `created_by`), so a re-run that changes nothing shows no diff.
+//!
+//! Every CSV file, the report's and `sql --format csv`'s, is written by
+//! [`CsvText`], which owns the one defence against formula injection
+//! (docs/formats.md "CSV and spreadsheets"). Parquet keeps exact values.
 
 use crate::chargeback::COST_SCALE;
 use crate::{Error, Result};
@@ -94,4 +98,109 @@ pub(crate) fn decimal_text(value: Option<Decimal>, scale: u32) -> String {
             v.to_string()
         })
         .unwrap_or_default()
+}
+
+/// One CSV cell: text from the data (app ids, deployments, models, reasons,
+/// anything a caller or a table could set), escaped against formula injection,
+/// or a value tokentally formatted itself (a number, a date), written as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cell {
+    Text(String),
+    Value(String),
+}
+
+/// A spreadsheet runs a cell that starts with one of these as a formula (OWASP,
+/// "CSV Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// CSV text (RFC 4180, `\n` line ends, fields quoted when they need it) whose
+/// text cells cannot run as formulas: a text cell that starts with `=`, `+`,
+/// `-`, `@`, tab or carriage return gets a leading `'` and is quoted, as OWASP
+/// recommends. The quote shows in the spreadsheet and tells the reader the
+/// value was escaped; the Parquet file beside it holds the exact value.
+#[derive(Debug, Default)]
+pub(crate) struct CsvText {
+    out: Vec<u8>,
+}
+
+impl CsvText {
+    /// Starts the text with its header row (column names are ours: not escaped).
+    pub(crate) fn with_header<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut csv = Self::default();
+        csv.row(names.iter().map(|n| Cell::Value(n.as_ref().to_owned())));
+        csv
+    }
+
+    pub(crate) fn row(&mut self, cells: impl IntoIterator<Item = Cell>) {
+        let cells: Vec<Cell> = cells.into_iter().collect();
+        let alone = cells.len() == 1;
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let (text, escape) = match cell {
+                Cell::Text(t) => (t.as_str(), t.starts_with(FORMULA_STARTS)),
+                Cell::Value(v) => (v.as_str(), false),
+            };
+            // A row of one empty field is quoted (as the csv crate does), or it
+            // would read as a blank line.
+            let lone_empty = text.is_empty() && alone;
+            if !(escape || lone_empty || text.contains([',', '"', '\r', '\n'])) {
+                self.out.extend_from_slice(text.as_bytes());
+                continue;
+            }
+            self.out.push(b'"');
+            if escape {
+                self.out.push(b'\'');
+            }
+            self.out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+            self.out.push(b'"');
+        }
+        self.out.push(b'\n');
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(cells: Vec<Cell>) -> String {
+        let mut csv = CsvText::default();
+        csv.row(cells);
+        String::from_utf8(csv.into_bytes()).unwrap_or_default()
+    }
+
+    #[test]
+    fn formula_text_is_escaped_and_quoted_values_are_not() {
+        let text = |s: &str| Cell::Text(s.to_owned());
+        assert_eq!(
+            line(vec![
+                text("@SUM(1+1)"),
+                text("=cmd|' /C calc'!A0"),
+                text("+1"),
+                text("-2"),
+                text("\tx"),
+                text("\rx"),
+                Cell::Value("-3".to_owned()),
+            ]),
+            "\"'@SUM(1+1)\",\"'=cmd|' /C calc'!A0\",\"'+1\",\"'-2\",\"'\tx\",\"'\rx\",-3\n"
+        );
+        assert_eq!(
+            line(vec![
+                text("payroll-bot"),
+                text("a,b"),
+                text("say \"hi\""),
+                text(""),
+                text("x=1")
+            ]),
+            "payroll-bot,\"a,b\",\"say \"\"hi\"\"\",,x=1\n"
+        );
+        assert_eq!(line(vec![text("")]), "\"\"\n");
+        assert_eq!(line(vec![text(""), text("")]), ",\n");
+        assert_eq!(line(vec![text("=\"a\"")]), "\"'=\"\"a\"\"\"\n");
+    }
 }

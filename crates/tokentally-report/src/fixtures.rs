@@ -43,8 +43,16 @@ pub(crate) fn call(
         status: 200,
         prompt_tokens: prompt,
         cached_prompt_tokens: 0,
+        audio_prompt_tokens: 0,
+        cached_audio_prompt_tokens: 0,
+        image_prompt_tokens: 0,
+        cached_image_prompt_tokens: 0,
         completion_tokens: completion,
         reasoning_tokens: 0,
+        audio_completion_tokens: 0,
+        image_completion_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
         total_tokens: prompt + completion,
         estimated_prompt_tokens: None,
         estimated_completion_tokens: None,
@@ -93,6 +101,13 @@ gpt-4o,output,1M tokens,10.00,USD,2026-01-01,,test
 gpt-4o-mini,input,1M tokens,0.15,USD,2026-01-01,,test
 gpt-4o-mini,cached_input,1M tokens,0.075,USD,2026-01-01,,test
 gpt-4o-mini,output,1M tokens,0.60,USD,2026-01-01,,test
+gpt-4o-audio-preview,input,1M tokens,2.50,USD,2026-01-01,,test
+gpt-4o-audio-preview,output,1M tokens,10.00,USD,2026-01-01,,test
+gpt-4o-audio-preview,audio_input,1M tokens,40.00,USD,2026-01-01,,test
+gpt-4o-audio-preview,audio_output,1M tokens,80.00,USD,2026-01-01,,test
+gpt-image-1,input,1M tokens,5.00,USD,2026-01-01,,test
+gpt-image-1,image_input,1M tokens,10.00,USD,2026-01-01,,test
+gpt-image-1,image_output,1M tokens,40.00,USD,2026-01-01,,test
 ";
 
 pub(crate) fn write_prices(dir: &Path) -> std::path::PathBuf {
@@ -102,11 +117,13 @@ pub(crate) fn write_prices(dir: &Path) -> std::path::PathBuf {
 }
 
 /// `gpt-4o` pay-as-you-go; `mini` a provisioned deployment of 10 USD a month,
-/// shared by whoever calls it.
+/// shared by whoever calls it; an audio and an image-generation deployment.
 pub(crate) const DEPLOYMENTS: &str = "\
 deployment,deployment_type,region,monthly_cost,currency,effective_from,effective_to,source
 gpt-4o,global,swedencentral,,,,,test
 mini,provisioned,eastus2,10.00,USD,2026-10-01,,test
+gpt-4o-audio,global,swedencentral,,,,,test
+gpt-image-1,global,swedencentral,,,,,test
 ";
 
 pub(crate) fn write_deployments(dir: &Path) -> std::path::PathBuf {

@@ -16,6 +16,7 @@ mod files;
 mod month;
 mod output;
 mod prices;
+mod prices_check;
 mod ptu;
 mod scan;
 mod scan_columns;
@@ -32,7 +33,7 @@ mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use chargeback::{COST_SCALE, ChargebackLine, NO_DEPLOYMENT, UNKNOWN_MODEL};
+pub use chargeback::{COST_SCALE, ChargebackLine, ClassCosts, NO_DEPLOYMENT, UNKNOWN_MODEL};
 pub use charges::{Charge, Pricing};
 pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
 pub use dataset::USAGE_TABLE;
@@ -42,6 +43,7 @@ pub use error::{Error, Result};
 pub use month::Month;
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
+pub use prices_check::{MissingPrice, PriceCheckOptions, check_prices};
 pub use ptu::IDLE_CAPACITY_APP;
 pub use sql::{
     CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession, SqlTables,
@@ -89,12 +91,16 @@ pub struct ChargebackReport {
     pub unpriced_path: PathBuf,
     pub totals: Totals,
     pub apps: Vec<AppSummary>,
+    /// Catalog models the month billed in a class no price row names (what
+    /// `tokentally prices check` lists).
+    pub missing_prices: Vec<MissingPrice>,
 }
 
 impl ChargebackReport {
-    /// Per-app calls, tokens and cost with a total row, aligned for a terminal.
+    /// Per-app calls, tokens and cost with a total row, aligned for a terminal,
+    /// and the models that lack price rows.
     pub fn summary_table(&self) -> String {
-        summary::render(&self.apps, &self.totals)
+        summary::render(&self.apps, &self.totals, &self.missing_prices)
     }
 }
 
@@ -136,6 +142,14 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     let priced = charges::price_month(opts.month, &days, &prices, &deployments)?;
     let lines = chargeback::build_lines(opts.month, &days, &deployments, &priced)?;
     let charges = priced.charges;
+    // Every sum is checked before a file is written: an overflow leaves no file
+    // with a wrapped number behind.
+    let totals = Totals::from_lines(&lines)?;
+    let apps = summary::app_summaries(&lines, &owners)?;
+    let missing_prices = prices_check::missing_prices(&days, &prices, &deployments)?;
+    for missing in &missing_prices {
+        tracing::warn!(%missing, "catalog model without a price row");
+    }
 
     std::fs::create_dir_all(&opts.out_dir).map_err(Error::file(&opts.out_dir))?;
     let csv_path = output::csv_path(&opts.out_dir, opts.month);
@@ -155,8 +169,6 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     let unpriced_path = unpriced::csv_path(&opts.out_dir, opts.month);
     unpriced::write(&unpriced_path, opts.month, &charges, &owners)?;
 
-    let totals = Totals::from_lines(&lines);
-    let apps = summary::app_summaries(&lines, &owners);
     tracing::info!(
         month = %opts.month,
         lines = lines.len(),
@@ -176,5 +188,6 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         unpriced_path,
         totals,
         apps,
+        missing_prices,
     })
 }

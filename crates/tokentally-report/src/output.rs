@@ -4,16 +4,19 @@
 
 use crate::chargeback::{COST_SCALE, ChargebackLine};
 use crate::deployments::DeploymentType;
-use crate::files::{COST_PRECISION, cost_text, decimal_array};
-use crate::{Error, Month, Result};
+use crate::files::{COST_PRECISION, Cell, CsvText, cost_text, decimal_array};
+use crate::{Month, Result};
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokentally_core::{TokenClass, TokenCounts};
 
-/// Output column names, in file order.
-pub const COLUMNS: [&str; 22] = [
+/// Output column names, in file order: the line's key, its counts (the usage
+/// dataset's token columns), then one cost per token class, the provisioned
+/// share and the total.
+pub const COLUMNS: [&str; 36] = [
     "month",
     "app_id",
     "app_id_source",
@@ -24,13 +27,27 @@ pub const COLUMNS: [&str; 22] = [
     "failed_calls",
     "prompt_tokens",
     "cached_prompt_tokens",
+    "audio_prompt_tokens",
+    "cached_audio_prompt_tokens",
+    "image_prompt_tokens",
+    "cached_image_prompt_tokens",
     "completion_tokens",
     "reasoning_tokens",
+    "audio_completion_tokens",
+    "image_completion_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
     "total_tokens",
     "estimated_calls",
     "input_cost",
     "cached_input_cost",
     "output_cost",
+    "audio_input_cost",
+    "cached_audio_input_cost",
+    "audio_output_cost",
+    "image_input_cost",
+    "cached_image_input_cost",
+    "image_output_cost",
     "provisioned_cost",
     "cost",
     "currency",
@@ -50,44 +67,40 @@ fn type_text(t: Option<DeploymentType>) -> String {
     t.map(|t| t.as_str().to_owned()).unwrap_or_default()
 }
 
-fn csv_row(l: &ChargebackLine) -> [String; 22] {
-    [
-        l.month.to_string(),
-        l.app_id.clone(),
-        l.app_id_source.clone(),
-        l.deployment.clone(),
-        type_text(l.deployment_type),
-        l.model.clone(),
-        l.calls.to_string(),
-        l.failed_calls.to_string(),
-        l.prompt_tokens.to_string(),
-        l.cached_prompt_tokens.to_string(),
-        l.completion_tokens.to_string(),
-        l.reasoning_tokens.to_string(),
-        l.total_tokens.to_string(),
-        l.estimated_calls.to_string(),
-        cost_text(l.input_cost),
-        cost_text(l.cached_input_cost),
-        cost_text(l.output_cost),
-        cost_text(l.provisioned_cost),
-        cost_text(l.cost),
-        l.currency.clone().unwrap_or_default(),
-        l.priced.to_string(),
-        l.unpriced_tokens.to_string(),
-    ]
+fn csv_row(l: &ChargebackLine) -> Vec<Cell> {
+    let text = |s: &str| Cell::Text(s.to_owned());
+    let value = |v: String| Cell::Value(v);
+    let mut row = vec![
+        value(l.month.to_string()),
+        text(&l.app_id),
+        text(&l.app_id_source),
+        text(&l.deployment),
+        text(&type_text(l.deployment_type)),
+        text(&l.model),
+        value(l.calls.to_string()),
+        value(l.failed_calls.to_string()),
+    ];
+    row.extend(l.tokens.values().map(|n| value(n.to_string())));
+    row.push(value(l.estimated_calls.to_string()));
+    row.extend(l.class_costs.iter().map(|(_, cost)| value(cost_text(cost))));
+    row.extend([
+        value(cost_text(l.provisioned_cost)),
+        value(cost_text(l.cost)),
+        text(l.currency.as_deref().unwrap_or_default()),
+        value(l.priced.to_string()),
+        value(l.unpriced_tokens.to_string()),
+    ]);
+    row
 }
 
-/// Renders the lines as CSV text (header first).
-///
-/// # Errors
-/// Only if the CSV writer fails, which it does not for in-memory output.
-pub fn to_csv(lines: &[ChargebackLine]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(COLUMNS)?;
+/// Renders the lines as CSV text (header first), text cells escaped against
+/// formula injection ([`CsvText`]).
+pub fn to_csv(lines: &[ChargebackLine]) -> Vec<u8> {
+    let mut csv = CsvText::with_header(&COLUMNS);
     for l in lines {
-        w.write_record(csv_row(l))?;
+        csv.row(csv_row(l));
     }
-    w.into_inner().map_err(|e| Error::Io(e.into_error()))
+    csv.into_bytes()
 }
 
 pub fn schema() -> SchemaRef {
@@ -96,9 +109,7 @@ pub fn schema() -> SchemaRef {
         "month" | "app_id" | "app_id_source" | "deployment" | "model" => {
             Field::new(name, DataType::Utf8, false)
         }
-        "input_cost" | "cached_input_cost" | "output_cost" | "provisioned_cost" | "cost" => {
-            Field::new(name, cost.clone(), true)
-        }
+        _ if name.ends_with("_cost") || name == "cost" => Field::new(name, cost.clone(), true),
         "currency" | "deployment_type" => Field::new(name, DataType::Utf8, true),
         "priced" => Field::new(name, DataType::Boolean, false),
         _ => Field::new(name, DataType::Int64, false),
@@ -110,16 +121,17 @@ pub fn to_batch(lines: &[ChargebackLine]) -> Result<RecordBatch> {
     let text = |f: fn(&ChargebackLine) -> String| -> ArrayRef {
         Arc::new(lines.iter().map(|l| Some(f(l))).collect::<StringArray>())
     };
-    let int =
-        |f: fn(&ChargebackLine) -> i64| -> ArrayRef { Arc::new(lines.iter().map(f).collect::<Int64Array>()) };
-    let decimal = |f: fn(&ChargebackLine) -> Option<Decimal>| -> Result<ArrayRef> {
+    let int = |f: &dyn Fn(&ChargebackLine) -> i64| -> ArrayRef {
+        Arc::new(lines.iter().map(f).collect::<Int64Array>())
+    };
+    let decimal = |f: &dyn Fn(&ChargebackLine) -> Option<Decimal>| -> Result<ArrayRef> {
         Ok(Arc::new(decimal_array(
             lines.iter().map(f),
             COST_PRECISION,
             COST_SCALE,
         )?))
     };
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         text(|l| l.month.to_string()),
         text(|l| l.app_id.clone()),
         text(|l| l.app_id_source.clone()),
@@ -131,19 +143,19 @@ pub fn to_batch(lines: &[ChargebackLine]) -> Result<RecordBatch> {
                 .collect::<StringArray>(),
         ),
         text(|l| l.model.clone()),
-        int(|l| l.calls),
-        int(|l| l.failed_calls),
-        int(|l| l.prompt_tokens),
-        int(|l| l.cached_prompt_tokens),
-        int(|l| l.completion_tokens),
-        int(|l| l.reasoning_tokens),
-        int(|l| l.total_tokens),
-        int(|l| l.estimated_calls),
-        decimal(|l| l.input_cost)?,
-        decimal(|l| l.cached_input_cost)?,
-        decimal(|l| l.output_cost)?,
-        decimal(|l| l.provisioned_cost)?,
-        decimal(|l| l.cost)?,
+        int(&|l| l.calls),
+        int(&|l| l.failed_calls),
+    ];
+    for i in 0..TokenCounts::COLUMNS.len() {
+        columns.push(int(&|l| l.tokens.values()[i]));
+    }
+    columns.push(int(&|l| l.estimated_calls));
+    for class in TokenClass::ALL {
+        columns.push(decimal(&|l| l.class_costs.get(class))?);
+    }
+    columns.extend([
+        decimal(&|l| l.provisioned_cost)?,
+        decimal(&|l| l.cost)?,
         Arc::new(
             lines
                 .iter()
@@ -151,15 +163,35 @@ pub fn to_batch(lines: &[ChargebackLine]) -> Result<RecordBatch> {
                 .collect::<StringArray>(),
         ),
         Arc::new(lines.iter().map(|l| Some(l.priced)).collect::<BooleanArray>()),
-        int(|l| l.unpriced_tokens),
-    ];
+        int(&|l| l.unpriced_tokens),
+    ]);
     Ok(RecordBatch::try_new(schema(), columns)?)
 }
 
 pub fn write_csv(path: &Path, lines: &[ChargebackLine]) -> Result<()> {
-    crate::files::write_bytes(path, &to_csv(lines)?)
+    crate::files::write_bytes(path, &to_csv(lines))
 }
 
 pub fn write_parquet(path: &Path, lines: &[ChargebackLine]) -> Result<()> {
     crate::files::write_parquet(path, schema(), &[to_batch(lines)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the token columns and the class costs start in [`COLUMNS`].
+    const FIRST_TOKEN_COLUMN: usize = 8;
+    const FIRST_COST_COLUMN: usize = 22;
+
+    #[test]
+    fn columns_follow_the_token_columns_and_classes() {
+        let tokens = &COLUMNS[FIRST_TOKEN_COLUMN..FIRST_TOKEN_COLUMN + 13];
+        assert_eq!(tokens, TokenCounts::COLUMNS);
+        let costs: Vec<String> = TokenClass::ALL.iter().map(|c| format!("{c}_cost")).collect();
+        assert_eq!(
+            &COLUMNS[FIRST_COST_COLUMN..FIRST_COST_COLUMN + 9],
+            costs.as_slice()
+        );
+    }
 }

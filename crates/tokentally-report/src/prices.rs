@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
+pub use tokentally_core::TokenClass;
 
 /// The only unit accepted; stated in every row so nobody mistakes it for per-1K.
 pub const PRICE_UNIT: &str = "1M tokens";
@@ -22,38 +22,6 @@ pub const PRICE_UNIT: &str = "1M tokens";
 /// Decimal places a price may have: enough for any real per-1M price, and what the
 /// `prices` SQL table (Decimal128(38, 10)) can hold exactly.
 pub const MAX_PRICE_SCALE: u32 = 10;
-
-/// How tokens are billed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TokenClass {
-    /// Prompt tokens not served from the cache.
-    Input,
-    CachedInput,
-    /// Completion tokens, reasoning included.
-    Output,
-}
-
-impl TokenClass {
-    pub const ALL: [Self; 3] = [Self::Input, Self::CachedInput, Self::Output];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Input => "input",
-            Self::CachedInput => "cached_input",
-            Self::Output => "output",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl fmt::Display for TokenClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the price lookup knows of a deployment: its type and region from the
 /// deployment table (`None` when the table does not list it).
@@ -222,10 +190,12 @@ fn validate(raw: RawPrice, line: u64) -> Result<Price, String> {
                 .into(),
         );
     }
-    let class = TokenClass::parse(&raw.token_class).ok_or_else(|| {
+    let class = TokenClass::from_name(&raw.token_class).ok_or_else(|| {
+        let names: Vec<&str> = TokenClass::ALL.iter().map(|c| c.as_str()).collect();
         format!(
-            "unknown token_class {:?} (expected input, cached_input or output; reasoning bills as output)",
-            raw.token_class
+            "unknown token_class {:?} (expected one of {}; reasoning and predicted-output tokens bill as output)",
+            raw.token_class,
+            names.join(", ")
         )
     })?;
     if raw.unit != PRICE_UNIT {

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tokentally_core::TokenCounts;
 use tokio::sync::Semaphore;
 
 /// Which copy of a call counts: reported usage over an estimate over none, then
@@ -64,7 +65,7 @@ pub(crate) struct Call {
     pub day: i32,
     pub failed: bool,
     pub estimated: bool,
-    pub tokens: [i64; 5],
+    pub tokens: TokenCounts,
 }
 
 /// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
@@ -366,11 +367,14 @@ fn scan_day(
     if let Ok(mut spare) = spare.lock() {
         spare.push(calls);
     }
-    Ok(day_rows)
+    day_rows
 }
 
 /// Sums the day's winning copies per key and day.
-fn aggregate(calls: &DayCalls, keys: &[Key]) -> Vec<DayUsage> {
+///
+/// # Errors
+/// A sum that overflows, naming the rows (app, deployment, model and day).
+fn aggregate(calls: &DayCalls, keys: &[Key]) -> Result<Vec<DayUsage>> {
     let mut sums: HashMap<(u32, i32), DayUsage, IdHasher> = HashMap::default();
     for c in calls.calls() {
         let Some(key) = keys.get(c.key as usize) else {
@@ -384,24 +388,22 @@ fn aggregate(calls: &DayCalls, keys: &[Key]) -> Vec<DayUsage> {
             day: NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0)),
             calls: 0,
             failed_calls: 0,
-            prompt_tokens: 0,
-            cached_prompt_tokens: 0,
-            completion_tokens: 0,
-            reasoning_tokens: 0,
-            total_tokens: 0,
+            tokens: TokenCounts::default(),
             estimated_calls: 0,
         });
+        // A day has far fewer calls than `i64::MAX`; tokens are checked.
         d.calls += 1;
         d.failed_calls += i64::from(c.failed);
         d.estimated_calls += i64::from(c.estimated);
-        let [p, cp, co, r, t] = c.tokens;
-        d.prompt_tokens += p;
-        d.cached_prompt_tokens += cp;
-        d.completion_tokens += co;
-        d.reasoning_tokens += r;
-        d.total_tokens += t;
+        d.tokens = d
+            .tokens
+            .checked_add(&c.tokens)
+            .ok_or_else(|| crate::Error::Overflow {
+                line: d.rows(),
+                what: "token counts",
+            })?;
     }
-    sums.into_values().collect()
+    Ok(sums.into_values().collect())
 }
 
 #[cfg(test)]
@@ -421,7 +423,12 @@ mod tests {
             day: 0,
             failed: false,
             estimated: usage == 1,
-            tokens: [1, 0, 1, 0, 2],
+            tokens: TokenCounts {
+                prompt: 1,
+                completion: 1,
+                total: 2,
+                ..TokenCounts::default()
+            },
         }
     }
 

@@ -8,6 +8,7 @@ use crate::{Error, Result};
 use arrow::array::{Array, ArrayData, ArrayRef, AsArray, DictionaryArray, RecordBatch, StringArray};
 use arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type};
 use std::collections::HashMap;
+use tokentally_core::TokenCounts;
 
 /// One (app, app_id_source, deployment, model) seen in a day.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -240,17 +241,10 @@ impl<'a> Columns<'a> {
                 "usage scan returned unexpected column types".into(),
             ));
         };
-        let tokens = [
-            "prompt_tokens",
-            "cached_prompt_tokens",
-            "completion_tokens",
-            "reasoning_tokens",
-            "total_tokens",
-        ]
-        .map(|name| column(b, name).map(|c| c.as_primitive_opt::<Int64Type>()));
-        let mut token_cols = Vec::with_capacity(5);
-        for t in tokens {
-            token_cols.push(t?.ok_or_else(|| Error::Internal("token column is not int64".into()))?);
+        let mut token_cols = Vec::with_capacity(TokenCounts::COLUMNS.len());
+        for name in TokenCounts::COLUMNS {
+            let col = column(b, name)?.as_primitive_opt::<Int64Type>();
+            token_cols.push(col.ok_or_else(|| Error::Internal(format!("{name} is not int64")))?);
         }
         // The source interner's ids index `sources` for ranking.
         interner.sources = interner.names[4]
@@ -262,10 +256,13 @@ impl<'a> Columns<'a> {
             let key = interner.key_id([parts[0][row], parts[1][row], parts[2][row], parts[3][row]]);
             let usage_rank = interner.usage(usage_ids[row]);
             let st = status.value(row);
-            let token = |i: usize| {
-                let c = token_cols[i];
-                if c.is_null(row) { 0 } else { c.value(row) }
-            };
+            // Null only in the columns an older file lacks: no such tokens.
+            let mut values = [0i64; 13];
+            for (v, c) in values.iter_mut().zip(&token_cols) {
+                if !c.is_null(row) {
+                    *v = c.value(row);
+                }
+            }
             calls.push(Call {
                 rank: Rank {
                     usage: usage_rank,
@@ -282,7 +279,7 @@ impl<'a> Columns<'a> {
                 day: i32::try_from(times.value(row).div_euclid(86_400_000_000)).unwrap_or(i32::MAX),
                 failed: st >= 400 || st == 0,
                 estimated: usage_rank == 1,
-                tokens: [token(0), token(1), token(2), token(3), token(4)],
+                tokens: TokenCounts::from_values(values),
             });
         }
         Ok(calls)

@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 /// The columns the report reads, and only those (projection).
-const COLUMNS: [&str; 16] = [
+/// The token columns are those of `tokentally_core::TokenCounts::COLUMNS`; files
+/// written before schema 3 lack eight of them, which are read as nulls.
+const COLUMNS: [&str; 24] = [
     "event_id",
     "app_id",
     "app_id_source",
@@ -36,8 +38,16 @@ const COLUMNS: [&str; 16] = [
     "usage_source",
     "prompt_tokens",
     "cached_prompt_tokens",
+    "audio_prompt_tokens",
+    "cached_audio_prompt_tokens",
+    "image_prompt_tokens",
+    "cached_image_prompt_tokens",
     "completion_tokens",
     "reasoning_tokens",
+    "audio_completion_tokens",
+    "image_completion_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
     "total_tokens",
     "source",
     "source_partition",

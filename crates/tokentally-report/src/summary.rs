@@ -5,9 +5,12 @@
 
 use crate::chargeback::ChargebackLine;
 use crate::cost_centers::CostCenters;
+use crate::prices_check::MissingPrice;
+use crate::{Error, Result};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use tokentally_core::TokenCounts;
 
 /// Cost per currency; currencies are never added together.
 pub type Costs = BTreeMap<String, Decimal>;
@@ -18,11 +21,7 @@ pub struct Totals {
     pub lines: usize,
     pub calls: i64,
     pub failed_calls: i64,
-    pub prompt_tokens: i64,
-    pub cached_prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub total_tokens: i64,
+    pub tokens: TokenCounts,
     pub estimated_calls: i64,
     /// Priced lines only.
     pub cost: Costs,
@@ -45,38 +44,55 @@ pub struct AppSummary {
     pub unpriced_tokens: i64,
 }
 
-fn add_cost(costs: &mut Costs, line: &ChargebackLine) {
+/// `sum + add`, or the overflow error naming `line` and `what`.
+fn checked(sum: i64, add: i64, line: &ChargebackLine, what: &'static str) -> Result<i64> {
+    sum.checked_add(add).ok_or_else(|| Error::Overflow {
+        line: format!("the totals, adding chargeback line {}", line.label()),
+        what,
+    })
+}
+
+fn add_cost(costs: &mut Costs, line: &ChargebackLine) -> Result<()> {
     if let (Some(cost), Some(currency)) = (line.cost, &line.currency) {
-        *costs.entry(currency.clone()).or_default() += cost;
+        let sum = costs.entry(currency.clone()).or_default();
+        *sum = sum.checked_add(cost).ok_or_else(|| Error::Overflow {
+            line: format!("the totals, adding chargeback line {}", line.label()),
+            what: "costs",
+        })?;
     }
+    Ok(())
 }
 
 impl Totals {
-    pub fn from_lines(lines: &[ChargebackLine]) -> Self {
+    /// # Errors
+    /// A sum that overflows, naming the line that made it overflow.
+    pub fn from_lines(lines: &[ChargebackLine]) -> Result<Self> {
         let mut t = Self {
             lines: lines.len(),
             ..Self::default()
         };
         for l in lines {
-            t.calls += l.calls;
-            t.failed_calls += l.failed_calls;
-            t.prompt_tokens += l.prompt_tokens;
-            t.cached_prompt_tokens += l.cached_prompt_tokens;
-            t.completion_tokens += l.completion_tokens;
-            t.reasoning_tokens += l.reasoning_tokens;
-            t.total_tokens += l.total_tokens;
-            t.estimated_calls += l.estimated_calls;
+            t.calls = checked(t.calls, l.calls, l, "calls")?;
+            t.failed_calls = checked(t.failed_calls, l.failed_calls, l, "calls")?;
+            t.estimated_calls = checked(t.estimated_calls, l.estimated_calls, l, "calls")?;
+            t.tokens = t.tokens.checked_add(&l.tokens).ok_or_else(|| Error::Overflow {
+                line: format!("the totals, adding chargeback line {}", l.label()),
+                what: "token counts",
+            })?;
             t.unpriced_lines += usize::from(!l.priced);
-            t.unpriced_tokens += l.unpriced_tokens;
-            add_cost(&mut t.cost, l);
+            t.unpriced_tokens = checked(t.unpriced_tokens, l.unpriced_tokens, l, "unpriced tokens")?;
+            add_cost(&mut t.cost, l)?;
         }
-        t
+        Ok(t)
     }
 }
 
 /// Per-app sums, grouped by cost center then app id, so each cost center's apps
 /// sit together for the finance sign-off.
-pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Vec<AppSummary> {
+///
+/// # Errors
+/// A sum that overflows, naming the line that made it overflow.
+pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Result<Vec<AppSummary>> {
     let mut apps: BTreeMap<(&str, &str), AppSummary> = BTreeMap::new();
     for l in lines {
         let cost_center = owners.cost_center(&l.app_id);
@@ -87,13 +103,13 @@ pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Vec<AppS
                 app_id: l.app_id.clone(),
                 ..AppSummary::default()
             });
-        app.calls += l.calls;
-        app.total_tokens += l.total_tokens;
+        app.calls = checked(app.calls, l.calls, l, "calls")?;
+        app.total_tokens = checked(app.total_tokens, l.tokens.total, l, "total tokens")?;
         app.unpriced_lines += usize::from(!l.priced);
-        app.unpriced_tokens += l.unpriced_tokens;
-        add_cost(&mut app.cost, l);
+        app.unpriced_tokens = checked(app.unpriced_tokens, l.unpriced_tokens, l, "unpriced tokens")?;
+        add_cost(&mut app.cost, l)?;
     }
-    apps.into_values().collect()
+    Ok(apps.into_values().collect())
 }
 
 fn format_costs(costs: &Costs) -> String {
@@ -107,8 +123,9 @@ fn format_costs(costs: &Costs) -> String {
         .join("; ")
 }
 
-/// Renders apps and a total row as an aligned text table for the terminal.
-pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
+/// Renders apps and a total row as an aligned text table for the terminal, then
+/// the unpriced tokens and the catalog models without price rows, if any.
+pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) -> String {
     let header = [
         "cost_center",
         "app_id",
@@ -142,7 +159,7 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
         "TOTAL",
         "",
         totals.calls,
-        totals.total_tokens,
+        totals.tokens.total,
         &totals.cost,
         totals.unpriced_tokens,
     ));
@@ -181,6 +198,15 @@ pub fn render(apps: &[AppSummary], totals: &Totals) -> String {
              unpriced file; add prices or deployments and re-run.",
             totals.unpriced_tokens, totals.unpriced_lines
         );
+    }
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "catalog models without a price row (add them to the price table; `tokentally prices check` lists them too):"
+        );
+        for m in missing {
+            let _ = writeln!(out, "  {m}");
+        }
     }
     out
 }

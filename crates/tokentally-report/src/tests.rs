@@ -109,6 +109,34 @@ fn small_fixture(data: &Path) {
         0,
     );
     shared.deployment = Some("mini".into());
+    // Audio and predicted outputs: cached audio has no price in the fixture.
+    let mut voice = call(
+        "e10",
+        "2026-10-10T09:00:00Z",
+        "voice-bot",
+        Some("gpt-4o-audio-preview-2024-12-17"),
+        1000,
+        600,
+    );
+    voice.deployment = Some("gpt-4o-audio".into());
+    voice.cached_prompt_tokens = 100;
+    voice.audio_prompt_tokens = 700;
+    voice.cached_audio_prompt_tokens = 100;
+    voice.audio_completion_tokens = 500;
+    voice.accepted_prediction_tokens = 10;
+    voice.rejected_prediction_tokens = 40;
+    let mut image = call(
+        "e11",
+        "2026-10-11T09:00:00Z",
+        "design-app",
+        Some("gpt-image-1"),
+        50,
+        4160,
+    );
+    image.deployment = Some("gpt-image-1".into());
+    image.operation = tokentally_core::Operation::Images;
+    image.image_prompt_tokens = 40;
+    image.image_completion_tokens = 4160;
     let before = call(
         "e7",
         "2026-09-30T23:59:59.999999Z",
@@ -136,6 +164,8 @@ fn small_fixture(data: &Path) {
             llama,
             lost,
             shared,
+            voice,
+            image,
             before,
             after,
         ],
@@ -163,10 +193,10 @@ fn small_month_snapshot() {
         report.detail_parquet_path,
         root.path().join("out/chargeback-detail-2026-10.parquet")
     );
-    assert_eq!(report.totals.calls, 7);
+    assert_eq!(report.totals.calls, 9);
     assert_eq!(
         (report.totals.unpriced_lines, report.totals.unpriced_tokens),
-        (1, 42)
+        (2, 142)
     );
     // payroll-bot/gpt-4o-2024-08-06: input (800 + 3) × 2.5 = 0.0020075 → 0.002008,
     // cached 200 × 1.25 = 0.00025, output (500 + 1) × 10 = 0.00501: 0.007268.
@@ -183,9 +213,23 @@ fn small_month_snapshot() {
     };
     assert_eq!(cost("hr-search", "mini").as_deref(), Some("9.286886"));
     assert_eq!(cost("payroll-bot", "mini").as_deref(), Some("0.713114"));
+    // voice-bot: text input 1000 − 100 − (700 − 100) = 300 × 2.5 = 0.00075, text
+    // output 600 − 500 = 100 × 10 = 0.001 (rejected predictions included), audio
+    // input 600 × 40 = 0.024, audio output 500 × 80 = 0.04; its 100 cached audio
+    // tokens have no price. design-app: text 10 × 5, image input 40 × 10, image
+    // output 4160 × 40 = 0.00005 + 0.0004 + 0.1664.
+    assert_eq!(cost("voice-bot", "gpt-4o-audio").as_deref(), Some("0.065750"));
+    assert_eq!(cost("design-app", "gpt-image-1").as_deref(), Some("0.166850"));
     assert_eq!(
         report.totals.cost.get("USD").map(ToString::to_string).as_deref(),
-        Some("10.007268")
+        Some("10.239868")
+    );
+    let missing: Vec<String> = report.missing_prices.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        missing,
+        [
+            "gpt-4o-audio-preview: no cached_audio_input price row (100 tokens; models gpt-4o-audio-preview-2024-12-17)"
+        ]
     );
 }
 
@@ -226,7 +270,7 @@ fn parquet_output_has_the_documented_types() {
         .column_by_name("calls")
         .expect("calls")
         .as_primitive::<Int64Type>();
-    assert_eq!(calls.iter().flatten().sum::<i64>(), 7);
+    assert_eq!(calls.iter().flatten().sum::<i64>(), 9);
 }
 
 #[test]
@@ -243,7 +287,7 @@ fn a_call_in_two_files_counts_once() {
     write_usage(&data, "third", &[again]);
     let report = report(root.path(), "2026-10");
     assert_eq!(report.totals.calls, 2);
-    assert_eq!(report.totals.prompt_tokens, 101);
+    assert_eq!(report.totals.tokens.prompt, 101);
 }
 
 #[test]
@@ -352,11 +396,10 @@ fn totals_reconcile_with_usage_rows() {
         t.failed_calls,
         sum(|r| i64::from(r.status >= 400 || r.status == 0))
     );
-    assert_eq!(t.prompt_tokens, sum(|r| r.prompt_tokens));
-    assert_eq!(t.cached_prompt_tokens, sum(|r| r.cached_prompt_tokens));
-    assert_eq!(t.completion_tokens, sum(|r| r.completion_tokens));
-    assert_eq!(t.reasoning_tokens, sum(|r| r.reasoning_tokens));
-    assert_eq!(t.total_tokens, sum(|r| r.total_tokens));
+    for (i, column) in tokentally_core::TokenCounts::COLUMNS.iter().enumerate() {
+        let want: i64 = unique.values().map(|r| r.token_counts().values()[i]).sum();
+        assert_eq!(t.tokens.values()[i], want, "{column}");
+    }
     assert_eq!(
         t.estimated_calls,
         sum(|r| i64::from(r.usage_source == UsageSource::Estimated))
@@ -377,12 +420,12 @@ fn totals_reconcile_with_usage_rows() {
         .collect();
     assert_eq!(unpriced, BTreeSet::from(["mystery"]));
     for l in &report.lines {
-        let parts = [
-            l.input_cost,
-            l.cached_input_cost,
-            l.output_cost,
-            l.provisioned_cost,
-        ];
+        let parts: Vec<Option<rust_decimal::Decimal>> = l
+            .class_costs
+            .iter()
+            .map(|(_, c)| c)
+            .chain([l.provisioned_cost])
+            .collect();
         assert_eq!(
             l.cost,
             parts.into_iter().sum::<Option<rust_decimal::Decimal>>(),
@@ -465,7 +508,7 @@ async fn bad_prices_fail_before_the_scan() {
     .expect("write");
     let err = write_chargeback(&opts).await.expect_err("bad price").to_string();
     assert!(
-        err.starts_with(&format!("{}:8: price \"ten\"", opts.prices.display())),
+        err.starts_with(&format!("{}:15: price \"ten\"", opts.prices.display())),
         "{err}"
     );
 }
@@ -504,4 +547,6 @@ async fn sql_sees_usage_with_date_partitions_and_prices() {
 
 mod dedup;
 mod detail;
+mod escaping;
+mod numbers;
 mod sql;

@@ -4,7 +4,8 @@
 
 use crate::charges::{Charge, Pricing};
 use crate::cost_centers::CostCenters;
-use crate::{Error, Month, Result};
+use crate::files::{Cell, CsvText};
+use crate::{Month, Result};
 use std::path::{Path, PathBuf};
 
 /// Column names, in file order.
@@ -27,37 +28,33 @@ pub fn csv_path(out_dir: &Path, month: Month) -> PathBuf {
     out_dir.join(format!("unpriced-{month}.csv"))
 }
 
-/// The unpriced charges as CSV text, header first, in detail-file order.
-///
-/// # Errors
-/// Only if the CSV writer fails, which it does not for in-memory output.
-pub(crate) fn to_csv(month: Month, charges: &[Charge], owners: &CostCenters) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(UNPRICED_COLUMNS)?;
+/// The unpriced charges as CSV text, header first, in detail-file order; text
+/// cells escaped against formula injection.
+pub(crate) fn to_csv(month: Month, charges: &[Charge], owners: &CostCenters) -> Vec<u8> {
+    let mut csv = CsvText::with_header(&UNPRICED_COLUMNS);
     for c in charges {
         let Pricing::Unpriced { reason } = &c.pricing else {
             continue;
         };
-        w.write_record([
-            month.to_string(),
-            c.app_id.clone(),
-            owners.cost_center(&c.app_id).to_owned(),
-            c.deployment.clone(),
-            c.deployment_type
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            c.region.clone().unwrap_or_default(),
-            c.model.clone(),
-            c.class.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            c.tokens.to_string(),
-            c.used.0.to_string(),
-            c.used.1.to_string(),
-            reason.clone(),
-        ])?;
+        let text = |s: &str| Cell::Text(s.to_owned());
+        csv.row([
+            Cell::Value(month.to_string()),
+            text(&c.app_id),
+            text(owners.cost_center(&c.app_id)),
+            text(&c.deployment),
+            text(c.deployment_type.map(|t| t.as_str()).unwrap_or_default()),
+            text(c.region.as_deref().unwrap_or_default()),
+            text(&c.model),
+            text(c.class.map(|t| t.as_str()).unwrap_or_default()),
+            Cell::Value(c.tokens.to_string()),
+            Cell::Value(c.used.0.to_string()),
+            Cell::Value(c.used.1.to_string()),
+            text(reason),
+        ]);
     }
-    w.into_inner().map_err(|e| Error::Io(e.into_error()))
+    csv.into_bytes()
 }
 
 pub(crate) fn write(path: &Path, month: Month, charges: &[Charge], owners: &CostCenters) -> Result<()> {
-    crate::files::write_bytes(path, &to_csv(month, charges, owners)?)
+    crate::files::write_bytes(path, &to_csv(month, charges, owners))
 }

@@ -11,6 +11,10 @@ pub(crate) enum Kind {
     /// o-series: `developer` messages, `max_completion_tokens`, reasoning tokens.
     Reasoning,
     Embeddings,
+    /// gpt-4o-audio-preview: audio in and out through chat completions.
+    Audio,
+    /// gpt-image-1: `images/generations`, billed in image tokens.
+    Images,
 }
 
 #[derive(Debug)]
@@ -124,6 +128,31 @@ pub(crate) const DEPLOYMENTS: &[Deployment] = &[
         ms_per_token: 8,
         async_filter: true,
         throttle: 0.02,
+    },
+    // The two below serve only the few multimodal calls (`record/multimodal.rs`).
+    Deployment {
+        name: "gpt-4o-audio",
+        model: "gpt-4o-audio-preview-2024-12-17",
+        kind: Kind::Audio,
+        backends: &[SWC],
+        fingerprints: ["fp_5ecdca8ca8", "fp_5ecdca8ca8"],
+        caches_prompts: false,
+        detailed_usage: true,
+        ms_per_token: 20,
+        async_filter: false,
+        throttle: 0.0,
+    },
+    Deployment {
+        name: "gpt-image-1",
+        model: "gpt-image-1",
+        kind: Kind::Images,
+        backends: &[SWC],
+        fingerprints: ["", ""],
+        caches_prompts: false,
+        detailed_usage: true,
+        ms_per_token: 0,
+        async_filter: false,
+        throttle: 0.0,
     },
 ];
 

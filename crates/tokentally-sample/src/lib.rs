@@ -23,7 +23,7 @@ mod tests;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use record::{Generator, Outcome};
+use record::{Generator, Outcome, multimodal};
 use schedule::Month;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -109,6 +109,12 @@ pub struct Features {
     pub cached_prompts: usize,
     /// Calls reporting reasoning tokens.
     pub reasoning: usize,
+    /// Chat calls with audio in and out (gpt-4o-audio-preview).
+    pub audio: usize,
+    /// Calls with a predicted output (accepted and rejected prediction tokens).
+    pub predicted_outputs: usize,
+    /// Image generations (gpt-image-1).
+    pub image_generations: usize,
 }
 
 impl SampleStats {
@@ -156,6 +162,10 @@ impl SampleStats {
             usize::from(deployments::DEPLOYMENTS[outcome.deployment].kind == deployments::Kind::Embeddings);
         f.cached_prompts += usize::from(outcome.cached > 0);
         f.reasoning += usize::from(outcome.reasoning > 0);
+        let kind = deployments::DEPLOYMENTS[outcome.deployment].kind;
+        f.audio += usize::from(kind == deployments::Kind::Audio);
+        f.image_generations += usize::from(kind == deployments::Kind::Images);
+        f.predicted_outputs += usize::from(outcome.predicted);
     }
 }
 
@@ -166,17 +176,32 @@ pub fn generate(config: &SampleConfig, out: &mut dyn Write) -> io::Result<Sample
     let month = Month::new(config.year, config.month)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let plan = schedule::plan(&mut rng, config.calls, &month);
+    // The multimodal calls take the place of the plan's last calls, so the others
+    // stay what they were (`record/multimodal.rs`).
+    let extras = multimodal::calls(config.seed, &month, plan.calls.len() / multimodal::EVERY);
     let mut generator = Generator::new(month)?;
     let mut stats = SampleStats::new();
     let mut line = Vec::with_capacity(64 * 1024);
-    for planned in &plan.calls {
-        let app = plan.session_apps[planned.session as usize];
-        let (record, outcome) = generator.call(&mut rng, planned, app);
+    let planned_calls = plan.calls.len() - extras.len();
+    let mut extras = extras.into_iter().peekable();
+    let mut write = |record: &serde_json::Value, outcome: &Outcome| -> io::Result<()> {
         line.clear();
-        serde_json::to_writer(&mut line, &record).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut line, record).map_err(io::Error::other)?;
         line.push(b'\n');
         out.write_all(&line)?;
-        stats.add(&outcome, line.len());
+        stats.add(outcome, line.len());
+        Ok(())
+    };
+    for planned in &plan.calls[..planned_calls] {
+        while let Some(extra) = extras.next_if(|e| e.time_ms <= planned.time_ms) {
+            write(&extra.record, &extra.outcome)?;
+        }
+        let app = plan.session_apps[planned.session as usize];
+        let (record, outcome) = generator.call(&mut rng, planned, app);
+        write(&record, &outcome)?;
+    }
+    for extra in extras {
+        write(&extra.record, &extra.outcome)?;
     }
     Ok(stats)
 }

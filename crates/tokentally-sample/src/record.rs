@@ -23,6 +23,7 @@ use tokentally_core::{Encoding, lookup_model};
 use tokentally_parse::{count_tokens, estimate_text_input};
 use turn::Conversation;
 
+pub(crate) mod multimodal;
 mod turn;
 
 /// What one call amounted to, for [`crate::SampleStats`].
@@ -42,6 +43,8 @@ pub(crate) struct Outcome {
     pub cached: i64,
     pub completion: i64,
     pub reasoning: i64,
+    /// The request carried a predicted output.
+    pub predicted: bool,
 }
 
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Whole-sample checks: determinism, the record contract, and the feature mix.
 
 use super::*;
-use crate::deployments::DEPLOYMENTS;
+use crate::deployments::{DEPLOYMENTS, Kind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -114,15 +114,33 @@ fn reported_usage_matches_tokentally_counting() {
             }
             (usage, contents, arguments)
         };
+        if r["operation"]
+            .as_str()
+            .is_some_and(|o| o.ends_with("images/generations"))
+        {
+            let text = usage["input_tokens_details"]["text_tokens"].as_i64();
+            assert_eq!(text, Some(estimate_text_input(encoding, &r["request"]["prompt"])));
+            assert_eq!(usage["input_tokens"].as_i64(), text);
+            continue;
+        }
         let prompt = usage["prompt_tokens"].as_i64().expect("prompt");
         if r["request"].get("input").is_some() {
             assert_eq!(prompt, estimate_text_input(encoding, &r["request"]["input"]));
             continue;
         }
-        assert_eq!(prompt, estimate_chat_prompt(encoding, &r["request"]), "{r}");
-        let reasoning = usage["completion_tokens_details"]["reasoning_tokens"]
+        // Audio tokens come on top of the text the request shows.
+        let audio_in = usage["prompt_tokens_details"]["audio_tokens"]
             .as_i64()
             .unwrap_or(0);
+        assert_eq!(
+            prompt - audio_in,
+            estimate_chat_prompt(encoding, &r["request"]),
+            "{r}"
+        );
+        let detail = |name: &str| usage["completion_tokens_details"][name].as_i64().unwrap_or(0);
+        // Reasoning, rejected prediction and audio tokens are billed besides the text.
+        let reasoning =
+            detail("reasoning_tokens") + detail("rejected_prediction_tokens") + detail("audio_tokens");
         let visible: i64 = contents
             .iter()
             .chain(&arguments)
@@ -276,7 +294,11 @@ fn the_mix_has_every_feature() {
     );
 
     // Deployments, operations, conversations.
-    for d in DEPLOYMENTS {
+    // The multimodal deployments serve a few calls only (`record/multimodal.rs`).
+    for d in DEPLOYMENTS
+        .iter()
+        .filter(|d| !matches!(d.kind, Kind::Audio | Kind::Images))
+    {
         assert!(
             stats.deployments.get(d.name).is_some_and(|n| *n > 50),
             "{}: {:?}",
@@ -288,6 +310,19 @@ fn the_mix_has_every_feature() {
     assert!(count(&|r| r["operation"].as_str().is_some_and(|o| o.starts_with("/openai/"))) > 300);
     assert!(count(&|r| r["request"]["messages"].as_array().is_some_and(|m| m.len() > 4)) > 100);
     assert!(count(&|r| r["request"]["messages"].to_string().contains("image_url")) > 3);
+    let f = &stats.features;
+    assert!(
+        f.audio >= 3 && f.predicted_outputs >= 3 && f.image_generations >= 3,
+        "{f:?}"
+    );
+    assert_eq!(
+        count(&|r| says(r, "\"rejected_prediction_tokens\":") && !says(r, "\"rejected_prediction_tokens\":0")),
+        f.predicted_outputs
+    );
+    assert_eq!(
+        count(&|r| r["request"].to_string().contains("\"input_audio\"")),
+        f.audio
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns arguments into library calls and prints.
 
 mod ingest;
+mod prices;
 mod progress;
 mod proxy;
 mod report;
@@ -9,7 +10,7 @@ mod sample;
 mod signals;
 mod sql;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, PricesCommand};
 use anyhow::{Context as _, Result};
 use chrono::{Datelike as _, Utc};
 use std::process::ExitCode;
@@ -87,6 +88,18 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let source = sql::Source::from_args(query, file);
             sql::sql(source, &tables, format, output.as_deref())
+        }
+        Command::Prices {
+            command:
+                PricesCommand::Check {
+                    month,
+                    out,
+                    prices,
+                    deployments,
+                },
+        } => {
+            let deployments = deployments.or_else(|| existing("pipelines/deployments.csv"));
+            prices::check(month.as_deref(), &out, &prices, deployments.as_deref())
         }
         Command::Sample {
             out,

@@ -265,3 +265,79 @@ fn responses_input_image_is_priced_by_the_tile_formula() {
     // Two high-detail images of unknown size: 765 each, whatever the URL's length.
     assert_eq!(row.estimated_prompt_tokens, base.map(|n| n + 2 * 765));
 }
+
+#[test]
+fn audio_prediction_and_image_usage_reach_their_columns() {
+    let mut audio = record(
+        json!({"status": 200, "body": {"model": "gpt-4o-audio-preview-2024-12-17",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": null,
+            "audio": {"id": "a1", "transcript": "Hi there"}}}],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 620, "total_tokens": 1520,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 700},
+            "completion_tokens_details": {"audio_tokens": 500, "reasoning_tokens": 0,
+                "accepted_prediction_tokens": 30, "rejected_prediction_tokens": 40}}}}),
+    );
+    audio["deployment"] = json!("gpt-4o-audio");
+    let row = parse(&audio).expect("row");
+    assert_eq!(row.model_family.as_deref(), Some("gpt-4o-audio-preview"));
+    assert_eq!((row.audio_prompt_tokens, row.audio_completion_tokens), (700, 500));
+    assert_eq!(
+        (row.accepted_prediction_tokens, row.rejected_prediction_tokens),
+        (30, 40)
+    );
+    let image = json!({"schema": 1, "request_id": "img-1", "request_time": "2026-10-05T10:00:00Z",
+        "deployment": "gpt-image-1", "operation": "/openai/deployments/gpt-image-1/images/generations",
+        "request": {"prompt": "A lighthouse at dawn", "size": "1024x1024", "quality": "high"},
+        "response": {"status": 200, "body": {"created": 1, "data": [{"b64_json": "iVBO"}],
+            "usage": {"input_tokens": 14, "output_tokens": 4160, "total_tokens": 4174,
+                "input_tokens_details": {"text_tokens": 14, "image_tokens": 0}}}}});
+    let row = parse(&image).expect("row");
+    assert_eq!(row.operation, Operation::Images);
+    assert_eq!(row.usage_source, UsageSource::Reported);
+    assert_eq!(
+        (
+            row.prompt_tokens,
+            row.image_completion_tokens,
+            row.completion_tokens
+        ),
+        (14, 4160, 4160)
+    );
+    assert!(row.estimated_prompt_tokens.is_some_and(|n| n > 0));
+}
+
+/// Issue 15: counts that cannot be true are quarantined, never summed.
+#[test]
+fn impossible_counts_are_invalid_fields() {
+    for (usage, want) in [
+        (
+            json!({"prompt_tokens": 9_000_000_000_000_000_000u64, "completion_tokens": 1}),
+            "above the sanity bound",
+        ),
+        (
+            json!({"prompt_tokens": -5, "completion_tokens": 1}),
+            "-5 is negative",
+        ),
+        (
+            json!({"prompt_tokens": 10, "completion_tokens": 2.5}),
+            "2.5 is not a whole number",
+        ),
+        (
+            json!({"prompt_tokens": 10, "completion_tokens": 2,
+            "prompt_tokens_details": {"cached_tokens": 11}}),
+            "exceed prompt_tokens",
+        ),
+    ] {
+        let body = json!({"model": "gpt-4o", "choices": [{"index": 0, "message": {"content": "x"}}],
+            "usage": usage});
+        let err = parse(&record(json!({"status": 200, "body": body}))).expect_err("invalid");
+        assert_eq!(err.kind(), "invalid_field", "{err}");
+        assert!(err.to_string().contains(want), "{err}");
+        // The same usage in a stream's final chunk.
+        let sse = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            json!({"choices": [], "usage": body["usage"]})
+        );
+        let err = parse(&record(json!({"status": 200, "sse": sse}))).expect_err("invalid");
+        assert!(err.to_string().starts_with("invalid `usage`: usage"), "{err}");
+    }
+}

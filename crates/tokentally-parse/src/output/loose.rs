@@ -91,14 +91,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
     }
 }
 
-/// An integer member. `Uint` keeps what `Value::as_u64` accepted, `Int` what
-/// `Value::as_i64` accepted; floats, strings and out-of-range numbers are absent.
+/// An integer member: what `Value::as_u64` accepted; floats, strings and
+/// out-of-range numbers are absent. (Token counts are not read this way: they are
+/// checked strictly by `usage.rs`.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Uint(pub Option<u64>);
-
-/// See [`Uint`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Int(pub Option<i64>);
 
 macro_rules! int_type {
     ($name:ident, $t:ty) => {
@@ -127,7 +124,6 @@ macro_rules! int_type {
     };
 }
 int_type!(Uint, u64);
-int_type!(Int, i64);
 
 /// An object member. Keeps apart "absent or null" from "some other value", which
 /// some members need (`function_call: 5` still opened a legacy call before).
@@ -266,7 +262,6 @@ mod tests {
         #[serde(borrow)]
         s: Str<'a>,
         u: Uint,
-        i: Int,
         o: Obj<Inner>,
         l: List<Inner>,
     }
@@ -274,7 +269,7 @@ mod tests {
     #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
     #[serde(default)]
     struct Inner {
-        n: Int,
+        n: Uint,
     }
 
     const WEIRD: [&str; 9] = [
@@ -292,14 +287,13 @@ mod tests {
     #[test]
     fn every_json_kind_is_accepted_and_typed_like_value_lookups() {
         for member in WEIRD {
-            for key in ["s", "u", "i", "o", "l"] {
+            for key in ["s", "u", "o", "l"] {
                 let text = format!("{{\"{key}\":{member}}}");
                 let probe: Probe<'_> = serde_json::from_str(&text).expect("never fails on valid JSON");
                 let value: Value = serde_json::from_str(member).expect("json");
                 match key {
                     "s" => assert_eq!(probe.s.get(), value.as_str(), "{text}"),
                     "u" => assert_eq!(probe.u.0, value.as_u64(), "{text}"),
-                    "i" => assert_eq!(probe.i.0, value.as_i64(), "{text}"),
                     "o" => {
                         assert_eq!(probe.o.is_given(), !value.is_null(), "{text}");
                         assert_eq!(probe.o.object().is_some(), value.is_object(), "{text}");
@@ -319,7 +313,7 @@ mod tests {
         let text = r#"{"s":"plain","l":[null,{"n":4},"x"]}"#;
         let probe: Probe<'_> = serde_json::from_str(text).expect("json");
         assert!(matches!(probe.s.0, Some(Cow::Borrowed("plain"))));
-        let n: Vec<Option<i64>> = probe.l.items().iter().map(|i| i.n.0).collect();
+        let n: Vec<Option<u64>> = probe.l.items().iter().map(|i| i.n.0).collect();
         assert_eq!(n, [None, Some(4), None]);
         let escaped: Probe<'_> = serde_json::from_str(r#"{"s":"a\nb"}"#).expect("json");
         assert!(matches!(escaped.s.0, Some(Cow::Owned(ref s)) if s == "a\nb"));
@@ -328,7 +322,7 @@ mod tests {
         let from_value = Probe::deserialize(&value).expect("from value");
         assert_eq!(
             (from_value.s.get(), from_value.o.object()),
-            (Some("v"), Some(&Inner { n: Int(Some(1)) }))
+            (Some("v"), Some(&Inner { n: Uint(Some(1)) }))
         );
     }
 }

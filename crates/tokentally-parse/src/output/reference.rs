@@ -3,7 +3,7 @@
 //! `tests.rs`: the typed path must rebuild exactly what this one does.
 
 use super::{Choice, LEGACY_FUNCTION_CALL, Output, ToolCall};
-use crate::usage::Usage;
+use crate::usage::has_counts;
 use serde_json::Value;
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -29,8 +29,8 @@ impl Reference {
     }
 
     fn set_usage(&mut self, v: &Value) {
-        if let Some(usage) = v.get("usage").and_then(usage_from_json) {
-            self.0.usage = Some(usage);
+        if let Some(usage) = v.get("usage").filter(|u| has_counts(u)) {
+            self.0.usage = Some(usage.clone());
         }
     }
 
@@ -218,38 +218,4 @@ fn absorb_response_item(choice: &mut Choice, index: u32, item: &Value) {
         }
         _ => {}
     }
-}
-
-fn int(v: &Value, path: &[&str]) -> Option<i64> {
-    path.iter().try_fold(v, |v, key| v.get(key))?.as_i64()
-}
-
-fn usage_from_json(usage: &Value) -> Option<Usage> {
-    if !usage.is_object() {
-        return None;
-    }
-    let prompt = int(usage, &["prompt_tokens"]).or_else(|| int(usage, &["input_tokens"]));
-    let completion = int(usage, &["completion_tokens"]).or_else(|| int(usage, &["output_tokens"]));
-    let total = int(usage, &["total_tokens"]);
-    if prompt.is_none() && completion.is_none() && total.is_none() {
-        return None;
-    }
-    let prompt = prompt.unwrap_or(0).max(0);
-    let completion = completion.unwrap_or(0).max(0);
-    let cached = int(usage, &["prompt_tokens_details", "cached_tokens"])
-        .or_else(|| int(usage, &["input_tokens_details", "cached_tokens"]))
-        .unwrap_or(0)
-        .clamp(0, prompt);
-    let reasoning = int(usage, &["completion_tokens_details", "reasoning_tokens"])
-        .or_else(|| int(usage, &["output_tokens_details", "reasoning_tokens"]))
-        .unwrap_or(0)
-        .clamp(0, completion);
-    let total = total.unwrap_or(prompt.saturating_add(completion));
-    Some(Usage {
-        prompt,
-        cached,
-        completion,
-        reasoning,
-        total,
-    })
 }

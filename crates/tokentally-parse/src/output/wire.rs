@@ -9,9 +9,14 @@
 //! Members that are rare in chunks (usage, error, Responses objects, a whole
 //! message, a legacy function call) are boxed: serde moves a struct by value
 //! several times while building it, and unboxed they made a chunk 640 bytes.
+//!
+//! `usage` is kept as a `Value`: it arrives once per call (streams send
+//! `"usage": null` until the last chunk), and `usage.rs` reads its counts by
+//! path, strictly, so one reading serves chunks, bodies and the reference parser.
 
-use super::loose::{Int, List, Obj, Str, Uint};
+use super::loose::{List, Obj, Str, Uint};
 use serde::Deserialize;
+use serde_json::Value;
 
 /// One streamed event: a chat or text completion chunk, or a Responses API event
 /// (`type: "response.…"`). The two never share members, so one struct holds both.
@@ -22,7 +27,8 @@ pub struct Chunk<'a> {
     pub kind: Str<'a>,
     #[serde(borrow)]
     pub model: Str<'a>,
-    pub usage: Obj<Box<UsageWire>>,
+    /// `None` when absent; `null` in most chunks.
+    pub usage: Option<Box<Value>>,
     #[serde(borrow)]
     pub error: Obj<Box<ErrorWire<'a>>>,
     #[serde(borrow)]
@@ -43,7 +49,7 @@ pub struct Chunk<'a> {
 pub struct Body<'a> {
     #[serde(borrow)]
     pub model: Str<'a>,
-    pub usage: Obj<UsageWire>,
+    pub usage: Value,
     #[serde(borrow)]
     pub error: Obj<ErrorWire<'a>>,
     #[serde(borrow)]
@@ -62,7 +68,7 @@ pub struct Body<'a> {
 pub struct ResponseWire<'a> {
     #[serde(borrow)]
     pub model: Str<'a>,
-    pub usage: Obj<UsageWire>,
+    pub usage: Value,
     #[serde(borrow)]
     pub error: Obj<ErrorWire<'a>>,
     #[serde(borrow)]
@@ -146,31 +152,4 @@ pub struct PartWire<'a> {
     pub text: Str<'a>,
     #[serde(borrow)]
     pub refusal: Str<'a>,
-}
-
-/// `usage` in both naming schemes (chat/completions/embeddings and Responses).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct UsageWire {
-    pub prompt_tokens: Int,
-    pub input_tokens: Int,
-    pub completion_tokens: Int,
-    pub output_tokens: Int,
-    pub total_tokens: Int,
-    pub prompt_tokens_details: Obj<CachedWire>,
-    pub input_tokens_details: Obj<CachedWire>,
-    pub completion_tokens_details: Obj<ReasoningWire>,
-    pub output_tokens_details: Obj<ReasoningWire>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CachedWire {
-    pub cached_tokens: Int,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ReasoningWire {
-    pub reasoning_tokens: Int,
 }

@@ -2,6 +2,7 @@ use super::*;
 use crate::charges::{Charge, Priced, Pricing, price_month};
 use crate::prices::PriceTable;
 use std::path::Path;
+use tokentally_core::TokenCounts;
 
 fn dec(s: &str) -> Decimal {
     s.parse().expect("decimal")
@@ -21,11 +22,13 @@ fn usage(model: Option<&str>, day: &str, prompt: i64, cached: i64, completion: i
         day: day.parse().expect("day"),
         calls: 1,
         failed_calls: 0,
-        prompt_tokens: prompt,
-        cached_prompt_tokens: cached,
-        completion_tokens: completion,
-        reasoning_tokens: 0,
-        total_tokens: prompt + completion,
+        tokens: TokenCounts {
+            prompt,
+            cached_prompt: cached,
+            completion,
+            total: prompt + completion,
+            ..TokenCounts::default()
+        },
         estimated_calls: 0,
     }
 }
@@ -76,7 +79,7 @@ fn rounds_once_per_line_not_per_day() {
         panic!("one line: {lines:?}")
     };
     // Per-day rounding would give 0.000002 + 0.000002.
-    assert_eq!(line.input_cost, Some(dec("0.000005")));
+    assert_eq!(line.class_costs.get(TokenClass::Input), Some(dec("0.000005")));
     assert_eq!(line.calls, 2);
 }
 
@@ -95,9 +98,12 @@ fn classes_are_priced_separately_and_cost_is_the_sum_of_rounded_parts() {
     )
     .expect("lines");
     let line = &lines[0];
-    assert_eq!(line.input_cost, Some(dec("0.000018")));
-    assert_eq!(line.cached_input_cost, Some(dec("0.000004")));
-    assert_eq!(line.output_cost, Some(dec("0.000010")));
+    assert_eq!(line.class_costs.get(TokenClass::Input), Some(dec("0.000018")));
+    assert_eq!(
+        line.class_costs.get(TokenClass::CachedInput),
+        Some(dec("0.000004"))
+    );
+    assert_eq!(line.class_costs.get(TokenClass::Output), Some(dec("0.000010")));
     assert_eq!(line.cost.map(|c| c.to_string()), Some("0.000032".to_owned()));
     assert_eq!(line.currency.as_deref(), Some("USD"));
     assert!(line.priced);
@@ -120,12 +126,19 @@ fn missing_price_for_billed_tokens_leaves_the_line_unpriced() {
     };
     // The priced part keeps its cost; the rest is counted, not guessed.
     assert!(!gpt.priced);
-    assert_eq!(gpt.input_cost, Some(dec("0.000025")));
-    assert_eq!((gpt.output_cost, gpt.cost), (None, Some(dec("0.000025"))));
+    assert_eq!(gpt.class_costs.get(TokenClass::Input), Some(dec("0.000025")));
+    assert_eq!(
+        (gpt.class_costs.get(TokenClass::Output), gpt.cost),
+        (None, Some(dec("0.000025")))
+    );
     assert_eq!(gpt.unpriced_tokens, 15);
     assert!(!llama.priced);
     assert_eq!(
-        (llama.input_cost, llama.cost, llama.currency.as_deref()),
+        (
+            llama.class_costs.get(TokenClass::Input),
+            llama.cost,
+            llama.currency.as_deref()
+        ),
         (None, None, None)
     );
     assert_eq!(llama.unpriced_tokens, 10);
@@ -221,7 +234,10 @@ fn provisioned_cost_is_shared_by_tokens_and_idle_capacity_is_billed() {
             .expect("line")
     };
     assert_eq!(line("a", "ptu").provisioned_cost, Some(dec("33.333333")));
-    assert_eq!(line("a", "ptu").input_cost, Some(dec("0")));
+    assert_eq!(
+        line("a", "ptu").class_costs.get(TokenClass::Input),
+        Some(dec("0"))
+    );
     assert_eq!(line("b", "ptu").cost, Some(dec("66.666667")));
     assert_eq!(
         line("b", "ptu").deployment_type,

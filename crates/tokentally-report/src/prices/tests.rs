@@ -75,6 +75,65 @@ fn shipped_tables_price_every_sample_deployment() {
     );
 }
 
+/// Families of the catalog no stored source gave an Azure price for
+/// (docs/formats.md "Prices" says so); every other family has shipped rows.
+const FAMILIES_WITHOUT_LIST_PRICE: [&str; 5] = [
+    "gpt-4o-mini-audio-preview",
+    "gpt-oss",
+    "codex-mini",
+    "davinci-002",
+    "babbage-002",
+];
+
+#[test]
+fn shipped_prices_cover_the_catalog() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/prices.csv");
+    let table = PriceTable::load(&path).expect("shipped prices parse");
+    for family in tokentally_core::model::families() {
+        let rows: Vec<&Price> = table.prices().iter().filter(|p| p.model == family).collect();
+        let classes: Vec<TokenClass> = rows.iter().map(|p| p.class).collect();
+        if FAMILIES_WITHOUT_LIST_PRICE.contains(&family) {
+            assert!(rows.is_empty(), "{family} has rows now: take it off the list");
+            continue;
+        }
+        assert!(
+            classes.contains(&TokenClass::Input),
+            "{family} has no input price"
+        );
+        let embeddings = family.starts_with("text-embedding");
+        let image = family.starts_with("gpt-image");
+        assert_eq!(
+            classes.contains(&TokenClass::Output),
+            !embeddings && !image,
+            "{family}: output prices are for text-producing models"
+        );
+        if family.contains("audio") || family.contains("realtime") {
+            for class in [TokenClass::AudioInput, TokenClass::AudioOutput] {
+                assert!(classes.contains(&class), "{family} has no {class} price");
+            }
+        }
+        if image {
+            for class in [TokenClass::ImageInput, TokenClass::ImageOutput] {
+                assert!(classes.contains(&class), "{family} has no {class} price");
+            }
+        }
+        for p in rows {
+            assert!(
+                p.deployment_type.is_some(),
+                "{family} line {}: no deployment type",
+                p.line
+            );
+            assert!(
+                p.source.contains("read 2026-12-06")
+                    || p.source.contains("checked 2026-12-06")
+                    || p.source.contains("no stored source"),
+                "{family} line {}: the source says where and when",
+                p.line
+            );
+        }
+    }
+}
+
 #[test]
 fn type_and_region_pick_the_most_specific_row() {
     let text = concat!(

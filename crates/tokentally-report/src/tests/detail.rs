@@ -58,7 +58,7 @@ fn detail_parquet_is_typed_and_adds_up_to_the_chargeback() {
     for l in &report.lines {
         let e = lines.entry(l.app_id.clone()).or_default();
         e.0 += l.cost.map_or(0, |c| c.mantissa());
-        e.1 += l.prompt_tokens + l.completion_tokens;
+        e.1 += l.tokens.prompt + l.tokens.completion;
     }
     assert_eq!(detail, lines);
     assert!(detail.contains_key("a") && report.charges.iter().any(|c| c.deployment == "mini"));

@@ -37,7 +37,7 @@ async fn sql_registers_the_tables_and_the_chargeback_view() {
     let csv = batches_to_csv(&out).expect("csv");
     assert_eq!(
         csv,
-        "cost_center,deployment_type,cost\nCC-100,global,0.007268\nCC-100,provisioned,0.713114\n,provisioned,9.286886\n"
+        "cost_center,deployment_type,cost\nCC-100,global,0.007268\nCC-100,provisioned,0.713114\n,global,0.232600\n,provisioned,9.286886\n"
     );
     let err = session
         .query("SELECT nope FROM usage")
