@@ -8,6 +8,7 @@
 
 mod broker;
 mod kafka;
+mod llm_log;
 mod pipeline;
 mod proxy;
 mod regression;

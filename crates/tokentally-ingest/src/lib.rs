@@ -17,12 +17,12 @@ mod summary;
 
 pub use envelope::split_event;
 pub use error::{Error, Result};
-pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
+pub use files::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_HELD_BYTES, IngestOptions, ingest_files};
 pub use kafka::{
     EventHubsConfig, KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, connection_config,
     ingest_kafka, redacted as redacted_options,
 };
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use secret::read_secret;
-pub use sink::{ParquetSink, SinkOptions};
+pub use sink::{DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, ParquetSink, SinkOptions};
 pub use summary::IngestSummary;
