@@ -238,7 +238,7 @@ fn request_time<'a>(rows: &[DiagRecord<'a>], token_row: bool) -> Option<&'a str>
 /// carries them (a `CachedTokens` column, or a `usage` object in the logged
 /// response body). Azure's table has neither, so they are usually 0.
 fn usage(token_row: bool, max: &dyn Fn(&[&str]) -> Option<i64>, body_usage: Option<Value>) -> Option<Value> {
-    let [prompt, completion, total] = TOKENS.map(|names| max(names));
+    let [prompt, completion, total] = TOKENS.map(max);
     if !token_row || (prompt.is_none() && completion.is_none()) {
         return None;
     }

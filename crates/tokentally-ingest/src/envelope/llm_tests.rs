@@ -190,7 +190,7 @@ fn a_call_waits_across_flushes_for_its_token_row_then_is_written_once() {
         Some(10),
         "the commit waits at the first record"
     );
-    decoder.decode(&export(&[token.clone()]), &position(11), &mut out);
+    decoder.decode(&export(std::slice::from_ref(&token)), &position(11), &mut out);
     decoder.release_ready(false, &mut out);
     assert_eq!(rows(&out).len(), 1, "{out:?}");
     assert_eq!(rows(&out)[0].prompt_tokens, 1200);
