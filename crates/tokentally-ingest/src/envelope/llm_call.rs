@@ -190,16 +190,6 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
     let status = gateway
         .and_then(|g| g.int(&["ResponseCode", "BackendResponseCode"]))
         .unwrap_or(200);
-    let mut caller = Map::new();
-    for (key, names) in [
-        ("subscription_id", &["ApimSubscriptionId"][..]),
-        ("product", &["ProductId"][..]),
-        ("ip", &["CallerIpAddress"][..]),
-    ] {
-        if let Some(v) = gw_str(names) {
-            caller.insert(key.into(), v.into());
-        }
-    }
     let operation = gw_str(&["Url"])
         .map(|url| url.split('?').next().unwrap_or(url).to_owned())
         .or_else(|| {
@@ -210,7 +200,7 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
         "schema": 1,
         "request_id": id,
         "request_time": request_time(&rows, token_row).or_else(|| gw_str(&["TimeGenerated", "time"])),
-        "caller": caller,
+        "caller": caller(gateway),
         "deployment": text(&["DeploymentName"]),
         "api_version": text(&["ApiVersion"]),
         "operation": operation,
@@ -220,6 +210,21 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
         "backend": gw_str(&["BackendUrl"]),
         "latency_ms": gateway.and_then(|g| g.int(&["TotalTime", "durationMs"])),
     })
+}
+
+/// The caller as the gateway log names it.
+fn caller(gateway: Option<DiagRecord<'_>>) -> Map<String, Value> {
+    let mut caller = Map::new();
+    for (key, names) in [
+        ("subscription_id", &["ApimSubscriptionId"][..]),
+        ("product", &["ProductId"][..]),
+        ("ip", &["CallerIpAddress"][..]),
+    ] {
+        if let Some(v) = gateway.and_then(|g| g.str(names)) {
+            caller.insert(key.into(), v.into());
+        }
+    }
+    caller
 }
 
 /// The token row's time (when the call began, by Microsoft's table), else the
