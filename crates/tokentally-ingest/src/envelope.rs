@@ -252,6 +252,11 @@ impl EventDecoder {
     /// they have, incomplete split records to quarantine.
     pub(crate) fn release_ready(&mut self, follow: bool, out: &mut Vec<(SourcePosition, Decoded)>) {
         let older_than = follow.then(|| Instant::now().checked_sub(MAX_HELD_AGE)).flatten();
+        self.release(older_than, out);
+    }
+
+    /// [`Self::release_ready`] with what arrived before `older_than` given up.
+    fn release(&mut self, older_than: Option<Instant>, out: &mut Vec<(SourcePosition, Decoded)>) {
         self.rejoin.release_ready(older_than, out);
         if let Some(t) = older_than {
             self.parts.expire(|_, seen| seen < t, &Expiry::Age, out);

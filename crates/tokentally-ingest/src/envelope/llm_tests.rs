@@ -336,3 +336,32 @@ fn held_records_expire_by_position() {
             && matches!(d, Decoded::Bad { kind, .. } if kind == "incomplete_split_record"))
     );
 }
+
+/// In follow mode, what waited longer than [`MAX_HELD_AGE`] is given up at a
+/// flush: the call written with what it has, the split record quarantined.
+#[test]
+fn held_records_expire_by_age_in_follow_mode() {
+    let mut decoder = EventDecoder::new(1 << 20, 1 << 22);
+    let mut out = Vec::new();
+    let [_, request, _] = call(Form::LogAnalytics, "old", "Hello", "", (1, 1));
+    decoder.decode(&export(&[request]), &position(1), &mut out);
+    decoder.decode(&split_event("r", &[1u8; 3000], 1000)[0], &position(2), &mut out);
+    decoder.release(Some(Instant::now() - Duration::from_secs(3600)), &mut out);
+    assert!(out.is_empty(), "nothing is that old: {out:?}");
+    decoder.release(Some(Instant::now()), &mut out);
+    assert_eq!(decoder.held_bytes(), 0);
+    let rows = rows(&out);
+    assert!(
+        rows[0].partial
+            && rows[0]
+                .notes
+                .as_deref()
+                .is_some_and(|n| n.contains("within 600 s")),
+        "{rows:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|(_, d)| matches!(d, Decoded::Bad { kind, reason, .. }
+        if kind == "incomplete_split_record" && reason.contains("within 600 s")))
+    );
+}

@@ -246,3 +246,35 @@ fn flushes_come_by_bytes_as_well_as_rows() {
         "{summary:?}"
     );
 }
+
+/// An until-caught-up run that caught up leaves no LLM-log call pending: one
+/// still held at the last flush is written (partial, with what it has) in a
+/// flush that read nothing new, named `-r1`, and committed past.
+#[test]
+fn held_llm_log_calls_are_written_when_the_run_catches_up() {
+    use crate::envelope::llm_tests::{Form, call};
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("pending", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let [_, request, _] = call(Form::LogAnalytics, "no-token-row", "Hi", "", (1, 1));
+    let export = serde_json::to_vec(&serde_json::json!({ "records": [request] })).expect("json");
+    produce(&brokers, "pending", &[export, record(1).into_bytes()]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&brokers, "pending");
+    config.flush_records = 1;
+    let summary = run(&config, dir.path());
+    assert_eq!(
+        (summary.rows_written, summary.partial_rows),
+        (2, 1),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .files_written
+            .iter()
+            .any(|f| f.to_string_lossy().contains("-p0-0-1-r1-")),
+        "{:?}",
+        summary.files_written
+    );
+    assert_eq!(run(&config, dir.path()).records, 0, "committed past the call");
+}
