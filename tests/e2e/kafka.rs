@@ -4,7 +4,7 @@
 //! are equal" means byte-identical chargeback files.
 
 use super::broker::{dataset_counts, kafka_config, produce, unique};
-use super::support::{check_outputs, config, repo_root, sample, stdout, table, tokentally};
+use super::support::{check_outputs, config, sample, stdout, table, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -209,46 +209,6 @@ fn follow_mode_flushes_on_its_interval_and_sigterm_commits_before_exit() {
     let again = tokentally(dir.path(), &["ingest", "--config", path_str(&batch), "--json"], 0);
     let again: serde_json::Value = serde_json::from_str(&stdout(&again)).expect("json");
     assert_eq!(again["records"], 0);
-}
-
-#[test]
-fn apim_llm_log_exports_on_a_topic_are_rejoined_into_calls() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fixture = repo_root().join("tests/e2e/fixtures/apim-llm-log.jsonl");
-    let topic = unique("e2e-llm-log");
-    // One partition: the chunks of a call must meet in one batch to be rejoined.
-    assert_eq!(produce(&topic, 1, &[&fixture]), 3);
-    let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "");
-    let output = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
-    assert_eq!(
-        (summary["records"].as_u64(), summary["rows_written"].as_u64()),
-        (Some(3), Some(2))
-    );
-    assert_eq!(
-        summary["skipped"]["diagnostic category WebSocketConnectionLogs"],
-        1
-    );
-    assert_eq!(dataset_counts(&dir.path().join("out")), (2, 2));
-    let rows = tokentally(
-        dir.path(),
-        &[
-            "sql",
-            "select request_id, app_id, prompt_tokens, completion_tokens, streamed, partial \
-                  from usage order by request_id",
-            "--out",
-            "out",
-            "--format",
-            "csv",
-        ],
-        0,
-    );
-    assert_eq!(
-        stdout(&rows),
-        "request_id,app_id,prompt_tokens,completion_tokens,streamed,partial\n\
-         7d3c2f9e-0001,payroll-bot-sub,41,13,true,false\n\
-         7d3c2f9e-0002,unattributed,41,13,false,false\n"
-    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod billing;
 mod broker;
 mod kafka;
 mod kafka_faults;
+mod llm_log;
 mod pipeline;
 mod proxy;
 mod regression;

@@ -34,9 +34,16 @@ pub struct InputConfig {
     #[serde(default)]
     pub files: Vec<PathBuf>,
     /// Events (lines, Kafka messages, Capture bodies) larger than this many bytes
-    /// are quarantined unread.
+    /// are quarantined unread; so are gzip events and split records that would
+    /// inflate or join past it.
     #[serde(default = "default_max_event_bytes")]
     pub max_event_bytes: usize,
+    /// Bytes of split-record parts and LLM-log records one source (a Kafka
+    /// partition, a file) holds while waiting for the rest; past it the oldest
+    /// are given up (written with what they have, or quarantined). At least
+    /// `max_event_bytes`.
+    #[serde(default = "default_max_held_bytes")]
+    pub max_held_bytes: usize,
 }
 
 impl Default for InputConfig {
@@ -44,12 +51,16 @@ impl Default for InputConfig {
         Self {
             files: Vec::new(),
             max_event_bytes: default_max_event_bytes(),
+            max_held_bytes: default_max_held_bytes(),
         }
     }
 }
 
 fn default_max_event_bytes() -> usize {
     tokentally_ingest::DEFAULT_MAX_EVENT_BYTES
+}
+fn default_max_held_bytes() -> usize {
+    tokentally_ingest::DEFAULT_MAX_HELD_BYTES
 }
 
 /// The usage dataset and where reports go.
@@ -63,6 +74,10 @@ pub struct OutputConfig {
     /// Rows buffered before Parquet parts are written; bounds memory.
     #[serde(default = "default_max_buffered_rows")]
     pub max_buffered_rows: usize,
+    /// Bytes of rows (what their column builders hold) buffered before Parquet
+    /// parts are written, whichever of this and `max_buffered_rows` comes first.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
     /// Raw bytes of bad records kept in quarantine per input.
     #[serde(default = "default_max_quarantine_bytes")]
     pub max_quarantine_bytes: usize,
@@ -93,7 +108,10 @@ fn default_out_dir() -> PathBuf {
     PathBuf::from("out")
 }
 fn default_max_buffered_rows() -> usize {
-    100_000
+    tokentally_ingest::DEFAULT_MAX_BUFFERED_ROWS
+}
+fn default_max_buffered_bytes() -> usize {
+    tokentally_ingest::DEFAULT_MAX_BUFFERED_BYTES
 }
 fn default_max_quarantine_bytes() -> usize {
     64 << 20
@@ -110,6 +128,7 @@ impl Default for OutputConfig {
         Self {
             dir: default_out_dir(),
             max_buffered_rows: default_max_buffered_rows(),
+            max_buffered_bytes: default_max_buffered_bytes(),
             max_quarantine_bytes: default_max_quarantine_bytes(),
         }
     }
@@ -172,8 +191,15 @@ impl PipelineConfig {
         if config.input.max_event_bytes == 0 {
             anyhow::bail!("[input] max_event_bytes must be at least 1");
         }
-        if config.output.max_buffered_rows == 0 {
-            anyhow::bail!("[output] max_buffered_rows must be at least 1");
+        if config.input.max_held_bytes < config.input.max_event_bytes {
+            anyhow::bail!(
+                "[input] max_held_bytes ({}) must be at least max_event_bytes ({}): one split record of the largest event must fit",
+                config.input.max_held_bytes,
+                config.input.max_event_bytes
+            );
+        }
+        if config.output.max_buffered_rows == 0 || config.output.max_buffered_bytes == 0 {
+            anyhow::bail!("[output] max_buffered_rows and max_buffered_bytes must be at least 1");
         }
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() && p.as_os_str() != "-" {
@@ -276,6 +302,31 @@ mod tests {
         let err = PipelineConfig::parse("[kafka]\nbrokers = \"b:1\"\ntopics = []\n", Path::new("."))
             .expect_err("no topics");
         assert!(format!("{err:#}").contains("topics"), "{err:#}");
+    }
+
+    #[test]
+    fn limits_are_checked_against_each_other() {
+        let err = PipelineConfig::parse(
+            "[input]\nfiles = [\"a\"]\nmax_event_bytes = 2000\nmax_held_bytes = 1000\n",
+            Path::new("."),
+        )
+        .expect_err("held below one event");
+        assert!(format!("{err:#}").contains("max_held_bytes (1000)"), "{err:#}");
+        let err = PipelineConfig::parse(
+            "[input]\nfiles = [\"a\"]\n[output]\nmax_buffered_bytes = 0\n",
+            Path::new("."),
+        )
+        .expect_err("zero");
+        assert!(format!("{err:#}").contains("max_buffered_bytes"), "{err:#}");
+        let config = PipelineConfig::parse("[input]\nfiles = [\"a\"]\n", Path::new(".")).expect("defaults");
+        assert_eq!(
+            config.output.max_buffered_bytes,
+            tokentally_ingest::DEFAULT_MAX_BUFFERED_BYTES
+        );
+        assert_eq!(
+            config.input.max_held_bytes,
+            tokentally_ingest::DEFAULT_MAX_HELD_BYTES
+        );
     }
 
     #[test]

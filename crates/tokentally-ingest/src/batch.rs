@@ -12,6 +12,9 @@ pub(crate) struct Batch {
     sink: ParquetSink,
     quarantine: Quarantine,
     rows: usize,
+    /// The lowest position of any outcome stored: rows of held records that
+    /// complete here sit before the batch's first new record.
+    min_offset: Option<i64>,
 }
 
 impl Batch {
@@ -20,12 +23,23 @@ impl Batch {
             sink: ParquetSink::new(options.out_dir.join("usage"), options.sink.clone()),
             quarantine: Quarantine::new(&options.out_dir, options.max_quarantine_bytes),
             rows: 0,
+            min_offset: None,
         }
     }
 
     /// Rows held in this batch (written or buffered), for flush decisions.
     pub(crate) fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Bytes of the rows in this batch (written or buffered), for flush decisions.
+    pub(crate) fn bytes(&self) -> usize {
+        self.sink.pushed_bytes()
+    }
+
+    /// The lowest position of anything stored in this batch.
+    pub(crate) fn min_offset(&self) -> Option<i64> {
+        self.min_offset
     }
 
     /// Stores one outcome; `event` is the raw event it came from, quarantined when
@@ -37,6 +51,10 @@ impl Batch {
         decoded: Decoded,
         event: &[u8],
     ) -> Result<()> {
+        self.min_offset = Some(
+            self.min_offset
+                .map_or(position.offset, |m| m.min(position.offset)),
+        );
         match decoded {
             Decoded::Row(row) => {
                 summary.add_row(&row);

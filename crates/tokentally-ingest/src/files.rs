@@ -4,7 +4,7 @@
 mod capture;
 
 use crate::batch::Batch;
-use crate::envelope::EventDecoder;
+use crate::envelope::{Decoded, EventDecoder};
 use crate::error::IoContext as _;
 use crate::{Error, IngestSummary, Result, SinkOptions};
 use flate2::read::MultiGzDecoder;
@@ -16,6 +16,9 @@ use xxhash_rust::xxh3::Xxh3;
 
 /// Default bound on one event: generous above Event Hubs' 1 MB, so only garbage hits it.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
+/// Default bound on what one source (a Kafka partition, a file) holds for joining:
+/// two maximal events.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * DEFAULT_MAX_EVENT_BYTES;
 
 /// Where an ingest run writes and how much it holds.
 #[derive(Debug, Clone)]
@@ -25,8 +28,13 @@ pub struct IngestOptions {
     pub sink: SinkOptions,
     /// Raw bytes kept in quarantine per input before only positions are kept.
     pub max_quarantine_bytes: usize,
-    /// Events bigger than this are quarantined unread (Event Hubs' own limit is 1 MB).
+    /// Events bigger than this are quarantined unread (Event Hubs' own limit is
+    /// 1 MB), and so are gzip events or split records that inflate or join past it.
     pub max_event_bytes: usize,
+    /// Bytes of split-record parts and LLM-log records one source (a Kafka
+    /// partition, a file) holds while waiting for the rest; past it the oldest
+    /// are given up (docs/security-ingest.md).
+    pub max_held_bytes: usize,
 }
 
 impl IngestOptions {
@@ -36,7 +44,13 @@ impl IngestOptions {
             sink: SinkOptions::default(),
             max_quarantine_bytes: 64 << 20,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
+    }
+
+    /// A decoder of events within these options' limits.
+    pub(crate) fn decoder(&self) -> EventDecoder {
+        EventDecoder::new(self.max_event_bytes, self.max_held_bytes)
     }
 }
 
@@ -122,40 +136,110 @@ fn read_lines(
     summary: &mut IngestSummary,
     batch: &mut Batch,
 ) -> Result<u64> {
-    let mut decoder = EventDecoder::new(options.max_event_bytes);
+    let mut decoder = options.decoder();
     let mut decoded = Vec::new();
     let mut hasher = Xxh3::new();
     let mut line = Vec::with_capacity(1 << 16);
     let mut line_no = 0i64;
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).at(input)?;
-        if n == 0 {
+        let read = read_line(&mut reader, &mut line, options.max_event_bytes, &mut hasher).at(input)?;
+        if read == Line::End {
             break;
         }
-        hasher.update(&line);
         line_no += 1;
         let record = line.trim_ascii();
-        if record.is_empty() {
-            continue;
-        }
-        summary.records += 1;
         let position = SourcePosition {
             source: name.to_owned(),
             partition: None,
             offset: line_no,
         };
-        decoder.decode(record, &position, &mut decoded);
+        let event = if let Line::TooLong(bytes) = read {
+            let reason = format!(
+                "line of {bytes} bytes is over the event limit of {} bytes; only its first {} bytes are kept",
+                options.max_event_bytes,
+                line.len()
+            );
+            decoded.push((position, Decoded::bad("oversized", reason)));
+            &line[..]
+        } else if record.is_empty() {
+            continue;
+        } else {
+            decoder.decode(record, &position, &mut decoded);
+            record
+        };
+        summary.records += 1;
         for (position, outcome) in decoded.drain(..) {
-            batch.accept(summary, &position, outcome, record)?;
+            batch.accept(summary, &position, outcome, event)?;
         }
     }
-    decoder.finish_batch(&mut decoded);
-    decoder.expire_parts(None, &mut decoded);
+    decoder.finish(&mut decoded);
     for (position, outcome) in decoded.drain(..) {
         batch.accept(summary, &position, outcome, &[])?;
     }
     Ok(hasher.digest())
+}
+
+/// What [`read_line`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// A line (without its `\n`) is in the buffer.
+    Whole,
+    /// The line had this many bytes, more than the limit: the buffer holds its
+    /// first [`KEPT_OF_LONG_LINE`] bytes, the rest was read past unkept.
+    TooLong(u64),
+    End,
+}
+
+/// How much of an over-long line is kept for the quarantine entry.
+const KEPT_OF_LONG_LINE: usize = 4096;
+
+/// Reads one line into `line`, holding at most `limit` bytes of it: a longer line
+/// is read through to its end without being kept, so one huge line costs no more
+/// memory than the event limit. Every byte read is hashed.
+fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+    hasher: &mut Xxh3,
+) -> std::io::Result<Line> {
+    line.clear();
+    let kept = KEPT_OF_LONG_LINE.min(limit);
+    let (mut read, mut length) = (0usize, 0u64);
+    let mut too_long = false;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let part = &chunk[..take];
+        hasher.update(part);
+        read += take;
+        let content = part.strip_suffix(b"\n").unwrap_or(part);
+        length += content.len() as u64;
+        if !too_long && line.len() + content.len() > limit {
+            too_long = true;
+            line.truncate(kept);
+        }
+        if !too_long {
+            line.extend_from_slice(content);
+        } else if line.len() < kept {
+            let room = kept - line.len();
+            line.extend_from_slice(&content[..room.min(content.len())]);
+        }
+        reader.consume(take);
+        if done {
+            break;
+        }
+    }
+    Ok(match (read, too_long) {
+        (0, _) => Line::End,
+        (_, true) => Line::TooLong(length),
+        (_, false) => Line::Whole,
+    })
 }
 
 /// A readable, path-safe stem of the input name for output file names.

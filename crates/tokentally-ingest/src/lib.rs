@@ -18,7 +18,7 @@ mod summary;
 
 pub use envelope::split_event;
 pub use error::{Error, Result};
-pub use files::{DEFAULT_MAX_EVENT_BYTES, IngestOptions, ingest_files};
+pub use files::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_HELD_BYTES, IngestOptions, ingest_files};
 pub use kafka::{
     AccessToken, ClientRole, Connection, Credential, CredentialKind, EVENT_HUBS_RECOMMENDED, EntraToken,
     EventHubsConfig, KafkaConfig, KafkaSummary, Mode, OAuthContext, PartitionSummary, Progress,
@@ -26,5 +26,5 @@ pub use kafka::{
 };
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use secret::read_secret;
-pub use sink::{ParquetSink, SinkOptions};
+pub use sink::{DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, ParquetSink, SinkOptions};
 pub use summary::IngestSummary;

@@ -25,14 +25,52 @@ use tokentally_core::{UsageColumns, UsageRecord};
 pub struct SinkOptions {
     /// Rows held in memory before they are written out as parts; bounds memory.
     pub max_buffered_rows: usize,
+    /// Bytes of rows held in memory (what the column builders hold: eight bytes a
+    /// column and the row's text) before they are written out as parts,
+    /// whichever of the two limits comes first.
+    pub max_buffered_bytes: usize,
 }
+
+/// Default of [`SinkOptions::max_buffered_rows`].
+pub const DEFAULT_MAX_BUFFERED_ROWS: usize = 100_000;
+/// Default of [`SinkOptions::max_buffered_bytes`].
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 << 20;
 
 impl Default for SinkOptions {
     fn default() -> Self {
         Self {
-            max_buffered_rows: 100_000,
+            max_buffered_rows: DEFAULT_MAX_BUFFERED_ROWS,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
+}
+
+/// The bytes a row adds to the column builders: eight per column (a value or
+/// an offset) and its text. Rows are small and alike, except for what their
+/// strings hold (`notes`, long ids), which is what this counts.
+pub(crate) fn row_bytes(row: &UsageRecord) -> usize {
+    static FIXED: std::sync::LazyLock<usize> =
+        std::sync::LazyLock::new(|| 8 * tokentally_core::usage_schema().fields().len());
+    let text = [
+        Some(row.event_id.as_str()),
+        row.request_id.as_deref(),
+        Some(row.app_id.as_str()),
+        row.tenant_id.as_deref(),
+        row.object_id.as_deref(),
+        row.subscription.as_deref(),
+        row.product.as_deref(),
+        row.deployment.as_deref(),
+        row.model.as_deref(),
+        row.model_family.as_deref(),
+        row.api_version.as_deref(),
+        row.encoding.as_deref(),
+        row.finish_reason.as_deref(),
+        row.region.as_deref(),
+        row.backend.as_deref(),
+        row.notes.as_deref(),
+        Some(row.source.source.as_str()),
+    ];
+    *FIXED + text.iter().flatten().map(|s| s.len()).sum::<usize>()
 }
 
 /// A part written under its temporary name, waiting for [`ParquetSink::finish`].
@@ -52,6 +90,9 @@ pub struct ParquetSink {
     /// its record dropped (see `tokentally_core::UsageColumns`).
     buffers: BTreeMap<NaiveDate, UsageColumns>,
     buffered: usize,
+    buffered_bytes: usize,
+    /// `row_bytes` of every row pushed, written out or not.
+    pushed_bytes: usize,
     next_seq: BTreeMap<NaiveDate, u32>,
     pending: Vec<PendingPart>,
 }
@@ -78,20 +119,33 @@ impl ParquetSink {
             options,
             buffers: BTreeMap::new(),
             buffered: 0,
+            buffered_bytes: 0,
+            pushed_bytes: 0,
             next_seq: BTreeMap::new(),
             pending: Vec::new(),
         }
     }
 
-    /// Adds one row; writes buffered rows out when the buffer is full.
+    /// Adds one row; writes buffered rows out when the buffer is full (by rows
+    /// or by bytes).
     pub fn push(&mut self, row: &UsageRecord) -> Result<()> {
         let date = row.request_time.date_naive();
         self.buffers.entry(date).or_default().push(row);
+        let bytes = row_bytes(row);
         self.buffered += 1;
-        if self.buffered >= self.options.max_buffered_rows.max(1) {
+        self.buffered_bytes += bytes;
+        self.pushed_bytes += bytes;
+        if self.buffered >= self.options.max_buffered_rows.max(1)
+            || self.buffered_bytes >= self.options.max_buffered_bytes.max(1)
+        {
             self.write_buffers()?;
         }
         Ok(())
+    }
+
+    /// The `row_bytes` of every row pushed so far.
+    pub fn pushed_bytes(&self) -> usize {
+        self.pushed_bytes
     }
 
     fn date_dir(&self, date: NaiveDate) -> PathBuf {
@@ -112,6 +166,7 @@ impl ParquetSink {
             self.pending.push(part);
         }
         self.buffered = 0;
+        self.buffered_bytes = 0;
         Ok(())
     }
 
@@ -256,7 +311,10 @@ mod tests {
     #[test]
     fn a_full_buffer_is_written_as_its_own_part() {
         let dir = tempfile::tempdir().expect("dir");
-        let options = SinkOptions { max_buffered_rows: 2 };
+        let options = SinkOptions {
+            max_buffered_rows: 2,
+            ..SinkOptions::default()
+        };
         let mut sink = ParquetSink::new(dir.path(), options);
         for offset in 0..5 {
             sink.push(&row("2026-10-01T12:00:00Z", &format!("e{offset}"), offset))
@@ -265,5 +323,26 @@ mod tests {
         let files = sink.finish("t").expect("finish");
         let per_file: Vec<Vec<i64>> = files.iter().map(|f| offsets(f)).collect();
         assert_eq!(per_file, [vec![0, 1], vec![2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn a_buffer_full_by_bytes_is_written_as_its_own_part() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut long = row("2026-10-01T12:00:00Z", "e0", 0);
+        long.notes = Some("n".repeat(10_000));
+        let options = SinkOptions {
+            max_buffered_bytes: row_bytes(&long),
+            ..SinkOptions::default()
+        };
+        let mut sink = ParquetSink::new(dir.path(), options);
+        sink.push(&long).expect("push");
+        for offset in 1..4 {
+            sink.push(&row("2026-10-01T12:00:00Z", &format!("e{offset}"), offset))
+                .expect("push");
+        }
+        assert!(sink.pushed_bytes() > row_bytes(&long));
+        let files = sink.finish("t").expect("finish");
+        let per_file: Vec<Vec<i64>> = files.iter().map(|f| offsets(f)).collect();
+        assert_eq!(per_file, [vec![0], vec![1, 2, 3]]);
     }
 }

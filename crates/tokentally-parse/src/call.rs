@@ -151,7 +151,7 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         finish_reason: finish_reasons(&output),
         choice_count: i32::try_from(output.choices.len()).unwrap_or(i32::MAX),
         partial,
-        region: record.region,
+        region: record.region.as_deref().and_then(crate::region::region_id),
         backend: record.backend,
         latency_ms: record.latency_ms,
         notes: None,

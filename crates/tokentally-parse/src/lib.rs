@@ -16,6 +16,7 @@ mod memo;
 pub mod output;
 mod piece_cache;
 mod pretokenize;
+pub mod region;
 pub mod sse;
 pub mod tokens;
 pub mod usage;

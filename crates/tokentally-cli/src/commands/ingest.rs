@@ -42,8 +42,10 @@ pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<Ingested> 
     let mut ingested = Ingested::default();
     let mut options = IngestOptions::new(&config.output.dir);
     options.sink.max_buffered_rows = config.output.max_buffered_rows;
+    options.sink.max_buffered_bytes = config.output.max_buffered_bytes;
     options.max_quarantine_bytes = config.output.max_quarantine_bytes;
     options.max_event_bytes = config.input.max_event_bytes;
+    options.max_held_bytes = config.input.max_held_bytes;
     if !config.input.files.is_empty() {
         let summary = ingest_files(&config.input.files, &options).context("ingesting files")?;
         print_summary(&summary, json)?;
@@ -53,6 +55,7 @@ pub fn ingest_pipeline(config: &PipelineConfig, json: bool) -> Result<Ingested> 
         return Ok(ingested);
     };
     options.sink.max_buffered_rows = kafka.flush_records;
+    options.sink.max_buffered_bytes = kafka.flush_bytes;
     let stop = signals::stop_flag()?;
     let mut view = ProgressView::new();
     let summary = ingest_kafka(kafka, &options, &stop, &mut |p| view.update(p));

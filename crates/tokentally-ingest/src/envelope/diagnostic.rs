@@ -4,7 +4,9 @@
 //! messages in chunks) and the gateway log (`GatewayLogs`: the caller's
 //! subscription, status, backend). Exports name fields in PascalCase (Log Analytics)
 //! or camelCase (resource logs), at the top level or under `properties`, so fields
-//! are looked up case-insensitively in both places.
+//! are looked up case-insensitively in both places, `properties` first: a
+//! resource log's top level is Azure's envelope (its `operationName` is the log
+//! category's, its `location` a display name), `properties` the log's own fields.
 
 use super::{Decoded, Rejoin};
 use serde_json::Value;
@@ -15,21 +17,31 @@ use tokentally_core::SourcePosition;
 pub(super) struct DiagRecord<'a>(pub(super) &'a Value);
 
 impl<'a> DiagRecord<'a> {
-    /// The first of `names` present (not null) in the record or its `properties`.
+    /// The first of `names` present (not null) in the record's `properties`, else
+    /// at its top level.
     pub(super) fn get(&self, names: &[&str]) -> Option<&'a Value> {
+        self.find(names, |v| !v.is_null())
+    }
+
+    /// Like [`Self::get`], for a non-empty string: an empty one is no value.
+    pub(super) fn str(&self, names: &[&str]) -> Option<&'a str> {
+        self.find(names, |v| v.as_str().is_some_and(|s| !s.is_empty()))
+            .and_then(Value::as_str)
+    }
+
+    fn find(&self, names: &[&str], keep: impl Fn(&Value) -> bool) -> Option<&'a Value> {
         let lookup = |obj: &'a Value| {
             let map = obj.as_object()?;
             names.iter().find_map(|name| {
                 map.iter()
-                    .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null())
+                    .find(|(k, v)| k.eq_ignore_ascii_case(name) && keep(v))
                     .map(|(_, v)| v)
             })
         };
-        lookup(self.0).or_else(|| lookup(self.0.get("properties")?))
-    }
-
-    pub(super) fn str(&self, names: &[&str]) -> Option<&'a str> {
-        self.get(names).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.0
+            .get("properties")
+            .and_then(lookup)
+            .or_else(|| lookup(self.0))
     }
 
     /// Integers arrive as numbers or, from some exporters, as strings.
@@ -102,8 +114,8 @@ pub(super) fn decode(
         let record = DiagRecord(value);
         let (kind, name) = category(record);
         let result = match kind {
-            Category::Llm => rejoin.add_llm(record, position),
-            Category::Gateway => rejoin.add_gateway(record, position),
+            Category::Llm => rejoin.add_llm(record, position, out),
+            Category::Gateway => rejoin.add_gateway(record, position, out),
             Category::Other => {
                 out.push((
                     position.clone(),

@@ -4,23 +4,19 @@
 //! the parts' data, joined in index order, is the event the record would have
 //! been (usually gzip). Parts are held until all have arrived, across batches: a
 //! Kafka partition commits no offset past its oldest held part, so a restart reads
-//! the parts again.
+//! the parts again. What is held is bounded (see [`super::Expiry`]).
 
-use super::Decoded;
+use super::{Decoded, Expiry};
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Instant;
 use tokentally_core::SourcePosition;
 
 /// The prefix that tells a part from a gateway record without a JSON parse.
 const MARKER: &[u8] = b"\"tokentally_part\"";
 /// More parts than this is not a record anyone should send through Event Hubs.
 const MAX_PARTS: u32 = 1024;
-/// Parts of one record are sent back to back with one key, so they sit within a
-/// few offsets of each other; a record whose first part is this far behind the
-/// partition's position will not be completed (its producer died) and is
-/// quarantined, releasing the offsets it held.
-pub(crate) const MAX_PART_SPAN: i64 = 10_000;
 
 #[derive(Deserialize)]
 struct PartEvent {
@@ -39,14 +35,24 @@ struct PartHeader {
 struct Group {
     count: u32,
     first: SourcePosition,
+    first_seen: Instant,
     data: BTreeMap<u32, Vec<u8>>,
     /// The part events as read, quarantined if the record is never completed.
     raw: Vec<u8>,
 }
 
+impl Group {
+    /// Bytes this group holds: the decoded data and the raw events kept for quarantine.
+    fn bytes(&self) -> usize {
+        self.raw.len() + self.data.values().map(Vec::len).sum::<usize>()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Parts {
     groups: BTreeMap<String, Group>,
+    /// Sum of the groups' [`Group::bytes`].
+    bytes: usize,
 }
 
 pub(crate) fn is_part(event: &[u8]) -> bool {
@@ -66,6 +72,7 @@ pub(crate) enum Added {
 }
 
 impl Parts {
+    /// Adds one part event. `max_bytes` bounds the joined record (the event limit).
     pub(crate) fn add(&mut self, event: &[u8], position: &SourcePosition, max_bytes: usize) -> Added {
         let bad = |reason: String| Added::Bad(Decoded::bad("invalid_part", reason));
         let part: PartEvent = match serde_json::from_slice(event) {
@@ -85,6 +92,7 @@ impl Parts {
         let group = self.groups.entry(record.clone()).or_insert_with(|| Group {
             count,
             first: position.clone(),
+            first_seen: Instant::now(),
             data: BTreeMap::new(),
             raw: Vec::new(),
         });
@@ -96,13 +104,22 @@ impl Parts {
         }
         let held: usize = group.data.values().map(Vec::len).sum();
         if held + data.len() > max_bytes {
-            self.groups.remove(&record);
-            return bad(format!(
-                "split record {record:?} is over the limit of {max_bytes} bytes"
-            ));
+            // Given up whole: the parts held so far go to quarantine with this one.
+            let mut raw = Vec::new();
+            if let Some(group) = self.groups.remove(&record) {
+                self.bytes -= group.bytes();
+                raw = group.raw;
+            }
+            raw.extend_from_slice(event);
+            return Added::Bad(Decoded::Bad {
+                kind: "oversized".to_owned(),
+                reason: format!("split record {record:?} is over the event limit of {max_bytes} bytes"),
+                raw: Some(raw),
+            });
         }
         // A replayed part (same index) is the same bytes: keep the first.
         if let std::collections::btree_map::Entry::Vacant(slot) = group.data.entry(index) {
+            self.bytes += data.len() + event.len() + 1;
             slot.insert(data);
             group.raw.extend_from_slice(event);
             group.raw.push(b'\n');
@@ -113,42 +130,70 @@ impl Parts {
         let Some(group) = self.groups.remove(&record) else {
             return Added::Held;
         };
+        self.bytes -= group.bytes();
         let joined = group.data.into_values().flatten().collect();
         Added::Complete(joined, group.first)
     }
 
-    /// The offset of the oldest held part of `source[partition]`, which must not be
-    /// committed past.
+    /// Bytes held by incomplete records.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The offset of the oldest held part, which must not be committed past.
     pub(crate) fn oldest_offset(&self) -> Option<i64> {
         self.groups.values().map(|g| g.first.offset).min()
     }
 
-    /// Gives up on records that will not be completed: all of them (`before` =
-    /// `None`, the end of a file) or those whose first part is older than `before`.
-    pub(crate) fn expire(&mut self, before: Option<i64>, out: &mut Vec<(SourcePosition, Decoded)>) {
-        let expired: Vec<String> = self
+    /// Quarantines, as `incomplete_split_record`, every record `expired` selects
+    /// by its first part's position and arrival; `why` says why in the reason.
+    pub(crate) fn expire(
+        &mut self,
+        expired: impl Fn(&SourcePosition, Instant) -> bool,
+        why: &Expiry,
+        out: &mut Vec<(SourcePosition, Decoded)>,
+    ) {
+        let ids: Vec<String> = self
             .groups
             .iter()
-            .filter(|(_, g)| before.is_none_or(|b| g.first.offset < b))
+            .filter(|(_, g)| expired(&g.first, g.first_seen))
             .map(|(id, _)| id.clone())
             .collect();
-        for id in expired {
-            if let Some(group) = self.groups.remove(&id) {
-                let reason = format!(
-                    "split record {id:?}: {} of {} parts arrived; the rest never did",
-                    group.data.len(),
-                    group.count
-                );
-                out.push((
-                    group.first,
-                    Decoded::Bad {
-                        kind: "incomplete_split_record".into(),
-                        reason,
-                        raw: Some(group.raw),
-                    },
-                ));
-            }
+        for id in ids {
+            self.quarantine(&id, why, out);
         }
+    }
+
+    /// Quarantines the record whose first part is the oldest; false when none is held.
+    pub(crate) fn expire_oldest(&mut self, why: &Expiry, out: &mut Vec<(SourcePosition, Decoded)>) -> bool {
+        let oldest = self
+            .groups
+            .iter()
+            .min_by_key(|(_, g)| g.first.offset)
+            .map(|(id, _)| id.clone());
+        oldest.is_some_and(|id| self.quarantine(&id, why, out))
+    }
+
+    fn quarantine(&mut self, id: &str, why: &Expiry, out: &mut Vec<(SourcePosition, Decoded)>) -> bool {
+        let Some(group) = self.groups.remove(id) else {
+            return false;
+        };
+        self.bytes -= group.bytes();
+        let reason = format!(
+            "split record {id:?}: {} of {} parts arrived, the rest never did ({})",
+            group.data.len(),
+            group.count,
+            why.describe()
+        );
+        out.push((
+            group.first,
+            Decoded::Bad {
+                kind: "incomplete_split_record".into(),
+                reason,
+                raw: Some(group.raw),
+            },
+        ));
+        true
     }
 }
 
@@ -228,10 +273,12 @@ mod tests {
         let parts = split_event("req-2", &[7u8; 3000], 1000);
         let mut buffer = Parts::default();
         assert!(matches!(buffer.add(&parts[0], &at(5), 1 << 20), Added::Held));
+        // The part as read (kept for quarantine) and its data.
+        assert!(buffer.bytes() > parts[0].len(), "{}", buffer.bytes());
         let mut out = Vec::new();
-        buffer.expire(Some(5), &mut out);
+        buffer.expire(|first, _| first.offset < 5, &Expiry::Span, &mut out);
         assert!(out.is_empty(), "not older than the bound yet");
-        buffer.expire(Some(6), &mut out);
+        buffer.expire(|first, _| first.offset < 6, &Expiry::Span, &mut out);
         assert_eq!(out.len(), 1);
         match &out[0].1 {
             Decoded::Bad { kind, raw, .. } => {
@@ -240,7 +287,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(buffer.oldest_offset(), None);
+        assert_eq!((buffer.oldest_offset(), buffer.bytes()), (None, 0));
     }
 
     #[test]
@@ -253,7 +300,18 @@ mod tests {
         ] {
             assert!(matches!(buffer.add(bad, &at(1), 1 << 20), Added::Bad(_)));
         }
+        // The joined record may not pass the event limit.
         let big = split_event("r", &[1u8; 4000], 1000);
-        assert!(matches!(buffer.add(&big[0], &at(1), 100), Added::Bad(_)));
+        assert!(matches!(buffer.add(&big[0], &at(1), 5000), Added::Held));
+        let refused = big[1..].iter().find_map(|p| match buffer.add(p, &at(2), 3000) {
+            Added::Bad(Decoded::Bad { kind, .. }) => Some(kind),
+            _ => None,
+        });
+        assert_eq!(refused.as_deref(), Some("oversized"));
+        assert_eq!(
+            (buffer.oldest_offset(), buffer.bytes()),
+            (None, 0),
+            "nothing of it is held"
+        );
     }
 }

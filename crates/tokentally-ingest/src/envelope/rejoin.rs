@@ -1,250 +1,278 @@
-//! Rejoining API Management's LLM log. Messages over 32 KB are logged as several
-//! records with one `CorrelationId` and increasing `SequenceNumber`, possibly in
-//! different events; the gateway log with the same `CorrelationId` names the caller's
-//! subscription. A joined call is rewritten as a gateway record (docs/formats.md) and
-//! parsed like any other, so identity, estimation and event ids follow one code path:
-//! `request_id` is the `CorrelationId`, which is APIM's request id, so a call also
-//! captured by the gateway-record policy is counted once.
+//! Rejoining API Management's LLM log. Azure logs one call as several records with
+//! one `CorrelationId`: a token row (deployment, model, token counts) and request
+//! and response message rows that need carry none of those, long messages split
+//! into chunks with increasing `SequenceNumber`, in any order and in different
+//! events. The gateway log with the same `CorrelationId` names the caller's
+//! subscription. Records are held per call until the call is ready (see
+//! [`Call::ready`]) or given up ([`super::Expiry`]), then merged
+//! (`llm_call.rs`) and parsed like any gateway record.
+//!
+//! A call is written once: its id is remembered after it is written, and records
+//! of it that arrive later are counted as skipped instead of making a second row,
+//! except a token row for a call written without one.
 
-use super::Decoded;
 use super::diagnostic::DiagRecord;
-use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use super::llm_call::{self, LlmRecord};
+use super::{Decoded, Expiry};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Instant;
 use tokentally_core::SourcePosition;
 
-/// One LLM-log chunk: the parts of a record that differ between chunks.
-#[derive(Debug, Clone)]
-struct Chunk {
-    request: Option<Value>,
-    response: Option<Value>,
-}
+const CORRELATION: &[&str] = &["CorrelationId"];
+/// Per held record on top of its bytes: its entry and bookkeeping.
+const RECORD_OVERHEAD: usize = 64;
+/// Ids of written calls remembered, so late records of them are recognised.
+const REMEMBERED: usize = 16_384;
 
+/// The records of one call held so far.
 #[derive(Debug)]
-struct Group {
+pub(super) struct Call {
     correlation_id: String,
-    position: SourcePosition,
-    /// The first LLM record seen: model, deployment, tokens, time.
-    llm: Option<Value>,
-    chunks: BTreeMap<i64, Chunk>,
-    /// The largest token counts any chunk reported (some exporters repeat them on
-    /// every chunk, some put them on one).
-    tokens: [Option<i64>; 3],
-    gateway: Option<Value>,
+    first: SourcePosition,
+    first_seen: Instant,
+    llm: Vec<LlmRecord>,
+    gateway: Option<Vec<u8>>,
+    bytes: usize,
 }
 
-/// LLM-log chunks and gateway logs of the current batch, grouped by `CorrelationId`
-/// in arrival order (so output order, and with it file bytes, is deterministic).
+impl Call {
+    /// Ready to write at a flush: it has its token row, no sequence number is
+    /// missing between those seen, and its gateway log is in when the partition
+    /// carries gateway logs at all. Message rows that come after that only feed
+    /// the estimate columns, so they are not waited for.
+    fn ready(&self, expect_gateway: bool) -> bool {
+        self.llm.iter().any(|r| r.token_row)
+            && llm_call::sequence_complete(self.llm.iter().map(|r| r.seq))
+            && (self.gateway.is_some() || !expect_gateway)
+    }
+}
+
+/// Calls held, in arrival order (so output order, and with it file bytes, is
+/// deterministic for the same input and flush points).
 #[derive(Debug, Default)]
 pub(crate) struct Rejoin {
-    index: HashMap<String, usize>,
-    groups: Vec<Group>,
+    index: HashMap<String, u64>,
+    calls: BTreeMap<u64, Call>,
+    next: u64,
+    bytes: usize,
+    /// This source has carried gateway logs, so every call waits for its own.
+    expect_gateway: bool,
+    written: Written,
 }
 
-const CORRELATION: &[&str] = &["CorrelationId", "correlationId"];
-
 impl Rejoin {
-    fn group(&mut self, correlation_id: &str, position: &SourcePosition) -> &mut Group {
-        let next = self.groups.len();
-        let i = *self.index.entry(correlation_id.to_owned()).or_insert(next);
-        if i == next {
-            self.groups.push(Group {
-                correlation_id: correlation_id.to_owned(),
-                position: position.clone(),
-                llm: None,
-                chunks: BTreeMap::new(),
-                tokens: [None; 3],
-                gateway: None,
-            });
+    fn call(&mut self, correlation_id: &str, position: &SourcePosition) -> &mut Call {
+        let next = self.next;
+        let key = *self.index.entry(correlation_id.to_owned()).or_insert(next);
+        if key == next {
+            self.next += 1;
         }
-        &mut self.groups[i]
+        self.calls.entry(key).or_insert_with(|| Call {
+            correlation_id: correlation_id.to_owned(),
+            first: position.clone(),
+            first_seen: Instant::now(),
+            llm: Vec::new(),
+            gateway: None,
+            bytes: 0,
+        })
     }
 
+    /// Holds one LLM-log record. Late and repeated records are counted skips.
     pub(super) fn add_llm(
         &mut self,
         record: DiagRecord<'_>,
         position: &SourcePosition,
+        out: &mut Vec<(SourcePosition, Decoded)>,
     ) -> Result<(), String> {
         let id = record.str(CORRELATION).ok_or("no CorrelationId")?;
-        let seq = record.int(&["SequenceNumber"]).unwrap_or(0);
-        let tokens = [
-            record.int(&["PromptTokens"]),
-            record.int(&["CompletionTokens"]),
-            record.int(&["TotalTokens"]),
-        ];
-        let chunk = Chunk {
-            request: record.get(&["RequestMessages"]).cloned(),
-            response: record.get(&["ResponseMessages"]).cloned(),
-        };
-        let group = self.group(id, position);
-        if group.chunks.insert(seq, chunk).is_some() {
-            return Err(format!("SequenceNumber {seq} of CorrelationId {id} seen twice"));
+        let held = LlmRecord::new(record);
+        match self.written.had_token_row(id) {
+            Some(true) => return skip(out, position, "LLM-log record of a call already written"),
+            Some(false) if !held.token_row => {
+                return skip(out, position, "LLM-log message record of a call already written");
+            }
+            // The token row of a call written without one: a row of its own,
+            // which the report prefers (same event id, reported usage).
+            Some(false) => self.written.forget(id),
+            None => {}
         }
-        for (have, new) in group.tokens.iter_mut().zip(tokens) {
-            *have = (*have).max(new);
+        let call = self.call(id, position);
+        if call.llm.iter().any(|r| r.raw == held.raw) {
+            return skip(out, position, "repeated diagnostic record");
         }
-        group.llm.get_or_insert_with(|| record.0.clone());
+        if let Some(clash) = call.llm.iter().find(|r| r.clashes_with(&held)) {
+            return Err(format!(
+                "SequenceNumber {} of CorrelationId {id} seen twice with different messages",
+                clash.seq.unwrap_or_default()
+            ));
+        }
+        let bytes = held.raw.len() + RECORD_OVERHEAD;
+        call.bytes += bytes;
+        call.llm.push(held);
+        self.bytes += bytes;
         Ok(())
     }
 
+    /// Holds a gateway log for the LLM log of the same call.
     pub(super) fn add_gateway(
         &mut self,
         record: DiagRecord<'_>,
         position: &SourcePosition,
+        out: &mut Vec<(SourcePosition, Decoded)>,
     ) -> Result<(), String> {
         let id = record.str(CORRELATION).ok_or("no CorrelationId")?;
-        let group = self.group(id, position);
-        group.gateway.get_or_insert_with(|| record.0.clone());
+        self.expect_gateway = true;
+        if self.written.had_token_row(id).is_some() {
+            return skip(out, position, "gateway log of a call already written");
+        }
+        let raw = serde_json::to_vec(record.0).unwrap_or_default();
+        let call = self.call(id, position);
+        if call.gateway.is_some() {
+            return skip(out, position, "repeated gateway log");
+        }
+        let bytes = raw.len() + RECORD_OVERHEAD;
+        call.bytes += bytes;
+        call.gateway = Some(raw);
+        self.bytes += bytes;
         Ok(())
     }
 
-    pub(crate) fn finish(&mut self, out: &mut Vec<(SourcePosition, Decoded)>) {
-        self.index.clear();
-        for group in self.groups.drain(..) {
-            let position = group.position.clone();
-            let decoded = match group.llm.is_some() {
-                false => Decoded::Skipped {
-                    what: "gateway log without an LLM log".to_owned(),
-                },
-                true => {
-                    let record = gateway_record(&group);
-                    let bytes = serde_json::to_vec(&record).unwrap_or_default();
-                    match tokentally_parse::parse_record(&bytes, position.clone()) {
-                        Ok(row) => Decoded::Row(Box::new(row)),
-                        Err(e) => Decoded::Bad {
-                            kind: e.kind().to_owned(),
-                            reason: format!("LLM log {}: {e}", group.correlation_id),
-                            raw: Some(bytes),
-                        },
-                    }
+    /// Bytes of the records held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Where the oldest held call began, which must not be committed past.
+    pub(crate) fn oldest_offset(&self) -> Option<i64> {
+        self.calls.values().map(|c| c.first.offset).min()
+    }
+
+    /// Where the call that arrived first began (about the oldest: a split record
+    /// is positioned at its first part).
+    pub(crate) fn first_offset(&self) -> Option<i64> {
+        self.calls.first_key_value().map(|(_, c)| c.first.offset)
+    }
+
+    /// Writes the calls that are ready; `older_than` also writes, with what they
+    /// have, those held since before it (follow mode's time bound).
+    pub(crate) fn release_ready(
+        &mut self,
+        older_than: Option<Instant>,
+        out: &mut Vec<(SourcePosition, Decoded)>,
+    ) {
+        let expect_gateway = self.expect_gateway;
+        let keys: Vec<(u64, Option<Expiry>)> = self
+            .calls
+            .iter()
+            .filter_map(|(key, call)| {
+                if call.ready(expect_gateway) {
+                    Some((*key, None))
+                } else if older_than.is_some_and(|t| call.first_seen < t) {
+                    Some((*key, Some(Expiry::Age)))
+                } else {
+                    None
                 }
-            };
-            out.push((position, decoded));
+            })
+            .collect();
+        for (key, why) in keys {
+            self.write(key, why.as_ref(), out);
         }
     }
-}
 
-/// The joined call as a gateway record (schema 1).
-fn gateway_record(group: &Group) -> Value {
-    let empty = Value::Null;
-    let llm = DiagRecord(group.llm.as_ref().unwrap_or(&empty));
-    let gateway = group.gateway.as_ref().map(DiagRecord);
-    let gw_str = |names: &[&str]| gateway.and_then(|g| g.str(names));
-    let model = llm.str(&["ModelName", "Model"]);
-    let streamed = llm.bool(&["IsStreamCompletion"]).unwrap_or(false);
-    // Sequence numbers count from 0 or from 1; a gap means a chunk never arrived.
-    let n = i64::try_from(group.chunks.len()).unwrap_or(i64::MAX);
-    let keys = || group.chunks.keys().copied();
-    let complete = keys().eq(0..n) || keys().eq(1..=n);
-
-    let mut request = Map::new();
-    if let Some(model) = model {
-        request.insert("model".into(), model.into());
-    }
-    request.insert("stream".into(), streamed.into());
-    if let Some(messages) = join(group.chunks.values().map(|c| c.request.as_ref())) {
-        request.insert("messages".into(), messages);
+    /// Writes every call begun before offset `before` (all with `None`), ready or not.
+    pub(crate) fn expire(
+        &mut self,
+        before: Option<i64>,
+        why: &Expiry,
+        out: &mut Vec<(SourcePosition, Decoded)>,
+    ) {
+        let keys: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| before.is_none_or(|b| c.first.offset < b))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in keys {
+            self.write(key, Some(why), out);
+        }
     }
 
-    let mut body = Map::new();
-    body.insert("object".into(), "chat.completion".into());
-    if let Some(model) = model {
-        body.insert("model".into(), model.into());
+    /// Writes the call that arrived first; false when none is held.
+    pub(crate) fn expire_first(&mut self, why: &Expiry, out: &mut Vec<(SourcePosition, Decoded)>) -> bool {
+        let Some(key) = self.calls.first_key_value().map(|(key, _)| *key) else {
+            return false;
+        };
+        self.write(key, Some(why), out);
+        true
     }
-    let choices = join(group.chunks.values().map(|c| c.response.as_ref())).map(choices);
-    body.insert("choices".into(), choices.unwrap_or_else(|| json!([])));
-    if let [Some(prompt), Some(completion), total] = group.tokens {
-        body.insert(
-            "usage".into(),
-            json!({"prompt_tokens": prompt, "completion_tokens": completion,
-                   "total_tokens": total.unwrap_or(prompt + completion)}),
+
+    /// Writes one call: a row, a quarantine entry when nothing billable came, or a
+    /// counted skip for a gateway log alone. `why` says why it was given up on,
+    /// which a ready call was not.
+    fn write(&mut self, key: u64, why: Option<&Expiry>, out: &mut Vec<(SourcePosition, Decoded)>) {
+        let Some(call) = self.calls.remove(&key) else {
+            return;
+        };
+        let why = why.filter(|_| !call.ready(self.expect_gateway));
+        self.bytes -= call.bytes;
+        self.index.remove(&call.correlation_id);
+        if call.llm.is_empty() {
+            let what = "gateway log without an LLM log".to_owned();
+            out.push((call.first, Decoded::Skipped { what }));
+            return;
+        }
+        let decoded = llm_call::decode(
+            &call.correlation_id,
+            &call.first,
+            &call.llm,
+            call.gateway.as_deref(),
+            why,
         );
+        let had_token_row = call.llm.iter().any(|r| r.token_row);
+        self.written.remember(call.correlation_id, had_token_row);
+        out.push((call.first, decoded));
+    }
+}
+
+fn skip(
+    out: &mut Vec<(SourcePosition, Decoded)>,
+    position: &SourcePosition,
+    what: &str,
+) -> Result<(), String> {
+    out.push((
+        position.clone(),
+        Decoded::Skipped {
+            what: what.to_owned(),
+        },
+    ));
+    Ok(())
+}
+
+/// The most recently written calls, and whether each had its token row.
+#[derive(Debug, Default)]
+struct Written {
+    order: VecDeque<String>,
+    had_token_row: HashMap<String, bool>,
+}
+
+impl Written {
+    fn had_token_row(&self, id: &str) -> Option<bool> {
+        self.had_token_row.get(id).copied()
     }
 
-    let status = gateway
-        .and_then(|g| g.int(&["ResponseCode", "BackendResponseCode"]))
-        .unwrap_or(200);
-    let mut caller = Map::new();
-    for (key, names) in [
-        ("subscription_id", &["ApimSubscriptionId"][..]),
-        ("product", &["ProductId"][..]),
-        ("ip", &["CallerIpAddress"][..]),
-    ] {
-        if let Some(v) = gw_str(names) {
-            caller.insert(key.into(), v.into());
+    fn remember(&mut self, id: String, had_token_row: bool) {
+        if self.had_token_row.insert(id.clone(), had_token_row).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.had_token_row.remove(&old);
+            }
         }
     }
-    let time = llm
-        .str(&["TimeGenerated", "time"])
-        .or_else(|| gw_str(&["TimeGenerated", "time"]));
-    let operation = gw_str(&["Url"])
-        .map(|url| url.split('?').next().unwrap_or(url).to_owned())
-        .or_else(|| llm.str(&["OperationName"]).and_then(operation_of));
-    json!({
-        "schema": 1,
-        "request_id": group.correlation_id,
-        "request_time": time,
-        "caller": caller,
-        "deployment": llm.str(&["DeploymentName"]),
-        "api_version": llm.str(&["ApiVersion"]),
-        "operation": operation,
-        "request": request,
-        "response": {"status": status, "body": body, "streamed": streamed, "complete": complete},
-        "region": llm.str(&["Region", "location"]).or_else(|| gw_str(&["Region", "location"])),
-        "backend": gw_str(&["BackendUrl"]),
-        "latency_ms": gateway.and_then(|g| g.int(&["TotalTime", "durationMs"])),
-    })
-}
 
-/// Rejoins message chunks: arrays are concatenated; string fragments are
-/// concatenated and read as JSON when they form JSON, else kept as text.
-fn join<'a>(parts: impl Iterator<Item = Option<&'a Value>>) -> Option<Value> {
-    let parts: Vec<&Value> = parts.flatten().collect();
-    if parts.is_empty() {
-        return None;
+    fn forget(&mut self, id: &str) {
+        self.had_token_row.remove(id);
+        self.order.retain(|known| known != id);
     }
-    if parts.iter().all(|p| p.is_string()) {
-        let text: String = parts.iter().filter_map(|p| p.as_str()).collect();
-        return Some(serde_json::from_str(&text).unwrap_or(Value::String(text)));
-    }
-    let mut items = Vec::new();
-    for part in parts {
-        match part {
-            Value::Array(a) => items.extend(a.iter().cloned()),
-            other => items.push(other.clone()),
-        }
-    }
-    Some(Value::Array(items))
-}
-
-/// Response messages as chat choices: a list of messages, a list of choices, a
-/// whole body, or bare text.
-fn choices(messages: Value) -> Value {
-    let as_choice = |(i, m): (usize, Value)| match m {
-        Value::Object(ref o) if o.contains_key("message") => m,
-        Value::String(text) => json!({"index": i, "message": {"role": "assistant", "content": text}}),
-        m => json!({"index": i, "message": m}),
-    };
-    match messages {
-        Value::Object(mut o) if o.contains_key("choices") => o.remove("choices").unwrap_or_default(),
-        Value::Array(items) => Value::Array(items.into_iter().enumerate().map(as_choice).collect()),
-        other => Value::Array(vec![as_choice((0, other))]),
-    }
-}
-
-/// APIM operation names (`ChatCompletions_Create`, `Embeddings_Create` …) to the
-/// gateway record's operation.
-fn operation_of(name: &str) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
-    let op = if lower.contains("chat") {
-        "chat/completions"
-    } else if lower.contains("embedding") {
-        "embeddings"
-    } else if lower.contains("response") {
-        "responses"
-    } else if lower.contains("completion") {
-        "completions"
-    } else {
-        return None;
-    };
-    Some(op.to_owned())
 }

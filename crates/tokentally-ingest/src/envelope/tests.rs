@@ -1,38 +1,13 @@
+use super::llm_tests::{Form, call};
 use super::*;
 use serde_json::json;
-use tokentally_core::{AppIdSource, UsageSource};
 
-fn position(offset: i64) -> SourcePosition {
+pub(super) fn position(offset: i64) -> SourcePosition {
     SourcePosition {
         source: "t".into(),
         partition: Some(0),
         offset,
     }
-}
-
-fn llm_chunk(
-    seq: i64,
-    request: serde_json::Value,
-    response: serde_json::Value,
-    tokens: bool,
-) -> serde_json::Value {
-    let mut props = json!({
-        "CorrelationId": "corr-1",
-        "SequenceNumber": seq,
-        "ModelName": "gpt-4o-2024-08-06",
-        "DeploymentName": "gpt-4o",
-        "ApiVersion": "2024-10-21",
-        "IsStreamCompletion": true,
-        "OperationName": "ChatCompletions_Create",
-        "RequestMessages": request,
-        "ResponseMessages": response,
-    });
-    if tokens {
-        props["PromptTokens"] = json!(120);
-        props["CompletionTokens"] = json!(30);
-        props["TotalTokens"] = json!(150);
-    }
-    json!({"time": "2026-10-05T08:00:00Z", "category": "GatewayLlmLogs", "properties": props})
 }
 
 fn gateway_log() -> serde_json::Value {
@@ -42,84 +17,29 @@ fn gateway_log() -> serde_json::Value {
                           "backendUrl": "https://aoai.example"}})
 }
 
-fn export(records: &[serde_json::Value]) -> Vec<u8> {
+pub(super) fn export(records: &[serde_json::Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "records": records })).expect("json")
 }
 
-fn decode_all(events: &[Vec<u8>]) -> Vec<(SourcePosition, Decoded)> {
-    let mut decoder = EventDecoder::new(1 << 20);
+/// Decodes `events` as one file would be: positions 0, 1, …, everything held
+/// written at the end.
+pub(super) fn decode_all(events: &[Vec<u8>]) -> Vec<(SourcePosition, Decoded)> {
+    let mut decoder = EventDecoder::new(1 << 20, 1 << 22);
     let mut out = Vec::new();
     for (i, event) in events.iter().enumerate() {
         decoder.decode(event, &position(i64::try_from(i).expect("small")), &mut out);
     }
-    decoder.finish_batch(&mut out);
+    decoder.finish(&mut out);
     out
 }
 
-fn rows(out: &[(SourcePosition, Decoded)]) -> Vec<&UsageRecord> {
+pub(super) fn rows(out: &[(SourcePosition, Decoded)]) -> Vec<&UsageRecord> {
     out.iter()
         .filter_map(|(_, d)| match d {
             Decoded::Row(r) => Some(r.as_ref()),
             _ => None,
         })
         .collect()
-}
-
-#[test]
-fn llm_log_chunks_across_events_rejoin_with_the_gateway_log() {
-    // The request text arrives as string fragments in two events, out of order;
-    // the caller's subscription only in the gateway log.
-    let messages =
-        r#"[{"role":"system","content":"You are terse."},{"role":"user","content":"Hello there"}]"#;
-    let (a, b) = messages.split_at(40);
-    let answer = json!([{"role": "assistant", "content": "Hi."}]);
-    let events = [
-        export(&[
-            llm_chunk(1, json!(b), serde_json::Value::Null, false),
-            gateway_log(),
-        ]),
-        export(&[llm_chunk(0, json!(a), answer, true)]),
-    ];
-    let out = decode_all(&events);
-    let rows = rows(&out);
-    assert_eq!(rows.len(), 1, "{out:?}");
-    let row = rows[0];
-    assert_eq!(row.request_id.as_deref(), Some("corr-1"));
-    assert_eq!((row.prompt_tokens, row.completion_tokens), (120, 30));
-    assert_eq!(row.usage_source, UsageSource::Reported);
-    assert_eq!(
-        (row.app_id.as_str(), row.app_id_source),
-        ("sub-42", AppIdSource::Subscription)
-    );
-    assert!(row.streamed && !row.partial);
-    assert_eq!(row.deployment.as_deref(), Some("gpt-4o"));
-    assert_eq!(row.model.as_deref(), Some("gpt-4o-2024-08-06"));
-    // The rejoined prompt was readable: the estimate covers both messages.
-    assert!(row.estimated_prompt_tokens.is_some_and(|n| n > 10), "{row:?}");
-}
-
-#[test]
-fn a_missing_chunk_marks_the_row_partial_and_no_tokens_means_estimated() {
-    let events = [export(&[
-        llm_chunk(
-            0,
-            json!([{"role": "user", "content": "a"}]),
-            serde_json::Value::Null,
-            false,
-        ),
-        llm_chunk(
-            2,
-            json!([{"role": "user", "content": "b"}]),
-            json!("the answer"),
-            false,
-        ),
-    ])];
-    let out = decode_all(&events);
-    let row = rows(&out)[0];
-    assert!(row.partial);
-    assert_eq!(row.usage_source, UsageSource::Estimated);
-    assert!(row.completion_tokens > 0);
-    assert_eq!(row.app_id, "unattributed");
 }
 
 #[test]
@@ -145,10 +65,8 @@ fn other_categories_and_lone_gateway_logs_are_counted_skips() {
 #[test]
 fn bad_diagnostic_records_are_quarantined_one_by_one() {
     let no_id = json!({"category": "GatewayLlmLogs", "properties": {"ModelName": "gpt-4o"}});
-    let out = decode_all(&[
-        export(&[no_id, llm_chunk(0, json!([]), json!([]), true)]),
-        b"{\"records\": [".to_vec(),
-    ]);
+    let [token, ..] = call(Form::ResourceLog, "corr-1", "", "", (10, 1));
+    let out = decode_all(&[export(&[no_id, token]), b"{\"records\": [".to_vec()]);
     let bad: Vec<(&str, &str)> = out
         .iter()
         .filter_map(|(_, d)| match d {
@@ -180,10 +98,35 @@ fn gzip_events_are_inflated_and_oversized_ones_quarantined() {
     assert_eq!(rows(&out).len(), 1);
     assert!(matches!(&out[1].1, Decoded::Bad { kind, .. } if kind == "invalid_gzip"));
 
-    let mut decoder = EventDecoder::new(10);
+    let mut decoder = EventDecoder::new(10, 10);
     let mut out = Vec::new();
     decoder.decode(record.as_bytes(), &position(7), &mut out);
     assert!(matches!(&out[0].1, Decoded::Bad { kind, .. } if kind == "oversized"));
+}
+
+/// A gzip bomb: a few kilobytes that would inflate to 65 times the event limit
+/// (gzip members of 256 KiB of blanks, back to back). It inflates to the event
+/// limit and no further, and is quarantined as oversized.
+#[test]
+fn gzip_inflates_to_at_most_the_event_limit() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write as _;
+    let limit = 256 << 10;
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&vec![b' '; limit]).expect("gzip");
+    let member = gz.finish().expect("gzip");
+    let bomb = member.repeat(65);
+    assert!(bomb.len() < limit / 10, "{}", bomb.len());
+    let mut decoder = EventDecoder::new(limit, limit);
+    let mut out = Vec::new();
+    decoder.decode(&bomb, &position(3), &mut out);
+    match &out[..] {
+        [(_, Decoded::Bad { kind, reason, .. })] => {
+            assert_eq!(kind, "oversized");
+            assert!(reason.contains("event limit of 262144 bytes"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! was sent, so it goes through the same envelope decoding as a Kafka message.
 
 use crate::batch::Batch;
-use crate::envelope::{Decoded, EventDecoder};
+use crate::envelope::Decoded;
 use crate::{Error, IngestOptions, IngestSummary, Result};
 use apache_avro::types::Value;
 use std::io::Read;
@@ -33,7 +33,7 @@ pub(crate) fn ingest_capture(
         index,
         reason: e.to_string(),
     };
-    let mut decoder = EventDecoder::new(options.max_event_bytes);
+    let mut decoder = options.decoder();
     let mut decoded = Vec::new();
     let records = apache_avro::Reader::new(&mut hashing).map_err(|e| avro_err(0, e))?;
     for (index, value) in records.enumerate() {
@@ -61,7 +61,9 @@ pub(crate) fn ingest_capture(
             batch.accept(summary, &position, outcome, event)?;
         }
     }
-    decoder.finish_batch(&mut decoded);
+    // Parts and LLM-log records still held are written or quarantined, as at
+    // the end of any file.
+    decoder.finish(&mut decoded);
     for (position, outcome) in decoded.drain(..) {
         batch.accept(summary, &position, outcome, &[])?;
     }

@@ -204,3 +204,102 @@ fn event_hubs_capture_files_are_read_like_a_topic() {
     let again = again.expect("ingest dir");
     assert_eq!(again.files_written, summary.files_written);
 }
+
+/// One line far over the event limit is refused without being held whole: the
+/// quarantine keeps its position and first bytes, the next line is read as usual.
+#[test]
+fn a_huge_line_is_refused_without_being_read_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let huge = vec![b'x'; 3 << 20];
+    let good = record("after", 5);
+    let path = input(dir.path(), "huge.jsonl", &[&huge, good.as_bytes()]);
+    let mut options = IngestOptions::new(dir.path().join("out"));
+    options.max_event_bytes = 1 << 20;
+    let summary = ingest_files(std::slice::from_ref(&path), &options).expect("ingest");
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.quarantined),
+        (2, 1, 1)
+    );
+    let q = fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
+    let entry: serde_json::Value = serde_json::from_str(q.trim()).expect("entry");
+    assert_eq!(
+        (entry["kind"].as_str(), entry["offset"].as_i64()),
+        (Some("oversized"), Some(1))
+    );
+    assert!(
+        entry["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("3145728 bytes")),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["raw"].as_str().map(str::len),
+        Some(4096),
+        "only the first bytes are kept"
+    );
+}
+
+#[test]
+fn the_line_reader_holds_at_most_the_limit() {
+    let text = b"short\nxxxxxxxxxxxxxxxxxxxx\r\nlast".to_vec();
+    let mut reader = BufReader::with_capacity(4, &text[..]);
+    let (mut line, mut hasher) = (Vec::new(), Xxh3::new());
+    let mut read = || read_line(&mut reader, &mut line, 8, &mut hasher).expect("read");
+    assert_eq!(read(), Line::Whole);
+    assert_eq!(read(), Line::TooLong(21));
+    assert_eq!(read(), Line::Whole);
+    assert_eq!(read(), Line::End);
+    assert_eq!(
+        hasher.digest(),
+        xxhash_rust::xxh3::xxh3_64(&text),
+        "every byte is hashed"
+    );
+}
+
+/// A Capture file ending with a split record's first part: the part is
+/// quarantined, as at the end of any file, not dropped.
+#[test]
+fn capture_files_quarantine_parts_never_completed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parts = crate::split_event("req-cap", record("cap-split", 3).as_bytes(), 200);
+    assert!(parts.len() > 1);
+    let path = dir.path().join("08.avro");
+    let done = record("cap-done", 3);
+    capture_file(&path, &[Some(&parts[0]), Some(done.as_bytes())]);
+    let summary = ingest_files(
+        std::slice::from_ref(&path),
+        &IngestOptions::new(dir.path().join("out")),
+    )
+    .expect("ingest");
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.quarantined),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        summary.quarantined_by_kind.get("incomplete_split_record"),
+        Some(&1)
+    );
+}
+
+/// The same for LLM-log records of a Capture file: written when the file ends.
+#[test]
+fn capture_files_write_held_llm_log_calls_at_their_end() {
+    use crate::envelope::llm_tests::{Form, call};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let [token, request, response] = call(Form::LogAnalytics, "cap-llm", "Hi", "Hello!", (1200, 80));
+    let export = |records: &[serde_json::Value]| {
+        serde_json::to_vec(&serde_json::json!({ "records": records })).expect("json")
+    };
+    let (a, b) = (export(&[response]), export(&[request, token]));
+    let path = dir.path().join("09.avro");
+    capture_file(&path, &[Some(&a), Some(&b)]);
+    let summary = ingest_files(
+        std::slice::from_ref(&path),
+        &IngestOptions::new(dir.path().join("out")),
+    )
+    .expect("ingest");
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.partial_rows),
+        (2, 1, 0)
+    );
+}

@@ -31,6 +31,11 @@ pub struct KafkaConfig {
     /// Rows held before files are written and offsets committed; bounds memory.
     #[serde(default = "default_flush_records")]
     pub flush_records: usize,
+    /// Bytes of rows (what their column builders hold) before files are written
+    /// and offsets committed, whichever of this and `flush_records` comes first;
+    /// bounds memory when rows are large.
+    #[serde(default = "default_flush_bytes")]
+    pub flush_bytes: usize,
     /// In `follow` mode, the longest time a read record waits before it is written
     /// and its offset committed.
     #[serde(default = "default_flush_interval_secs")]
@@ -68,6 +73,9 @@ fn default_group_id() -> String {
 fn default_flush_records() -> usize {
     100_000
 }
+fn default_flush_bytes() -> usize {
+    crate::sink::DEFAULT_MAX_BUFFERED_BYTES
+}
 fn default_flush_interval_secs() -> u64 {
     60
 }
@@ -84,6 +92,7 @@ impl fmt::Debug for KafkaConfig {
             .field("group_id", &self.group_id)
             .field("mode", &self.mode)
             .field("flush_records", &self.flush_records)
+            .field("flush_bytes", &self.flush_bytes)
             .field("flush_interval_secs", &self.flush_interval_secs)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("event_hubs", &self.event_hubs)
@@ -108,6 +117,7 @@ impl KafkaConfig {
             group_id: default_group_id(),
             mode: Mode::default(),
             flush_records: default_flush_records(),
+            flush_bytes: default_flush_bytes(),
             flush_interval_secs: default_flush_interval_secs(),
             connect_timeout_secs: default_connect_timeout_secs(),
             event_hubs: None,
@@ -124,8 +134,10 @@ impl KafkaConfig {
         if self.group_id.trim().is_empty() {
             return bad("[kafka] group_id is empty".into());
         }
-        if self.flush_records == 0 || self.flush_interval_secs == 0 {
-            return bad("[kafka] flush_records and flush_interval_secs must be at least 1".into());
+        if self.flush_records == 0 || self.flush_bytes == 0 || self.flush_interval_secs == 0 {
+            return bad(
+                "[kafka] flush_records, flush_bytes and flush_interval_secs must be at least 1".into(),
+            );
         }
         if self.brokers.is_none() && self.event_hubs.is_none() {
             return bad("[kafka] needs `brokers`, or an [kafka.event_hubs] connection string".into());

@@ -5,7 +5,7 @@
 //! those records again.
 
 use super::context::{IngestContext, RebalanceEvent, TopicPartition};
-use super::partition::{PartitionState, remove_uncommitted};
+use super::partition::{PartitionState, Release, remove_uncommitted};
 use super::{KafkaConfig, KafkaSummary, Mode, Progress};
 use crate::{Error, IngestOptions, IngestSummary, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
@@ -78,7 +78,15 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
         commits: 0,
     };
     let interrupted = state.poll_loop(&consumer)?;
-    state.flush_all(&consumer)?;
+    // Caught up: LLM-log calls still held are written now, nothing stays pending.
+    // Stopped by a signal: held records wait for the next run, as at any flush.
+    let release = match state.run.config.mode {
+        Mode::UntilCaughtUp if !interrupted => Release::Calls,
+        mode => Release::Ready {
+            follow: mode == Mode::Follow,
+        },
+    };
+    state.flush_all(&consumer, release)?;
     state.report_progress();
     let State {
         run,
@@ -175,14 +183,12 @@ impl State<'_> {
                 }
                 None => {}
             }
-            let buffered: usize = self
-                .partitions
-                .values()
-                .map(|p| p.batch.as_ref().map_or(0, |b| b.rows()))
-                .sum();
+            let batches = || self.partitions.values().filter_map(|p| p.batch.as_ref());
+            let rows: usize = batches().map(|b| b.rows()).sum();
+            let bytes: usize = batches().map(|b| b.bytes()).sum();
             let due = config.mode == Mode::Follow && self.last_flush.elapsed() >= config.flush_interval();
-            if buffered >= config.flush_records || due {
-                self.flush_all(consumer)?;
+            if rows >= config.flush_records || bytes >= config.flush_bytes || due {
+                self.flush_all(consumer, self.release())?;
             }
             if self.last_progress.elapsed() >= PROGRESS_EVERY {
                 if config.mode == Mode::Follow && self.last_watermarks.elapsed() >= WATERMARKS_EVERY {
@@ -206,7 +212,7 @@ impl State<'_> {
                         .context()
                         .last_error()
                         .unwrap_or_else(|| "no records and no partition assignment arrived".into());
-                    self.flush_all(consumer)?;
+                    self.flush_all(consumer, self.release())?;
                     return Err(Error::Unavailable(format!(
                         "no progress for {}s before catching up: {why}",
                         limit.as_secs()
@@ -296,16 +302,23 @@ impl State<'_> {
             tracing::warn!(path = %path.display(), "removed output of an interrupted run; its records are read again");
         }
         tracing::info!(topic = %key.0, partition = key.1, start, high, "partition assigned");
-        let state = PartitionState::new(&key.0, key.1, start, high, self.run.options.max_event_bytes);
+        let state = PartitionState::new(&key.0, key.1, start, high, self.run.options);
         self.partitions.insert(key, state);
         Ok(())
     }
 
+    /// What a flush during the run lets out of the held records.
+    fn release(&self) -> Release {
+        Release::Ready {
+            follow: self.run.config.mode == Mode::Follow,
+        }
+    }
+
     /// Writes every batch, then commits the offsets they cover in one synchronous commit.
-    fn flush_all(&mut self, consumer: &Consumer) -> Result<()> {
+    fn flush_all(&mut self, consumer: &Consumer, release: Release) -> Result<()> {
         let mut list = TopicPartitionList::new();
         for ((topic, partition), state) in &mut self.partitions {
-            if let Some(next) = state.flush(&mut self.summary)? {
+            if let Some(next) = state.flush(&mut self.summary, release, self.run.options)? {
                 list.add_partition_offset(topic, *partition, Offset::Offset(next))
                     .map_err(|source| Error::Kafka {
                         context: format!("committing {topic}[{partition}]"),

@@ -6,7 +6,11 @@
 //! are committed only after the files are renamed into place, so a file whose first
 //! offset is at or past the committed offset was written by a run that died before
 //! its commit: it is removed when the partition is assigned again, and the replay
-//! writes those rows once more. The dataset therefore never holds a row twice.
+//! writes those rows once more. The dataset therefore never holds a row twice
+//! (but see docs/operations.md for records held across a flush). `<first>` is the
+//! lowest position of anything in the files, held records written there
+//! included, so removing them always makes their records be read again. A flush
+//! that read nothing new but wrote held records adds `-r<n>` after `<last>`.
 
 use crate::batch::Batch;
 use crate::envelope::EventDecoder;
@@ -50,12 +54,24 @@ pub(crate) struct PartitionState {
 
     pub(crate) decoder: EventDecoder,
     pub(crate) batch: Option<Batch>,
-    /// First and last offset held by `batch`.
+    /// First and last offset read into `batch`.
     pub(crate) range: Option<(i64, i64)>,
+    /// Flushes since the last one that read anything (the `-r<n>` of their names).
+    releases: u32,
+}
+
+/// What a flush writes of the records the decoder holds for joining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// A flush while the run goes on: LLM-log calls that are ready; in follow
+    /// mode also what has waited too long.
+    Ready { follow: bool },
+    /// An until-caught-up run caught up: every LLM-log call held, ready or not.
+    Calls,
 }
 
 impl PartitionState {
-    pub(crate) fn new(topic: &str, partition: i32, start: i64, high: i64, max_event_bytes: usize) -> Self {
+    pub(crate) fn new(topic: &str, partition: i32, start: i64, high: i64, options: &IngestOptions) -> Self {
         Self {
             summary: PartitionSummary {
                 topic: topic.to_owned(),
@@ -69,9 +85,10 @@ impl PartitionState {
             stop_at: high,
             reached_at: (start >= high).then(Instant::now),
             eof: false,
-            decoder: EventDecoder::new(max_event_bytes),
+            decoder: options.decoder(),
             batch: None,
             range: None,
+            releases: 0,
         }
     }
 
@@ -117,36 +134,47 @@ impl PartitionState {
         self.summary.lag = (self.summary.high_watermark - self.summary.next_offset).max(0);
     }
 
-    /// Makes the batch durable. Returns the offset to commit, if anything was read.
-    pub(crate) fn flush(&mut self, summary: &mut IngestSummary) -> Result<Option<i64>> {
-        let Some((first, last)) = self.range.take() else {
+    /// Makes the batch durable, with what `release` lets out of the held records.
+    /// Returns the offset to commit, if anything was written: held records keep
+    /// the commit at the first of them, so a restart reads them again.
+    pub(crate) fn flush(
+        &mut self,
+        summary: &mut IngestSummary,
+        release: Release,
+        options: &IngestOptions,
+    ) -> Result<Option<i64>> {
+        let mut released = Vec::new();
+        match release {
+            Release::Ready { follow } => self.decoder.release_ready(follow, &mut released),
+            Release::Calls => self.decoder.release_calls(&mut released),
+        }
+        let read = self.range.take();
+        if read.is_none() && released.is_empty() {
             return Ok(None);
-        };
-        let mut decoded = Vec::new();
-        self.decoder.finish_batch(&mut decoded);
-        self.decoder.expire_parts(
-            Some(self.summary.next_offset - crate::envelope::MAX_PART_SPAN),
-            &mut decoded,
-        );
-        let mut batch = self
-            .batch
-            .take()
-            .ok_or_else(|| crate::Error::Internal("a read range without a batch".into()))?;
-        for (position, outcome) in decoded {
+        }
+        let mut batch = self.batch.take().unwrap_or_else(|| Batch::new(options));
+        for (position, outcome) in released {
             batch.accept(summary, &position, outcome, &[])?;
         }
-        let prefix = format!(
+        let next = self.summary.next_offset;
+        let last = read.map_or(next - 1, |(_, last)| last);
+        let first = [read.map(|(first, _)| first), batch.min_offset()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(last);
+        let mut prefix = format!(
             "{}{first}-{last}",
             file_prefix(&self.summary.topic, self.summary.partition)
         );
+        if read.is_some() {
+            self.releases = 0;
+        } else {
+            self.releases += 1;
+            prefix.push_str(&format!("-r{}", self.releases));
+        }
         batch.finish(&prefix, summary)?;
-        // A split record still missing parts holds its partition's commit at its
-        // first part, so a restart reads the parts again (docs/operations.md).
-        Ok(Some(
-            self.decoder
-                .held_from()
-                .map_or(last + 1, |held| held.min(last + 1)),
-        ))
+        Ok(Some(self.decoder.held_from().map_or(next, |held| held.min(next))))
     }
 }
 

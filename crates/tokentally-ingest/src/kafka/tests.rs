@@ -177,3 +177,92 @@ fn a_split_record_waits_for_its_parts_across_runs() {
         "committed past the record now"
     );
 }
+
+/// An LLM-log call whose message rows and token row straddle a flush: the call
+/// is held across it (the commit waiting at its first record) and written once,
+/// with its reported tokens, never as two partial rows.
+#[test]
+fn an_llm_log_call_split_over_two_flushes_is_one_row() {
+    use crate::envelope::llm_tests::{Form, call};
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("llm", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let [token, request, response] = call(Form::ResourceLog, "straddle", "Hi", "Hello!", (1200, 80));
+    let export = |records: &[serde_json::Value]| {
+        serde_json::to_vec(&serde_json::json!({ "records": records })).expect("json")
+    };
+    let events = [
+        export(&[response, request]),
+        record(1).into_bytes(),
+        record(2).into_bytes(),
+        export(&[token]),
+    ];
+    produce(&brokers, "llm", &events);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&brokers, "llm");
+    config.flush_records = 2;
+    let summary = run(&config, dir.path());
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.partial_rows),
+        (4, 3, 0),
+        "{summary:?}"
+    );
+    assert!(
+        summary.kafka.as_ref().is_some_and(|k| k.commits >= 2),
+        "a flush came between"
+    );
+    let again = run(&config, dir.path());
+    assert_eq!(again.records, 0, "committed past the call once it was written");
+}
+
+/// Rows are flushed by bytes as well as by count.
+#[test]
+fn flushes_come_by_bytes_as_well_as_rows() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("bytes", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let events: Vec<Vec<u8>> = (0..6).map(|i| record(i).into_bytes()).collect();
+    produce(&brokers, "bytes", &events);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&brokers, "bytes");
+    config.flush_records = 1_000;
+    config.flush_bytes = 1;
+    let summary = run(&config, dir.path());
+    assert_eq!(summary.rows_written, 6);
+    assert!(
+        summary.kafka.as_ref().is_some_and(|k| k.commits >= 6),
+        "{summary:?}"
+    );
+}
+
+/// An until-caught-up run that caught up leaves no LLM-log call pending: one
+/// still held at the last flush is written (partial, with what it has) in a
+/// flush that read nothing new, named `-r1`, and committed past.
+#[test]
+fn held_llm_log_calls_are_written_when_the_run_catches_up() {
+    use crate::envelope::llm_tests::{Form, call};
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("pending", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let [_, request, _] = call(Form::LogAnalytics, "no-token-row", "Hi", "", (1, 1));
+    let export = serde_json::to_vec(&serde_json::json!({ "records": [request] })).expect("json");
+    produce(&brokers, "pending", &[export, record(1).into_bytes()]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(&brokers, "pending");
+    config.flush_records = 1;
+    let summary = run(&config, dir.path());
+    assert_eq!(
+        (summary.rows_written, summary.partial_rows),
+        (2, 1),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .files_written
+            .iter()
+            .any(|f| f.to_string_lossy().contains("-p0-0-1-r1-")),
+        "{:?}",
+        summary.files_written
+    );
+    assert_eq!(run(&config, dir.path()).records, 0, "committed past the call");
+}
