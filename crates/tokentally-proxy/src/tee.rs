@@ -4,8 +4,8 @@
 //! away, so no call goes unrecorded. The capture holds at most what the record
 //! will hold, and nothing past `max_capture_bytes`.
 
-use crate::delivery::Delivery;
-use crate::record::{CallInfo, Ending};
+use crate::delivery::{Delivery, RecordClass};
+use crate::record::{self, CallInfo, Ending};
 use crate::turn::Turn;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -13,6 +13,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// What a call holds of the proxy's limits, given back once its record is handed
+/// over: its slot among `max_calls`, its body's share of `max_buffered_request_bytes`.
+#[derive(Debug)]
+#[allow(dead_code, reason = "held for their drop, which gives the limits back")]
+pub struct Reserved {
+    pub slot: OwnedSemaphorePermit,
+    pub body_share: Option<OwnedSemaphorePermit>,
+}
 
 /// A finished call's facts, sent once.
 #[derive(Debug)]
@@ -29,6 +39,8 @@ pub struct Capture {
     pub expected_len: Option<u64>,
     pub received: u64,
     pub delivery: Arc<Delivery>,
+    #[allow(dead_code, reason = "held until the record is handed over")]
+    pub reserved: Reserved,
 }
 
 impl Capture {
@@ -57,7 +69,12 @@ impl Capture {
             tracing::debug!(request_id = %self.info.request_id, "call recorded as partial");
         }
         self.delivery.stats.calls.fetch_add(1, Ordering::Relaxed);
-        self.delivery.submit(self.info.request_id, record);
+        let class = if record::refused(self.status) {
+            RecordClass::Refused
+        } else {
+            RecordClass::Usage
+        };
+        self.delivery.submit(&self.info.request_id, record, class);
     }
 }
 

@@ -29,10 +29,11 @@ fn capture(dir: &std::path::Path) -> Capture {
             deployment: None,
             api_version: None,
             operation: "/".into(),
-            request: serde_json::Value::Null,
+            request: None,
             region: None,
             backend: "http://127.0.0.1:9".into(),
             started: Instant::now(),
+            caller_from_credentials: true,
         },
         status: 200,
         sse: true,
@@ -42,6 +43,12 @@ fn capture(dir: &std::path::Path) -> Capture {
         expected_len: None,
         received: 0,
         delivery,
+        reserved: Reserved {
+            slot: Arc::new(tokio::sync::Semaphore::new(1))
+                .try_acquire_owned()
+                .expect("a free slot"),
+            body_share: None,
+        },
     }
 }
 
