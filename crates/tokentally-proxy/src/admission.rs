@@ -50,7 +50,11 @@ pub fn admit(shared: &Shared, parts: &Parts) -> Result<Admitted, Refusal> {
         .try_acquire_owned()
         .map_err(|_| Refusal::Busy)?;
     let caller = caller::caller(&credentials, context.as_ref(), shared.api_key_salt.as_deref());
-    Ok(Admitted { context, caller, slot })
+    Ok(Admitted {
+        context,
+        caller,
+        slot,
+    })
 }
 
 impl Refusal {
@@ -60,15 +64,25 @@ impl Refusal {
         match self {
             Self::Context(refusal) => {
                 Stats::add(&stats.contexts_refused);
-                let skew = shared.verifier.as_ref().map_or(0, context::Verifier::max_skew_secs);
+                let skew = shared
+                    .verifier
+                    .as_ref()
+                    .map_or(0, context::Verifier::max_skew_secs);
                 let message = refusal.message(skew);
                 tracing::warn!(code = refusal.code(), %message, "call refused: its context is not APIM's");
                 error_response(StatusCode::BAD_REQUEST, refusal.code(), &message)
             }
             Self::Credentials(ambiguity) => {
                 Stats::add(&stats.credentials_refused);
-                tracing::warn!(reason = ambiguity.message(), "call refused: ambiguous credentials");
-                error_response(StatusCode::BAD_REQUEST, "credentials_ambiguous", ambiguity.message())
+                tracing::warn!(
+                    reason = ambiguity.message(),
+                    "call refused: ambiguous credentials"
+                );
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "credentials_ambiguous",
+                    ambiguity.message(),
+                )
             }
             Self::Busy => busy(shared, "max_calls calls are in flight"),
         }

@@ -49,7 +49,11 @@ impl<'a> Credentials<'a> {
         let one = |name, twice| {
             let mut values = headers.get_all(name).iter();
             let first = values.next();
-            if values.next().is_some() { Err(twice) } else { Ok(first) }
+            if values.next().is_some() {
+                Err(twice)
+            } else {
+                Ok(first)
+            }
         };
         let authorization = one(http::header::AUTHORIZATION.as_str(), Ambiguity::TwoAuthorizations)?;
         let api_key = one("api-key", Ambiguity::TwoApiKeys)?;

@@ -336,8 +336,16 @@ mod tests {
         // (to its default, so the file documents them).
         assert_eq!(config, Ok((2, true, ContextHeader::Ignore, &Limits::default())));
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        for name in ["max_connections", "max_calls", "header_read_timeout_secs", "upstream_idle_timeout_secs"] {
-            assert!(text.contains(&format!("\n{name} = ")), "{name} not spelled out in proxy.toml");
+        for name in [
+            "max_connections",
+            "max_calls",
+            "header_read_timeout_secs",
+            "upstream_idle_timeout_secs",
+        ] {
+            assert!(
+                text.contains(&format!("\n{name} = ")),
+                "{name} not spelled out in proxy.toml"
+            );
         }
     }
 
@@ -356,7 +364,11 @@ mod tests {
         assert!(no_upstream.validate().is_err());
         let mut unsigned_trust = config;
         unsigned_trust.proxy.context_header = ContextHeader::Trust;
-        let err = unsigned_trust.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = unsigned_trust
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("context_secret"), "{err}");
     }
 }

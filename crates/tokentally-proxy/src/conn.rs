@@ -151,7 +151,11 @@ struct Prefixed<I> {
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         if !self.prefix.is_empty() {
             let n = self.prefix.len().min(buf.remaining());
             let head = self.prefix.split_to(n);
@@ -163,7 +167,11 @@ impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
 }
 
 impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -205,7 +213,10 @@ mod tests {
             let sniffed = sniff(&mut reader).await.expect("reads");
             assert_eq!(sniffed.as_ref().map(|(h2, _)| *h2), expected, "{input:?}");
             if let Some((_, prefix)) = sniffed {
-                let mut again = Prefixed { prefix, inner: reader };
+                let mut again = Prefixed {
+                    prefix,
+                    inner: reader,
+                };
                 let mut all = Vec::new();
                 again.read_to_end(&mut all).await.expect("reads");
                 assert_eq!(all, input);

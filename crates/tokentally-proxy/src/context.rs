@@ -69,8 +69,12 @@ impl Refusal {
                 "this proxy takes calls only through APIM's route-streaming policy, which sends {CONTEXT_HEADER}"
             ),
             Self::Repeated => format!("{CONTEXT_HEADER} or {SIGNATURE_HEADER} appears more than once"),
-            Self::SignatureMissing => format!("{CONTEXT_HEADER} without {SIGNATURE_HEADER}: unsigned contexts are not believed"),
-            Self::SignatureMalformed => format!("{SIGNATURE_HEADER} is not `t=<unix seconds>,v1=<base64 HMAC-SHA256>`"),
+            Self::SignatureMissing => {
+                format!("{CONTEXT_HEADER} without {SIGNATURE_HEADER}: unsigned contexts are not believed")
+            }
+            Self::SignatureMalformed => {
+                format!("{SIGNATURE_HEADER} is not `t=<unix seconds>,v1=<base64 HMAC-SHA256>`")
+            }
             Self::SignatureExpired => format!(
                 "the time in {SIGNATURE_HEADER} is more than {max_skew_secs} s from the proxy's clock"
             ),
@@ -110,7 +114,13 @@ impl Verifier {
     }
 
     /// The context of a call, if APIM's signature on it checks at `now` (unix seconds).
-    pub fn check(&self, method: &str, path: &str, headers: &HeaderMap, now: i64) -> Result<GatewayContext, Refusal> {
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<GatewayContext, Refusal> {
         let context = single(headers, CONTEXT_HEADER)?.ok_or(Refusal::Missing)?;
         let signature = single(headers, SIGNATURE_HEADER)?.ok_or(Refusal::SignatureMissing)?;
         let (timestamp, mac) = parse_signature(signature).ok_or(Refusal::SignatureMalformed)?;

@@ -163,8 +163,10 @@ impl Delivery {
     pub fn submit(self: &Arc<Self>, request_id: &str, record: Vec<u8>, class: RecordClass) {
         let this = Arc::clone(self);
         let key = record_key(request_id);
-        self.tasks
-            .spawn_on(async move { this.deliver(key, record, class).await }, &self.handle);
+        self.tasks.spawn_on(
+            async move { this.deliver(key, record, class).await },
+            &self.handle,
+        );
     }
 
     async fn deliver(self: Arc<Self>, key: String, record: Vec<u8>, class: RecordClass) {

@@ -7,8 +7,8 @@
 //! lost call.
 
 use crate::admission::{self, Admitted};
-use crate::context::{CONTEXT_HEADER, GatewayContext, SIGNATURE_HEADER, Verifier};
 use crate::config::ProxyConfig;
+use crate::context::{CONTEXT_HEADER, GatewayContext, SIGNATURE_HEADER, Verifier};
 use crate::delivery::Delivery;
 use crate::idle::IdleLimit;
 use crate::record::{CallInfo, Ending, route_parts};
@@ -70,7 +70,11 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
         Err(refusal) => return refusal.respond(&shared),
     };
     let Some((origin, region)) = pick_upstream(&shared, admitted.context.as_ref()) else {
-        let asked = admitted.context.as_ref().and_then(|c| c.upstream.as_deref()).unwrap_or_default();
+        let asked = admitted
+            .context
+            .as_ref()
+            .and_then(|c| c.upstream.as_deref())
+            .unwrap_or_default();
         tracing::error!(upstream = %asked, "refused: upstream not in the proxy's allow-list");
         return error_response(
             StatusCode::BAD_GATEWAY,
@@ -107,8 +111,15 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
         Err(_) => {
             Stats::add(&shared.delivery.stats.upstream_timeouts);
             tracing::warn!(%origin, path = parts.uri.path(), "upstream sent no answer within upstream_idle_timeout_secs");
-            let message = "the upstream sent no answer within the tokentally proxy's upstream_idle_timeout_secs";
-            proxy_failure(&shared, call, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", message)
+            let message =
+                "the upstream sent no answer within the tokentally proxy's upstream_idle_timeout_secs";
+            proxy_failure(
+                &shared,
+                call,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                message,
+            )
         }
     }
 }
@@ -170,17 +181,27 @@ fn relay(shared: &Arc<Shared>, call: Call, upstream: reqwest::Response) -> Respo
     let body = Vec::with_capacity(initial_capacity(expected_len));
     let capture = capture(shared, call, status.as_u16(), sse, body, expected_len);
     let idle = shared.config.limits.upstream_idle_timeout();
-    let chunks = IdleLimit::new(Box::pin(upstream.bytes_stream()), idle, Arc::clone(&shared.delivery));
+    let chunks = IdleLimit::new(
+        Box::pin(upstream.bytes_stream()),
+        idle,
+        Arc::clone(&shared.delivery),
+    );
     let tee = Tee::new(chunks, capture);
     let body = StreamBody::new(tee.map_ok(Frame::data));
-    response.body(body.boxed_unsync()).unwrap_or_else(|e| {
-        error_response(StatusCode::BAD_GATEWAY, "bad_upstream_response", &e.to_string())
-    })
+    response
+        .body(body.boxed_unsync())
+        .unwrap_or_else(|e| error_response(StatusCode::BAD_GATEWAY, "bad_upstream_response", &e.to_string()))
 }
 
 /// 502: upstream could not be reached. The caller learns what kind of failure it
 /// was; the log has the rest (origin and path, never the query).
-fn unreachable(shared: &Arc<Shared>, call: Call, origin: &str, path: &str, e: reqwest::Error) -> Response<ProxyBody> {
+fn unreachable(
+    shared: &Arc<Shared>,
+    call: Call,
+    origin: &str,
+    path: &str,
+    e: reqwest::Error,
+) -> Response<ProxyBody> {
     Stats::add(&shared.delivery.stats.upstream_errors);
     let e = e.without_url();
     tracing::warn!(%origin, path, error = %error_chain(&e), "upstream unreachable");
@@ -192,7 +213,13 @@ fn unreachable(shared: &Arc<Shared>, call: Call, origin: &str, path: &str, e: re
         "the request to the upstream failed"
     };
     let message = format!("the tokentally proxy could not reach the upstream: {kind}");
-    proxy_failure(shared, call, StatusCode::BAD_GATEWAY, "upstream_unreachable", &message)
+    proxy_failure(
+        shared,
+        call,
+        StatusCode::BAD_GATEWAY,
+        "upstream_unreachable",
+        &message,
+    )
 }
 
 /// An answer of the proxy's own for a call it forwarded: the caller gets it, and
@@ -238,7 +265,10 @@ fn body_refused(shared: &Shared, refusal: BodyRefusal) -> Response<ProxyBody> {
         BodyRefusal::TooLarge => error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_too_large",
-            &format!("request body over the proxy's max_request_bytes ({})", limits.max_request_bytes),
+            &format!(
+                "request body over the proxy's max_request_bytes ({})",
+                limits.max_request_bytes
+            ),
         ),
         BodyRefusal::Busy => admission::busy(shared, "max_buffered_request_bytes of request bodies are held"),
         BodyRefusal::TimedOut => {

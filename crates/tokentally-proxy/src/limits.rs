@@ -127,7 +127,9 @@ impl Limits {
             return bad("max_concurrent_streams must be at least 1");
         }
         if self.max_header_bytes < MIN_HEADER_BYTES || u32::try_from(self.max_header_bytes).is_err() {
-            return bad(&format!("max_header_bytes must be between {MIN_HEADER_BYTES} and 4 GiB"));
+            return bad(&format!(
+                "max_header_bytes must be between {MIN_HEADER_BYTES} and 4 GiB"
+            ));
         }
         let timeouts = [
             ("header_read_timeout_secs", self.header_read_timeout_secs),

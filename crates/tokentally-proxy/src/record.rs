@@ -35,7 +35,9 @@ pub struct CallInfo {
 impl CallInfo {
     /// The request body, if it is JSON: validated without building a tree.
     pub fn json_body(body: Bytes) -> Option<Bytes> {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&body).ok().map(|_| body)
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+            .ok()
+            .map(|_| body)
     }
 }
 
@@ -250,7 +252,10 @@ mod tests {
         CallInfo {
             request_id: "r".into(),
             request_time: "2026-11-23T10:00:00.000Z".into(),
-            caller: json!({"claims": {"appid": "forged"}}).as_object().cloned().unwrap_or_default(),
+            caller: json!({"claims": {"appid": "forged"}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             deployment: Some("gpt-4o".into()),
             api_version: None,
             operation: "/openai/deployments/gpt-4o/chat/completions".into(),
@@ -273,13 +278,19 @@ mod tests {
 
     #[test]
     fn refused_calls_are_recorded_without_bodies_or_unproven_callers() {
-        let info = info(Some(r#"{"messages": [{"role": "user", "content": "secret prompt"}]}"#));
+        let info = info(Some(
+            r#"{"messages": [{"role": "user", "content": "secret prompt"}]}"#,
+        ));
         let raw = info.to_record(401, false, b"{\"error\":{\"code\":\"401\"}}", Ending::Complete);
         let record: Value = serde_json::from_slice(&raw).expect("json");
         assert_eq!(record["request"], Value::Null);
         assert_eq!(record["response"]["body"], Value::Null);
         assert_eq!(record["response"]["status"], json!(401));
-        assert_eq!(record["caller"], json!({}), "claims of a refused token are unproven");
+        assert_eq!(
+            record["caller"],
+            json!({}),
+            "claims of a refused token are unproven"
+        );
         assert_eq!(record["dropped"]["fields"], json!(["request", "response.body"]));
         assert!(!String::from_utf8_lossy(&raw).contains("secret prompt"));
     }

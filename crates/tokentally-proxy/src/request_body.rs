@@ -33,7 +33,10 @@ pub struct HeldBody {
 /// The budget of `max_buffered_request_bytes`, in KiB.
 pub fn budget(limits: &Limits) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(
-        limits.max_buffered_request_bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS),
+        limits
+            .max_buffered_request_bytes
+            .div_ceil(1024)
+            .min(Semaphore::MAX_PERMITS),
     ))
 }
 

@@ -238,7 +238,11 @@ mod tests {
         assert!(spool.pending()?.is_empty(), "dead letters are not resent");
         assert_eq!(spool.used(), 14 + 10);
         let reopened = Spool::open(dir.path(), 100)?;
-        assert_eq!(reopened.used(), 24, "oversized/ and dead-letter/ count after a restart");
+        assert_eq!(
+            reopened.used(),
+            24,
+            "oversized/ and dead-letter/ count after a restart"
+        );
         Ok(())
     }
 
@@ -252,10 +256,24 @@ mod tests {
         spool.put_oversized("k", b"prompt")?;
         let mode = |p: &Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
         for file in spool.pending()? {
-            assert_eq!(mode(&file).context(|| "stat".into())?, 0o600, "{}", file.display());
+            assert_eq!(
+                mode(&file).context(|| "stat".into())?,
+                0o600,
+                "{}",
+                file.display()
+            );
         }
-        for folder in [spool_dir.clone(), spool_dir.join(OVERSIZED), spool_dir.join(DEAD_LETTER)] {
-            assert_eq!(mode(&folder).context(|| "stat".into())?, 0o700, "{}", folder.display());
+        for folder in [
+            spool_dir.clone(),
+            spool_dir.join(OVERSIZED),
+            spool_dir.join(DEAD_LETTER),
+        ] {
+            assert_eq!(
+                mode(&folder).context(|| "stat".into())?,
+                0o700,
+                "{}",
+                folder.display()
+            );
         }
         Ok(())
     }

@@ -76,8 +76,14 @@ fn credentials_that_could_name_two_payers_are_refused() {
     let bearer = || ("authorization", format!("Bearer {}", jwt(&json!({"appid": "a"}))));
     let key = |k: &str| ("api-key", k.to_owned());
     let read = |pairs: &[(&'static str, String)], trusted| Credentials::read(&headers(pairs), trusted).err();
-    assert_eq!(read(&[bearer(), bearer()], false), Some(Ambiguity::TwoAuthorizations));
-    assert_eq!(read(&[bearer(), bearer()], true), Some(Ambiguity::TwoAuthorizations));
+    assert_eq!(
+        read(&[bearer(), bearer()], false),
+        Some(Ambiguity::TwoAuthorizations)
+    );
+    assert_eq!(
+        read(&[bearer(), bearer()], true),
+        Some(Ambiguity::TwoAuthorizations)
+    );
     assert_eq!(read(&[key("a"), key("b")], true), Some(Ambiguity::TwoApiKeys));
     assert_eq!(read(&[bearer(), key("a")], false), Some(Ambiguity::BothKinds));
     assert_eq!(read(&[bearer(), key("a")], true), None, "APIM names the payer");

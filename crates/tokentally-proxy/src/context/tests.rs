@@ -18,7 +18,10 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 fn signed(timestamp: i64, method: &str, path: &str) -> HeaderMap {
     headers(&[
         (CONTEXT_HEADER, CONTEXT),
-        (SIGNATURE_HEADER, &signature_header(SECRET, timestamp, method, path, CONTEXT)),
+        (
+            SIGNATURE_HEADER,
+            &signature_header(SECRET, timestamp, method, path, CONTEXT),
+        ),
     ])
 }
 
@@ -45,7 +48,8 @@ fn a_signed_context_is_believed() {
 #[test]
 fn every_forgery_is_refused_with_its_reason() {
     let verifier = Verifier::new(SECRET, 300);
-    let check = |headers: &HeaderMap, method: &str, path: &str| verifier.check(method, path, headers, NOW).err();
+    let check =
+        |headers: &HeaderMap, method: &str, path: &str| verifier.check(method, path, headers, NOW).err();
     assert_eq!(check(&HeaderMap::new(), "POST", PATH), Some(Refusal::Missing));
     assert_eq!(
         check(&headers(&[(CONTEXT_HEADER, CONTEXT)]), "POST", PATH),
@@ -67,14 +71,19 @@ fn every_forgery_is_refused_with_its_reason() {
         check(&signed(NOW, "POST", PATH), "POST", elsewhere),
         Some(Refusal::SignatureInvalid)
     );
-    assert_eq!(check(&signed(NOW, "POST", PATH), "PUT", PATH), Some(Refusal::SignatureInvalid));
+    assert_eq!(
+        check(&signed(NOW, "POST", PATH), "PUT", PATH),
+        Some(Refusal::SignatureInvalid)
+    );
     // Another context under a valid signature, or a signature under another secret.
     let mut swapped = signed(NOW, "POST", PATH);
     swapped.insert(CONTEXT_HEADER, HeaderValue::from_static("e30="));
     assert_eq!(check(&swapped, "POST", PATH), Some(Refusal::SignatureInvalid));
     let other_secret = Verifier::new("not-the-secret", 300);
     assert_eq!(
-        other_secret.check("POST", PATH, &signed(NOW, "POST", PATH), NOW).err(),
+        other_secret
+            .check("POST", PATH, &signed(NOW, "POST", PATH), NOW)
+            .err(),
         Some(Refusal::SignatureInvalid)
     );
     let mut twice = signed(NOW, "POST", PATH);
@@ -87,7 +96,10 @@ fn a_signed_but_unreadable_context_is_refused() {
     let verifier = Verifier::new(SECRET, 300);
     let headers = headers(&[
         (CONTEXT_HEADER, "%%%"),
-        (SIGNATURE_HEADER, &signature_header(SECRET, NOW, "POST", PATH, "%%%")),
+        (
+            SIGNATURE_HEADER,
+            &signature_header(SECRET, NOW, "POST", PATH, "%%%"),
+        ),
     ]);
     assert_eq!(
         verifier.check("POST", PATH, &headers, NOW).err(),
