@@ -6,7 +6,8 @@
 use crate::caller::{self, Ambiguity, Credentials};
 use crate::config::ContextHeader;
 use crate::context::{self, GatewayContext};
-use crate::forward::{ProxyBody, Shared, error_response};
+use crate::forward::{ProxyBody, Shared};
+use crate::reply::error_response;
 use crate::stats::Stats;
 use http::request::Parts;
 use http::{Response, StatusCode, header};

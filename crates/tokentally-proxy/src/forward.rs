@@ -8,22 +8,23 @@
 
 use crate::admission::{self, Admitted};
 use crate::config::ProxyConfig;
-use crate::context::{CONTEXT_HEADER, GatewayContext, SIGNATURE_HEADER, Verifier};
+use crate::context::{GatewayContext, Verifier};
 use crate::delivery::Delivery;
+use crate::headers::{forwarded_headers, response_headers};
 use crate::idle::IdleLimit;
 use crate::record::{CallInfo, Ending, route_parts};
+use crate::reply::{error_body, error_response};
 use crate::request_body::{self, BodyRefusal, HeldBody};
 use crate::stats::Stats;
 use crate::tee::{Capture, Reserved, Tee};
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt as _, Full, StreamBody};
+use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::{Frame, Incoming};
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -46,21 +47,6 @@ pub struct Shared {
     /// `max_buffered_request_bytes`, in KiB.
     pub(crate) body_budget: Arc<Semaphore>,
 }
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the proxy owns.
-const NOT_FORWARDED: [&str; 11] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    CONTEXT_HEADER,
-    SIGNATURE_HEADER,
-];
 
 pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
     let started = Instant::now();
@@ -308,66 +294,6 @@ fn pick_upstream(shared: &Shared, context: Option<&GatewayContext>) -> Option<(S
     }
 }
 
-/// The caller's headers minus hop-by-hop ones, the context header, and
-/// `Accept-Encoding`: the record needs the response as text, so upstream is asked
-/// for it uncompressed (SSE is rarely compressed anyway).
-fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut out = strip_hop_by_hop(headers);
-    out.remove(header::ACCEPT_ENCODING);
-    out.remove(header::CONTENT_LENGTH);
-    out
-}
-
-fn response_headers(headers: &HeaderMap) -> HeaderMap {
-    strip_hop_by_hop(headers)
-}
-
-fn strip_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
-    // Headers named by `Connection` are hop-by-hop too.
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let lower = name.as_str();
-        if NOT_FORWARDED.contains(&lower) || named.iter().any(|n| n == lower) {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
-    }
-    out
-}
-
-fn error_body(code: &str, message: &str) -> Value {
-    json!({"error": {"code": code, "message": message}})
-}
-
-/// An error in AOAI's own shape, so clients report it like any AOAI error.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
-    json_response(status, &error_body(code, message))
-}
-
-pub fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body.to_string()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.headers_mut().insert(
-        HeaderName::from_static("x-tokentally-proxy"),
-        HeaderValue::from_static("1"),
-    );
-    response
-}
-
 /// reqwest's top-level message is vague ("error sending request"); the cause says why.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -378,30 +304,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_and_owned_headers_are_not_forwarded() {
-        let mut h = HeaderMap::new();
-        for (name, value) in [
-            ("connection", "keep-alive, x-secret-hop"),
-            ("x-secret-hop", "1"),
-            ("authorization", "Bearer t"),
-            ("api-key", "k"),
-            ("accept-encoding", "gzip"),
-            ("host", "proxy"),
-            (CONTEXT_HEADER, "e30="),
-            (SIGNATURE_HEADER, "t=1,v1=AA=="),
-            ("content-type", "application/json"),
-        ] {
-            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
-        }
-        let out = forwarded_headers(&h);
-        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["authorization", "api-key", "content-type"]);
-    }
 }
