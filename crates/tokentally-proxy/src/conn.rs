@@ -21,7 +21,11 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Each HTTP/2 stream's buffer of response data not yet sent: one coalesced write
 /// of the tee (64 KiB) fits.
-const H2_SEND_BUFFER: usize = 64 << 10;
+pub const H2_SEND_BUFFER: usize = 64 << 10;
+
+/// HTTP/2 flow-control windows for what callers send: request data not yet read
+/// is at most this much per connection (bodies are read as they come).
+pub const H2_WINDOW: u32 = 256 << 10;
 
 /// Why a connection ended early (only logged, at debug).
 #[derive(Debug)]
@@ -101,6 +105,8 @@ where
             .max_concurrent_streams(limits.max_concurrent_streams)
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
             .max_send_buf_size(H2_SEND_BUFFER)
+            .initial_stream_window_size(H2_WINDOW)
+            .initial_connection_window_size(H2_WINDOW)
             // A peer that stops answering pings is gone.
             .keep_alive_interval(Some(deadline))
             .keep_alive_timeout(deadline);

@@ -7,6 +7,7 @@
 //! lost call.
 
 use crate::admission::{self, Admitted};
+use crate::budget::Budget;
 use crate::config::ProxyConfig;
 use crate::context::{GatewayContext, Verifier};
 use crate::delivery::Delivery;
@@ -44,8 +45,8 @@ pub struct Shared {
     pub(crate) verifier: Option<Verifier>,
     /// `max_calls` slots.
     pub(crate) calls: Arc<Semaphore>,
-    /// `max_buffered_request_bytes`, in KiB.
-    pub(crate) body_budget: Arc<Semaphore>,
+    pub(crate) body_budget: Budget,
+    pub(crate) capture_budget: Budget,
 }
 
 pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
@@ -81,7 +82,8 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
         info: call_info(&parts, &admitted, &body, &origin, region, started),
         reserved: Reserved {
             slot: admitted.slot,
-            body_share: body.share,
+            body: body.share,
+            capture: shared.capture_budget.share(),
         },
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -164,7 +166,13 @@ fn relay(shared: &Arc<Shared>, call: Call, upstream: reqwest::Response) -> Respo
         *headers = response_headers(upstream.headers());
     }
     let expected_len = upstream.content_length();
-    let body = Vec::with_capacity(initial_capacity(expected_len));
+    // Room for a body of known length up front, if the capture budget has it.
+    let mut call = call;
+    let initial = initial_capacity(expected_len);
+    let body = match call.reserved.capture.cover(initial) {
+        Ok(()) => Vec::with_capacity(initial),
+        Err(_) => Vec::new(),
+    };
     let capture = capture(shared, call, status.as_u16(), sse, body, expected_len);
     let idle = shared.config.limits.upstream_idle_timeout();
     let chunks = IdleLimit::new(

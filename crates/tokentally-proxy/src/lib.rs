@@ -19,6 +19,7 @@
 
 mod accept;
 mod admission;
+mod budget;
 mod caller;
 mod config;
 mod conn;
@@ -46,7 +47,7 @@ pub use config::{
 pub use context::{CONTEXT_HEADER, SIGNATURE_HEADER, SIGNATURE_LABEL, signature_header};
 pub use delivery::MAX_KEY_BYTES;
 pub use error::{Error, Result};
-pub use limits::Limits;
+pub use limits::{Limits, MemoryBound};
 pub use server::{RunningProxy, start};
 pub use spool::{DEAD_LETTER, OVERSIZED};
 pub use stats::StatsSnapshot;

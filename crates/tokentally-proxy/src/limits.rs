@@ -22,6 +22,11 @@ pub struct Limits {
     /// reaches the caller in full and the record is marked incomplete.
     #[serde(default = "default_max_capture_bytes")]
     pub max_capture_bytes: usize,
+    /// All response bytes kept for records at once, over every call. Past it a
+    /// record is cut short where it is (marked incomplete and counted); the
+    /// caller still gets the whole response.
+    #[serde(default = "default_max_buffered_capture_bytes")]
+    pub max_buffered_capture_bytes: usize,
     /// Connections held at once. At the limit the proxy stops accepting until one
     /// closes (new callers wait in the listen backlog). Each takes a file
     /// descriptor: keep it under half of `ulimit -n`.
@@ -62,6 +67,7 @@ impl Default for Limits {
             max_request_bytes: default_max_request_bytes(),
             max_buffered_request_bytes: default_max_buffered_request_bytes(),
             max_capture_bytes: default_max_capture_bytes(),
+            max_buffered_capture_bytes: default_max_buffered_capture_bytes(),
             max_connections: default_max_connections(),
             max_calls: default_max_calls(),
             max_concurrent_streams: default_max_concurrent_streams(),
@@ -81,6 +87,9 @@ fn default_max_buffered_request_bytes() -> usize {
 }
 fn default_max_capture_bytes() -> usize {
     64 << 20
+}
+fn default_max_buffered_capture_bytes() -> usize {
+    512 << 20
 }
 fn default_max_connections() -> usize {
     512
@@ -107,21 +116,72 @@ fn default_upstream_idle_timeout_secs() -> u64 {
 /// hyper's HTTP/1.1 read buffer cannot be smaller.
 const MIN_HEADER_BYTES: usize = 8192;
 
+/// Bytes kept per TLS connection (rustls: a record each way, plus its buffers).
+const TLS_BUFFERS: usize = 96 << 10;
+/// hyper's HTTP/1.1 read buffer towards upstream grows to this (its default);
+/// above the HTTP/2 stream window, so it bounds either protocol.
+const UPSTREAM_READ_BUFFER: usize = 400 << 10;
+
+/// What the limits hold memory to, beyond the idle process and the delivery
+/// queue: the figure docs/security.md states and the flood bench checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBound {
+    /// `max_buffered_request_bytes`.
+    pub request_bodies: usize,
+    /// `max_buffered_capture_bytes`.
+    pub captures: usize,
+    /// Per connection: its read and write buffers (or HTTP/2 header decoding and
+    /// receive window) and TLS.
+    pub per_connection: usize,
+    /// Per call: its request head, what the tee holds between writes, the HTTP/2
+    /// send buffer towards the caller, and what upstream sent ahead.
+    pub per_call: usize,
+    /// All of it at `max_connections` and `max_calls`.
+    pub total: usize,
+}
+
 impl Limits {
+    /// The memory bound of these limits (see [`MemoryBound`]).
+    pub fn memory_bound(&self) -> MemoryBound {
+        let h2_window = usize::try_from(crate::conn::H2_WINDOW).unwrap_or(usize::MAX);
+        let per_connection = 2 * self.max_header_bytes + h2_window + TLS_BUFFERS;
+        let per_call = self.max_header_bytes
+            + crate::tee::COALESCE_BYTES
+            + crate::conn::H2_SEND_BUFFER
+            + UPSTREAM_READ_BUFFER;
+        let total = self.max_buffered_request_bytes
+            + self.max_buffered_capture_bytes
+            + self.max_connections * per_connection
+            + self.max_calls * per_call;
+        MemoryBound {
+            request_bodies: self.max_buffered_request_bytes,
+            captures: self.max_buffered_capture_bytes,
+            per_connection,
+            per_call,
+            total,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: &str| Err(Error::Config(format!("[limits] {msg}")));
         let counts = [
             ("max_request_bytes", self.max_request_bytes),
             ("max_buffered_request_bytes", self.max_buffered_request_bytes),
             ("max_capture_bytes", self.max_capture_bytes),
+            ("max_buffered_capture_bytes", self.max_buffered_capture_bytes),
             ("max_connections", self.max_connections),
             ("max_calls", self.max_calls),
         ];
         if let Some((name, _)) = counts.iter().find(|(_, n)| *n == 0) {
             return bad(&format!("{name} must be at least 1"));
         }
-        if self.max_buffered_request_bytes < self.max_request_bytes {
-            return bad("max_buffered_request_bytes must be at least max_request_bytes");
+        if self.max_buffered_request_bytes < 2 * self.max_request_bytes {
+            return bad(
+                "max_buffered_request_bytes must be at least twice max_request_bytes (a body without Content-Length counts twice)",
+            );
+        }
+        if self.max_buffered_capture_bytes < self.max_capture_bytes {
+            return bad("max_buffered_capture_bytes must be at least max_capture_bytes");
         }
         if self.max_concurrent_streams == 0 {
             return bad("max_concurrent_streams must be at least 1");
@@ -158,6 +218,17 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_memory_bound_is_the_documented_one() {
+        let bound = Limits::default().memory_bound();
+        // docs/security.md, "Memory": 256 + 512 MiB, 480 KiB a connection, 592 KiB a call.
+        assert_eq!((bound.per_connection >> 10, bound.per_call >> 10), (480, 592));
+        assert_eq!(
+            bound.total >> 20,
+            256 + 512 + (512 * 480 >> 10) + (512 * 592 >> 10)
+        );
+    }
 
     #[test]
     fn defaults_are_valid_and_zeros_are_named() {

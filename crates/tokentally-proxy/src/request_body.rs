@@ -1,14 +1,14 @@
 //! Reading a request body, which the proxy holds to record it: at most
 //! `max_request_bytes` of it, within `request_body_timeout_secs`, and only while
-//! all bodies held at once stay within `max_buffered_request_bytes` (a budget in
-//! KiB, taken as the body arrives, or up front when its length is declared).
+//! all bodies held at once stay within `max_buffered_request_bytes` (taken up
+//! front when the length is declared, else as the body arrives: then twice its
+//! size, since its pieces are joined into one when it is complete).
 
+use crate::budget::{Budget, Share};
 use crate::limits::Limits;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why a body was not taken.
 #[derive(Debug)]
@@ -27,44 +27,7 @@ pub enum BodyRefusal {
 #[derive(Debug)]
 pub struct HeldBody {
     pub bytes: Bytes,
-    pub share: Option<OwnedSemaphorePermit>,
-}
-
-/// The budget of `max_buffered_request_bytes`, in KiB.
-pub fn budget(limits: &Limits) -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(
-        limits
-            .max_buffered_request_bytes
-            .div_ceil(1024)
-            .min(Semaphore::MAX_PERMITS),
-    ))
-}
-
-/// What a body holds of the budget so far.
-struct Share {
-    budget: Arc<Semaphore>,
-    permit: Option<OwnedSemaphorePermit>,
-    kib: usize,
-}
-
-impl Share {
-    /// Grows the share to cover `bytes`, or refuses.
-    fn cover(&mut self, bytes: usize) -> Result<(), BodyRefusal> {
-        let need = bytes.div_ceil(1024);
-        if need <= self.kib {
-            return Ok(());
-        }
-        let more = u32::try_from(need - self.kib).map_err(|_| BodyRefusal::Busy)?;
-        let permit = Arc::clone(&self.budget)
-            .try_acquire_many_owned(more)
-            .map_err(|_| BodyRefusal::Busy)?;
-        match &mut self.permit {
-            Some(held) => held.merge(permit),
-            None => self.permit = Some(permit),
-        }
-        self.kib = need;
-        Ok(())
-    }
+    pub share: Share,
 }
 
 /// Reads `body` whole; `declared` is its `Content-Length`, if any.
@@ -72,32 +35,36 @@ pub async fn read(
     mut body: Incoming,
     declared: Option<u64>,
     limits: &Limits,
-    budget: &Arc<Semaphore>,
+    budget: &Budget,
 ) -> Result<HeldBody, BodyRefusal> {
     let max = limits.max_request_bytes;
-    let mut share = Share {
-        budget: Arc::clone(budget),
-        permit: None,
-        kib: 0,
-    };
+    let mut share = budget.share();
     let declared = declared.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     if let Some(n) = declared {
         if n > max {
             return Err(BodyRefusal::TooLarge);
         }
-        share.cover(n)?;
+        share.cover(n).map_err(|_| BodyRefusal::Busy)?;
     }
-    let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0));
+    // A declared length is read into one buffer of that size; otherwise the
+    // pieces are kept and joined at the end.
+    let mut whole = BytesMut::with_capacity(declared.unwrap_or(0));
+    let mut pieces: Vec<Bytes> = Vec::new();
+    let mut len = 0;
     let reading = async {
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| BodyRefusal::Unreadable(e.to_string()))?;
             if let Ok(data) = frame.into_data() {
-                let len = bytes.len() + data.len();
+                len += data.len();
                 if len > max {
                     return Err(BodyRefusal::TooLarge);
                 }
-                share.cover(len)?;
-                bytes.extend_from_slice(&data);
+                if declared.is_some() {
+                    whole.extend_from_slice(&data);
+                } else {
+                    share.cover(2 * len).map_err(|_| BodyRefusal::Busy)?;
+                    pieces.push(data);
+                }
             }
         }
         Ok(())
@@ -105,8 +72,16 @@ pub async fn read(
     tokio::time::timeout(limits.request_body_timeout(), reading)
         .await
         .map_err(|_| BodyRefusal::TimedOut)??;
-    Ok(HeldBody {
-        bytes: bytes.freeze(),
-        share: share.permit,
-    })
+    let bytes = match pieces.len() {
+        0 => whole.freeze(),
+        1 => pieces.swap_remove(0),
+        _ => {
+            let mut joined = BytesMut::with_capacity(len);
+            for piece in pieces {
+                joined.extend_from_slice(&piece);
+            }
+            joined.freeze()
+        }
+    };
+    Ok(HeldBody { bytes, share })
 }

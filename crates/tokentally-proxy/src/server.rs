@@ -5,6 +5,7 @@
 //! the spool.
 
 use crate::accept::Acceptor;
+use crate::budget::Budget;
 use crate::config::{ContextHeader, ProxyConfig};
 use crate::context::Verifier;
 use crate::delivery::Delivery;
@@ -24,6 +25,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+
+/// HTTP/2 stream window towards upstream (see [`crate::limits::MemoryBound`]).
+pub const UPSTREAM_WINDOW: u32 = 256 << 10;
+
+/// Every call's stream window, so one slow caller never stalls the others on a
+/// shared upstream connection (capped at HTTP/2's largest window).
+fn upstream_connection_window(max_calls: usize) -> u32 {
+    let calls = u32::try_from(max_calls).unwrap_or(u32::MAX);
+    calls.saturating_mul(UPSTREAM_WINDOW).min((1 << 31) - 1)
+}
 
 /// How long the producer gets at shutdown to deliver what is queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,6 +98,10 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy> {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(config.proxy.connect_timeout_secs))
         .tcp_nodelay(true)
+        // What upstream may send ahead of a caller that reads slowly: a stream
+        // window per call, and a connection window that never stalls the others.
+        .http2_initial_stream_window_size(UPSTREAM_WINDOW)
+        .http2_initial_connection_window_size(upstream_connection_window(config.limits.max_calls))
         // A redirect goes back to the caller: following it would send the
         // caller's credentials to wherever upstream points.
         .redirect(reqwest::redirect::Policy::none())
@@ -107,7 +122,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy> {
         .collect::<Result<Vec<_>>>()?;
     let shared = Arc::new(Shared {
         calls: crate::admission::call_slots(config.limits.max_calls),
-        body_budget: crate::request_body::budget(&config.limits),
+        body_budget: Budget::new(config.limits.max_buffered_request_bytes),
+        capture_budget: Budget::new(config.limits.max_buffered_capture_bytes),
         config,
         upstreams,
         client,

@@ -14,6 +14,7 @@ pub struct Stats {
     pub credentials_refused: AtomicU64,
     pub calls_refused_busy: AtomicU64,
     pub request_timeouts: AtomicU64,
+    pub captures_cut_short: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_peak: AtomicU64,
     pub connections_timed_out: AtomicU64,
@@ -45,6 +46,9 @@ pub struct StatsSnapshot {
     pub calls_refused_busy: u64,
     /// Calls whose body did not arrive within `request_body_timeout_secs` (408).
     pub request_timeouts: u64,
+    /// Records cut short because `max_buffered_capture_bytes` of responses were
+    /// held at once (the caller still got everything; the record is partial).
+    pub captures_cut_short: u64,
     pub connections_open: u64,
     /// Most connections open at once since the start (at most `max_connections`).
     pub connections_peak: u64,
@@ -92,6 +96,7 @@ impl Stats {
             credentials_refused: get(&self.credentials_refused),
             calls_refused_busy: get(&self.calls_refused_busy),
             request_timeouts: get(&self.request_timeouts),
+            captures_cut_short: get(&self.captures_cut_short),
             connections_open: get(&self.connections_open),
             connections_peak: get(&self.connections_peak),
             connections_timed_out: get(&self.connections_timed_out),

@@ -4,8 +4,10 @@
 //! away, so no call goes unrecorded. The capture holds at most what the record
 //! will hold, and nothing past `max_capture_bytes`.
 
+use crate::budget::Share;
 use crate::delivery::{Delivery, RecordClass};
 use crate::record::{self, CallInfo, Ending};
+use crate::stats::Stats;
 use crate::turn::Turn;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -16,12 +18,15 @@ use std::task::{Context, Poll};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// What a call holds of the proxy's limits, given back once its record is handed
-/// over: its slot among `max_calls`, its body's share of `max_buffered_request_bytes`.
+/// over: its slot among `max_calls`, its body's share of
+/// `max_buffered_request_bytes`, its capture's of `max_buffered_capture_bytes`.
 #[derive(Debug)]
-#[allow(dead_code, reason = "held for their drop, which gives the limits back")]
 pub struct Reserved {
+    #[allow(dead_code, reason = "held for its drop, which frees the slot")]
     pub slot: OwnedSemaphorePermit,
-    pub body_share: Option<OwnedSemaphorePermit>,
+    #[allow(dead_code, reason = "held for its drop, which gives the budget back")]
+    pub body: Share,
+    pub capture: Share,
 }
 
 /// A finished call's facts, sent once.
@@ -39,7 +44,6 @@ pub struct Capture {
     pub expected_len: Option<u64>,
     pub received: u64,
     pub delivery: Arc<Delivery>,
-    #[allow(dead_code, reason = "held until the record is handed over")]
     pub reserved: Reserved,
 }
 
@@ -57,6 +61,22 @@ impl Capture {
                 "response bigger than max_capture_bytes: recorded up to the limit and marked incomplete"
             );
             return;
+        }
+        // The buffer grows by doubling, as a Vec would, but only as far as the
+        // capture's share of the budget covers it.
+        let need = self.body.len() + chunk.len();
+        if need > self.body.capacity() {
+            let target = need.max(self.body.capacity() * 2).min(self.limit);
+            if self.reserved.capture.cover(target).is_err() {
+                self.truncated = true;
+                Stats::add(&self.delivery.stats.captures_cut_short);
+                tracing::warn!(
+                    request_id = %self.info.request_id,
+                    "max_buffered_capture_bytes of responses held: this one recorded up to here and marked incomplete"
+                );
+                return;
+            }
+            self.body.reserve_exact(target - self.body.len());
         }
         self.body.extend_from_slice(chunk);
     }
@@ -119,7 +139,7 @@ impl<S> Tee<S> {
 }
 
 /// Most bytes of arrived chunks joined into one write to the caller.
-const COALESCE_BYTES: usize = 64 * 1024;
+pub const COALESCE_BYTES: usize = 64 * 1024;
 
 /// Most turns held chunks wait while more keep arriving: a steady stream on a
 /// busy proxy (where every turn brings something) is still passed on every few
