@@ -224,10 +224,7 @@ mod tests {
         let bound = Limits::default().memory_bound();
         // docs/security.md, "Memory": 256 + 512 MiB, 480 KiB a connection, 592 KiB a call.
         assert_eq!((bound.per_connection >> 10, bound.per_call >> 10), (480, 592));
-        assert_eq!(
-            bound.total >> 20,
-            256 + 512 + (512 * 480 >> 10) + (512 * 592 >> 10)
-        );
+        assert_eq!(bound.total >> 20, 256 + 512 + 240 + 296);
     }
 
     #[test]
