@@ -106,12 +106,12 @@ fn main() {
     if let Ok(config) = std::env::var(CHILD) {
         return child(&config);
     }
-    let seconds = env_number("TOKENTALLY_FLOOD_SECONDS", 15);
-    let idle = env_number("TOKENTALLY_FLOOD_IDLE", 1000);
+    let seconds = env_number("TOKENTALLY_FLOOD_SECONDS", 10);
+    let idle = env_number("TOKENTALLY_FLOOD_IDLE", 600);
     let h2_clients = env_number("TOKENTALLY_FLOOD_H2_CLIENTS", 12);
     let big_bodies = env_number("TOKENTALLY_FLOOD_BIG_BODIES", 32);
     let trickles = env_number("TOKENTALLY_FLOOD_TRICKLES", 32);
-    let event_kib = env_number("TOKENTALLY_FLOOD_EVENT_KIB", 4);
+    let event_kib = env_number("TOKENTALLY_FLOOD_EVENT_KIB", 8);
 
     let mock = MockCluster::<DefaultProducerContext>::new(1).unwrap();
     mock.create_topic(TOPIC, 1, 1).unwrap();
@@ -159,7 +159,10 @@ fn main() {
     let held = load.block_on(flood(&addr, h2_clients, big_bodies, trickles, idle, seconds));
     let rss_peak = status_kib(pid, "VmHWM:");
     let flood_peak = sampled_peak.load(Ordering::Relaxed);
+    // The callers leave: every call ends, and its record is built and delivered.
     drop(held);
+    std::thread::sleep(Duration::from_secs(5));
+    let rss_peak_after = status_kib(pid, "VmHWM:");
     drop(proxy.stdin.take());
     let stats: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     proxy.wait().unwrap();
@@ -173,6 +176,7 @@ fn main() {
         "rss_idle_mib": mib(rss_idle),
         "rss_peak_mib": mib(rss_peak),
         "rss_peak_sampled_mib": mib(flood_peak),
+        "rss_peak_after_records_mib": mib(rss_peak_after),
         "growth_mib": mib(rss_peak.saturating_sub(rss_idle)),
         "bound_mib": bound.total as f64 / 1048576.0,
         "bound": format!("{bound:?}"),
@@ -199,8 +203,11 @@ async fn flood(
     let mut tasks = Vec::new();
     // Slow readers: streamed calls whose answers nobody reads, many per HTTP/2 connection.
     for _ in 0..h2_clients {
+        // Windows wide enough that the proxy could send each stream its whole answer.
         let client = reqwest::Client::builder()
             .http2_prior_knowledge()
+            .http2_initial_stream_window_size(8 << 20)
+            .http2_initial_connection_window_size((1 << 31) - 1)
             .build()
             .unwrap();
         for _ in 0..32 {
@@ -244,13 +251,17 @@ async fn flood(
             Box::new((client, response)) as Box<dyn std::any::Any + Send>
         }));
     }
-    // Idle connections with half a head, more than max_connections.
+    // Idle connections with half a head, more than max_connections (those the
+    // listen backlog does not take at once are given up on).
+    eprintln!("flood: calls started");
     for _ in 0..idle {
-        if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+        let connect = tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(addr));
+        if let Ok(Ok(mut stream)) = connect.await {
             let _ = stream.write_all(b"POST / HTTP/1.1\r\n").await;
             held.push(Box::new(stream));
         }
     }
+    eprintln!("flood: idle connections open");
     let deadline = tokio::time::sleep(Duration::from_secs(seconds as u64));
     tokio::pin!(deadline);
     for task in tasks {
