@@ -253,7 +253,6 @@ async fn flood(
     }
     // Idle connections with half a head, more than max_connections (those the
     // listen backlog does not take at once are given up on).
-    eprintln!("flood: calls started");
     for _ in 0..idle {
         let connect = tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(addr));
         if let Ok(Ok(mut stream)) = connect.await {
@@ -261,7 +260,6 @@ async fn flood(
             held.push(Box::new(stream));
         }
     }
-    eprintln!("flood: idle connections open");
     let deadline = tokio::time::sleep(Duration::from_secs(seconds as u64));
     tokio::pin!(deadline);
     for task in tasks {
