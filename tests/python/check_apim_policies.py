@@ -15,7 +15,12 @@ For every *.xml file there:
     Authorization or api-key header or subscription keys;
   * the gateway record the log fragment builds has only the top-level fields of docs/formats.md
     (plus "dropped"), and all of the required ones;
-  * the streaming refusal is a 400 whose body is an OpenAI-shaped error.
+  * the streaming refusal is a 400 whose body is an OpenAI-shaped error;
+  * every .NET type an expression names is one APIM allows in policy expressions (ALLOWED_TYPES);
+  * the route-to-proxy fragment signs x-tokentally-context the way the proxy checks it: HMAC-SHA256
+    keyed with {{tokentally-context-secret}} over the lines the proxy's context.rs signs (its
+    SIGNATURE_LABEL, the time, the method, the path, the header's value), sent as
+    x-tokentally-signature "t=<time>,v1=<base64>", and removes both headers on the other path.
 Exit status 0 when all hold; prints every problem otherwise.
 
 usage: check_apim_policies.py [REPO_ROOT]
@@ -33,6 +38,22 @@ NAMED_VALUE = re.compile(r"\{\{([A-Za-z0-9._-]+)\}\}")
 # Never in anything logged or sent to the proxy.
 SECRETS = ["Authorization", "api-key", "AsJwt", "tokentally-jwt", ".Key", "PrimaryKey", "SecondaryKey"]
 FRAGMENT_PREFIX = "tokentally-"
+# .NET types the policies may name: a subset of "NET Framework types allowed in policy
+# expressions" (learn.microsoft.com/azure/api-management/api-management-policy-expressions).
+# Add a type here only after finding it in that table.
+ALLOWED_TYPES = {
+    "Newtonsoft.Json.Formatting", "Newtonsoft.Json.Linq.JArray", "Newtonsoft.Json.Linq.JObject",
+    "Newtonsoft.Json.Linq.JProperty", "Newtonsoft.Json.Linq.JToken", "Newtonsoft.Json.Linq.JTokenType",
+    "Newtonsoft.Json.Linq.JValue", "System.Convert", "System.DateTimeOffset", "System.StringComparison",
+    "System.Security.Cryptography.HMACSHA256", "System.Text.Encoding",
+    "System.Text.RegularExpressions.Regex",
+}
+ALLOWED_SHORT = {name.rsplit(".", 1)[1] for name in ALLOWED_TYPES}
+# A dotted chain of capitalised names that starts an expression term: a type, or a namespace and type.
+TYPE_CHAIN = re.compile(r"(?<![\w.])((?:[A-Z]\w*\.)*[A-Z]\w*)(?=\s*[.(])")
+STRING_LITERAL = re.compile(r'@"(?:[^"]|"")*"|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\]|\\.)\'')
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+PROXY_CONTEXT_RS = Path("crates") / "tokentally-proxy" / "src" / "context.rs"
 
 problems = []
 
@@ -159,6 +180,61 @@ def check_log_record(path, root, repo):
         problem(path, "the record is not schema 1")
 
 
+def check_types(path, where, expr):
+    """Every type an expression names must be in ALLOWED_TYPES (by full or short name)."""
+    code = COMMENT.sub(" ", STRING_LITERAL.sub('""', expr))
+    names = set(TYPE_CHAIN.findall(code)) | set(re.findall(r"\bnew\s+([A-Z][\w.]*)", code))
+    for chain in sorted(names):
+        parts = chain.split(".")
+        prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        if parts[0] not in ALLOWED_SHORT and not prefixes & ALLOWED_TYPES:
+            problem(path, f"{where}: {chain!r} is not a type APIM allows in policy expressions (ALLOWED_TYPES)")
+
+
+def signature_label(repo):
+    """The SIGNATURE_LABEL constant of the proxy's context.rs."""
+    text = (repo / PROXY_CONTEXT_RS).read_text(encoding="utf-8")
+    m = re.search(r'pub const SIGNATURE_LABEL: &str = "([^"]+)";', text)
+    return m.group(1) if m else None
+
+
+def check_signature(path, root, repo):
+    """The context header is signed as the proxy checks it, and both headers go on the other path."""
+    headers = {el.get("name", "").lower(): el for el in root.iter("set-header")
+               if el.get("exists-action") == "override"}
+    signature = headers.get("x-tokentally-signature")
+    context_header = headers.get("x-tokentally-context")
+    if signature is None or context_header is None:
+        problem(path, "does not set both x-tokentally-context and x-tokentally-signature")
+        return
+    expr = "".join(signature.itertext())
+    context_expr = "".join(context_header.itertext())
+    variable = re.search(r'GetValueOrDefault<string>\("([\w-]+)"', context_expr)
+    if not variable:
+        problem(path, "x-tokentally-context is not taken from a variable the signature can sign too")
+        return
+    label = signature_label(repo)
+    m = re.search(r'string\.Join\("\\n", new string\[\] \{ (.*?) \}\)', expr)
+    if not m:
+        problem(path, 'the signature does not build its text with string.Join("\\n", new string[] { ... })')
+        return
+    lines = [item.strip() for item in m.group(1).split(",")]
+    signed_var = re.search(r'var (\w+) = context\.Variables\.GetValueOrDefault<string>\("' + variable.group(1), expr)
+    expected = [f'"{label}"', "timestamp", "context.Request.Method.ToUpperInvariant()", "path",
+                signed_var.group(1) if signed_var else "<the context variable>"]
+    if lines != expected:
+        problem(path, f"the signed lines are {lines}, the proxy checks {expected}")
+    for needed in ["new System.Security.Cryptography.HMACSHA256(Encoding.UTF8.GetBytes(\"{{tokentally-context-secret}}\"))",
+                   "DateTimeOffset.UtcNow.ToUnixTimeSeconds()", "context.Request.Url.Path",
+                   '"t=" + timestamp + ",v1=" + Convert.ToBase64String(']:
+        if needed not in expr:
+            problem(path, f"the signature expression lacks {needed}")
+    deleted = {el.get("name", "").lower() for el in root.iter("set-header") if el.get("exists-action") == "delete"}
+    for name in ["x-tokentally-context", "x-tokentally-signature"]:
+        if name not in deleted:
+            problem(path, f"a caller's {name} is not removed on the non-streamed path")
+
+
 def check_reject(path, root):
     status = root.find(".//return-response/set-status")
     if status is None or status.get("code") != "400":
@@ -222,6 +298,7 @@ def main(repo):
                 problem(path, f"{where}: a multi-statement expression without return")
             if in_attribute and re.search(r"(?<!:)//", expr):
                 problem(path, f"{where}: a // comment in an attribute expression")
+            check_types(path, where, expr)
         for el in root.iter():
             sent = el.tag == "log-to-eventhub" or (
                 el.tag == "set-header" and el.get("name", "").lower().startswith("x-tokentally"))
@@ -234,6 +311,8 @@ def main(repo):
             check_log_record(path, root, repo)
         if path.stem == "reject-streaming":
             check_reject(path, root)
+        if path.stem == "route-streaming-to-proxy":
+            check_signature(path, root, repo)
     for path, root in documents:
         for el in root.iter("include-fragment"):
             if el.get("fragment-id") not in fragments:

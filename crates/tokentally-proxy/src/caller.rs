@@ -1,71 +1,92 @@
 //! Who is calling, reduced to what billing needs and nothing secret: a bearer
 //! token becomes a few of its claims (the signature and the token itself never
-//! leave this module), an `api-key` becomes a salted fingerprint. APIM's
-//! `x-tokentally-context` header, when trusted, supplies the rest.
+//! leave this module), an `api-key` becomes a salted fingerprint. A trusted
+//! context (APIM's, signature checked) names the caller instead, and then no
+//! credential on the call can change who pays.
 
-use base64::Engine as _;
-use http::HeaderMap;
-use serde::Deserialize;
+use crate::context::GatewayContext;
+use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
-
-/// The header APIM's route-streaming policy writes (base64 of a JSON object).
-pub const CONTEXT_HEADER: &str = "x-tokentally-context";
 
 /// Claims kept from a bearer token: who the app is (`appid`/`azp`), its tenant and
 /// object, and what the token was for. Names, e-mail addresses and the like are
 /// not needed to bill a call and are not recorded.
 const KEPT_CLAIMS: [&str; 9] = ["appid", "azp", "oid", "tid", "sub", "aud", "iss", "idtyp", "ver"];
 
-/// What APIM tells the proxy about a call.
-#[derive(Debug, Default, Deserialize)]
-pub struct GatewayContext {
-    pub request_id: Option<String>,
-    pub request_time: Option<String>,
-    #[serde(default)]
-    pub caller: Map<String, Value>,
-    pub region: Option<String>,
-    pub upstream: Option<String>,
+/// A call's credentials: at most one `Authorization` and one `api-key` header.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub authorization: Option<&'a HeaderValue>,
+    pub api_key: Option<&'a HeaderValue>,
 }
 
-impl GatewayContext {
-    /// Decodes the header; an unreadable one is reported and ignored, since a
-    /// logging aid must never fail the call.
-    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let value = headers.get(CONTEXT_HEADER)?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(value.as_bytes().trim_ascii())
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| serde_json::from_slice::<Self>(&bytes).map_err(|e| e.to_string()));
-        match decoded {
-            Ok(context) => Some(context),
-            Err(reason) => {
-                tracing::warn!(%reason, "ignoring an unreadable {CONTEXT_HEADER} header");
-                None
+/// Credentials that could name more than one payer: refused, never guessed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ambiguity {
+    TwoAuthorizations,
+    TwoApiKeys,
+    BothKinds,
+}
+
+impl Ambiguity {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::TwoAuthorizations => "more than one Authorization header: a call carries one credential",
+            Self::TwoApiKeys => "more than one api-key header: a call carries one credential",
+            Self::BothKinds => {
+                "both an Authorization and an api-key header: they may name different payers; send one"
             }
         }
+    }
+}
+
+impl<'a> Credentials<'a> {
+    /// The call's credentials. Two of a kind are refused; so is one of each unless
+    /// `trusted_context`, where APIM names the caller and may have added its own
+    /// credential (managed identity) beside the caller's key.
+    pub fn read(headers: &'a HeaderMap, trusted_context: bool) -> Result<Self, Ambiguity> {
+        let one = |name, twice| {
+            let mut values = headers.get_all(name).iter();
+            let first = values.next();
+            if values.next().is_some() {
+                Err(twice)
+            } else {
+                Ok(first)
+            }
+        };
+        let authorization = one(http::header::AUTHORIZATION.as_str(), Ambiguity::TwoAuthorizations)?;
+        let api_key = one("api-key", Ambiguity::TwoApiKeys)?;
+        if authorization.is_some() && api_key.is_some() && !trusted_context {
+            return Err(Ambiguity::BothKinds);
+        }
+        Ok(Self {
+            authorization,
+            api_key,
+        })
     }
 }
 
 /// The record's `caller` object.
+///
+/// With a trusted `context` the caller is APIM's: its claims (validate-jwt's output)
+/// or its subscription, never a token's, since the `Authorization` header may be
+/// the one APIM added to reach AOAI with its managed identity. Without, the
+/// token's claims, which AOAI checks when it accepts the call.
 pub fn caller(
-    headers: &HeaderMap,
+    credentials: &Credentials<'_>,
     context: Option<&GatewayContext>,
     salt: Option<&str>,
 ) -> Map<String, Value> {
-    let mut caller = context.map(|c| c.caller.clone()).unwrap_or_default();
-    // The context's claims (validate-jwt's output) win; the token fills the gaps.
-    if let Some(claims) = bearer_claims(headers) {
-        let given = caller
-            .entry("claims")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(given) = given {
-            for (name, value) in claims {
-                given.entry(name).or_insert(value);
-            }
-        }
-    }
-    if let (Some(salt), Some(key)) = (salt, headers.get("api-key")) {
+    let mut caller = match context {
+        Some(context) => context.caller.clone(),
+        None => bearer_claims(credentials.authorization)
+            .map(|claims| Map::from_iter([("claims".to_owned(), Value::Object(claims))]))
+            .unwrap_or_default(),
+    };
+    // The fingerprint comes last in the identity order (docs/formats.md), so it
+    // never outranks the claims or a subscription.
+    if let (Some(salt), Some(key)) = (salt, credentials.api_key) {
         caller.insert(
             "api_key_fingerprint".into(),
             Value::String(fingerprint(salt, key.as_bytes())),
@@ -76,8 +97,8 @@ pub fn caller(
     caller
 }
 
-fn bearer_claims(headers: &HeaderMap) -> Option<Map<String, Value>> {
-    let header = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+fn bearer_claims(authorization: Option<&HeaderValue>) -> Option<Map<String, Value>> {
+    let header = authorization?.to_str().ok()?.trim();
     let (scheme, token) = header.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
@@ -103,80 +124,4 @@ pub fn fingerprint(salt: &str, key: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use serde_json::json;
-
-    fn jwt(payload: &Value) -> String {
-        format!(
-            "{}.{}.c2lnbmF0dXJl",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
-            URL_SAFE_NO_PAD.encode(payload.to_string())
-        )
-    }
-
-    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().expect("header value"));
-        }
-        map
-    }
-
-    #[test]
-    fn bearer_token_is_reduced_to_identity_claims() {
-        let token = jwt(&json!({"appid": "app-1", "tid": "t", "name": "Ada", "upn": "ada@x"}));
-        let h = headers(&[("authorization", format!("Bearer {token}"))]);
-        let caller = caller(&h, None, None);
-        assert_eq!(caller.get("claims"), Some(&json!({"appid": "app-1", "tid": "t"})));
-        let text = Value::Object(caller).to_string();
-        assert!(!text.contains("c2lnbmF0dXJl") && !text.contains("Ada"), "{text}");
-    }
-
-    #[test]
-    fn context_claims_win_and_credentials_never_pass() {
-        let token = jwt(&json!({"appid": "from-token", "oid": "o"}));
-        let context = GatewayContext {
-            caller: json!({"claims": {"appid": "from-apim"}, "subscription_id": "s", "authorization": "Bearer x.y.z"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            ..GatewayContext::default()
-        };
-        let h = headers(&[("authorization", format!("bearer {token}"))]);
-        let caller = caller(&h, Some(&context), None);
-        assert_eq!(
-            caller.get("claims"),
-            Some(&json!({"appid": "from-apim", "oid": "o"}))
-        );
-        assert_eq!(caller.get("subscription_id"), Some(&json!("s")));
-        assert!(!caller.contains_key("authorization"));
-    }
-
-    #[test]
-    fn api_keys_become_salted_fingerprints() {
-        let h = headers(&[("api-key", "secret-key-1".to_owned())]);
-        let a = caller(&h, None, Some("salt"));
-        let fp = a
-            .get("api_key_fingerprint")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        assert_eq!(fp.len(), 32);
-        assert!(!Value::Object(a.clone()).to_string().contains("secret-key-1"));
-        assert_eq!(fp, fingerprint("salt", b"secret-key-1"));
-        assert_ne!(fp, fingerprint("other", b"secret-key-1"));
-        assert!(caller(&h, None, None).get("api_key_fingerprint").is_none());
-    }
-
-    #[test]
-    fn unreadable_context_is_ignored() {
-        let h = headers(&[(CONTEXT_HEADER, "%%%".to_owned())]);
-        assert!(GatewayContext::from_headers(&h).is_none());
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(r#"{"request_id":"r1","upstream":"https://a"}"#);
-        let h = headers(&[(CONTEXT_HEADER, encoded)]);
-        let context = GatewayContext::from_headers(&h).expect("decodes");
-        assert_eq!(context.request_id.as_deref(), Some("r1"));
-    }
-}
+mod tests;

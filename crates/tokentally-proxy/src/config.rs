@@ -1,9 +1,11 @@
 //! `pipelines/proxy.toml`: where the proxy listens, which AOAI endpoints it may
 //! forward to, where records go and where they wait while the broker is away.
-//! Secrets (the Event Hubs connection string, the API-key salt) are read from the
-//! environment or a file, never from this file.
+//! Secrets (the Event Hubs connection string, the API-key salt, the secret APIM
+//! signs its context header with) are read from the environment or a file, never
+//! from this file.
 
 use crate::error::{Error, IoContext as _, Result};
+use crate::limits::Limits;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +21,8 @@ pub struct ProxyConfig {
     pub kafka: ProducerConfig,
     #[serde(default)]
     pub spool: SpoolConfig,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,10 +35,20 @@ pub struct ListenConfig {
     /// here is refused, so the header cannot send traffic elsewhere.
     pub upstreams: Vec<Upstream>,
     /// Whether `x-tokentally-context` (request id, time, caller, upstream written by
-    /// APIM's route-streaming policy) is believed. Only when the proxy is reachable
-    /// from APIM alone; otherwise `ignore` and the proxy reads the caller itself.
+    /// APIM's route-streaming policy) is believed. `ignore` (the default): the
+    /// proxy reads the caller from the credentials itself and keeps its own request
+    /// id and time. `trust`: only with `context_secret`, and only a context whose
+    /// signature checks; any other call is refused (400).
     #[serde(default)]
     pub context_header: ContextHeader,
+    /// The secret APIM signs `x-tokentally-context` with (HMAC-SHA256, the named
+    /// value `tokentally-context-secret`). Required with `context_header = "trust"`.
+    #[serde(default)]
+    pub context_secret: Option<SecretSource>,
+    /// How far the time in a context's signature may be from the proxy's clock, in
+    /// seconds, either way: a captured header is worthless after this long.
+    #[serde(default = "default_context_max_skew_secs")]
+    pub context_max_skew_secs: u64,
     /// Serve TLS (HTTP/2 by ALPN) with this certificate; plain HTTP (HTTP/1.1 and
     /// HTTP/2 prior knowledge) when absent.
     #[serde(default)]
@@ -44,13 +58,6 @@ pub struct ListenConfig {
     /// recorded without a fingerprint.
     #[serde(default)]
     pub api_key_salt: Option<SecretSource>,
-    /// Largest request body forwarded (the proxy holds the request to record it).
-    #[serde(default = "default_max_request_bytes")]
-    pub max_request_bytes: usize,
-    /// Most response bytes kept for the record; past it the stream still reaches
-    /// the caller in full and the record is marked incomplete.
-    #[serde(default = "default_max_capture_bytes")]
-    pub max_capture_bytes: usize,
     /// How long a shutdown waits for in-flight calls (streams) to finish.
     #[serde(default = "default_shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
@@ -69,11 +76,12 @@ pub struct Upstream {
     pub region: Option<String>,
 }
 
+/// Who may say who pays: the credentials (`ignore`) or APIM's signed context (`trust`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ContextHeader {
-    #[default]
     Trust,
+    #[default]
     Ignore,
 }
 
@@ -152,11 +160,8 @@ impl Default for SpoolConfig {
     }
 }
 
-fn default_max_request_bytes() -> usize {
-    32 << 20
-}
-fn default_max_capture_bytes() -> usize {
-    64 << 20
+fn default_context_max_skew_secs() -> u64 {
+    300
 }
 fn default_shutdown_timeout_secs() -> u64 {
     120
@@ -203,8 +208,10 @@ impl ProxyConfig {
             resolve(&mut tls.cert_file);
             resolve(&mut tls.key_file);
         }
-        if let Some(file) = self.proxy.api_key_salt.as_mut().and_then(|s| s.file.as_mut()) {
-            resolve(file);
+        for secret in [&mut self.proxy.api_key_salt, &mut self.proxy.context_secret] {
+            if let Some(file) = secret.as_mut().and_then(|s| s.file.as_mut()) {
+                resolve(file);
+            }
         }
     }
 
@@ -231,11 +238,25 @@ impl ProxyConfig {
         if self.kafka.max_event_bytes < 1024 {
             return bad("[kafka] max_event_bytes must be at least 1024");
         }
-        if let Some(salt) = &self.proxy.api_key_salt
-            && salt.env.is_some() == salt.file.is_some()
-        {
-            return bad("[proxy.api_key_salt] needs exactly one of env, file");
+        for (name, secret) in [
+            ("api_key_salt", &self.proxy.api_key_salt),
+            ("context_secret", &self.proxy.context_secret),
+        ] {
+            if let Some(secret) = secret
+                && secret.env.is_some() == secret.file.is_some()
+            {
+                return bad(&format!("[proxy.{name}] needs exactly one of env, file"));
+            }
         }
+        if self.proxy.context_header == ContextHeader::Trust && self.proxy.context_secret.is_none() {
+            return bad(
+                "[proxy] context_header = \"trust\" needs context_secret: the proxy believes a context only with APIM's signature on it",
+            );
+        }
+        if self.proxy.context_max_skew_secs == 0 {
+            return bad("[proxy] context_max_skew_secs must be at least 1");
+        }
+        self.limits.validate()?;
         if self.spool.retry_secs == 0 {
             return bad("[spool] retry_secs must be at least 1");
         }
@@ -308,10 +329,29 @@ mod tests {
     fn the_shipped_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/proxy.toml");
         let config = ProxyConfig::from_file(&path).map_err(|e| e.to_string());
-        let config = config
-            .as_ref()
-            .map(|c| (c.proxy.upstreams.len(), c.spool.dir.ends_with("spool")));
-        assert_eq!(config, Ok((2, true)));
+        let config = config.as_ref().map(|c| {
+            (
+                c.proxy.upstreams.len(),
+                c.spool.dir.ends_with("spool"),
+                c.proxy.context_header,
+                &c.limits,
+            )
+        });
+        // Safe as shipped: the context is not believed, and every limit is set
+        // (to its default, so the file documents them).
+        assert_eq!(config, Ok((2, true, ContextHeader::Ignore, &Limits::default())));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for name in [
+            "max_connections",
+            "max_calls",
+            "header_read_timeout_secs",
+            "upstream_idle_timeout_secs",
+        ] {
+            assert!(
+                text.contains(&format!("\n{name} = ")),
+                "{name} not spelled out in proxy.toml"
+            );
+        }
     }
 
     #[test]
@@ -319,13 +359,21 @@ mod tests {
         let text = "[proxy]\nlisten = \"127.0.0.1:0\"\nupstreams = [{ url = \"http://a:8080\", region = \"x\" }]\n\n[kafka]\nbrokers = \"b\"\ntopic = \"t\"\n";
         let config: ProxyConfig = toml::from_str(text).expect("parses");
         assert!(config.validate().is_ok());
-        assert_eq!(config.proxy.context_header, ContextHeader::Trust);
+        assert_eq!(config.proxy.context_header, ContextHeader::Ignore);
         assert_eq!(config.kafka.max_event_bytes, 1_000_000);
         let mut no_topic = config.clone();
         no_topic.kafka.topic = " ".into();
         assert!(no_topic.validate().is_err());
-        let mut no_upstream = config;
+        let mut no_upstream = config.clone();
         no_upstream.proxy.upstreams.clear();
         assert!(no_upstream.validate().is_err());
+        let mut unsigned_trust = config;
+        unsigned_trust.proxy.context_header = ContextHeader::Trust;
+        let err = unsigned_trust
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("context_secret"), "{err}");
     }
 }

@@ -2,24 +2,30 @@
 //! hands its record to [`Delivery::submit`], which returns at once; a task
 //! compresses it if needed and sends it with rdkafka. What the broker does not
 //! acknowledge (unreachable, queue full, timed out, purged at shutdown) goes to the
-//! [`Spool`], which a background task offers to the broker again. Only a full spool
-//! or a record too big for the broker even compressed loses a record, and each
-//! loss is counted and logged as an error.
+//! [`Spool`], which a background task offers to the broker again. Only a full spool,
+//! a record too big for the broker even compressed, or one the broker refuses for
+//! good (set aside in the spool's `dead-letter/`, so the records behind it still
+//! go) loses a record, and each loss is counted and logged as an error. Records of
+//! calls upstream refused (401/403) are never spooled.
 
 use crate::config::ProxyConfig;
 use crate::error::{Error, Result};
 use crate::spool::{Put, Spool};
+use crate::stats::{Stats, StatsSnapshot};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
-use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokentally_ingest::{ClientRole, OAuthContext};
 use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
+
+mod resend;
 
 /// How long librdkafka keeps trying a record before it is spooled (unless the
 /// config's `options` say otherwise).
@@ -38,31 +44,63 @@ enum Encoded {
     TooBig(Vec<u8>),
 }
 
-/// Counters for `/readyz` and the shutdown log.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub calls: AtomicU64,
-    pub upstream_errors: AtomicU64,
-    pub records_sent: AtomicU64,
-    pub records_compressed: AtomicU64,
-    pub records_split: AtomicU64,
-    pub records_spooled: AtomicU64,
-    pub records_resent: AtomicU64,
-    pub records_lost: AtomicU64,
+/// Longest Kafka key: a request id up to this long is the key as it is, a longer
+/// one is replaced by a digest, so no id can make an event too big to send.
+pub const MAX_KEY_BYTES: usize = 128;
+
+/// Which records may wait in the spool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordClass {
+    /// A call upstream served (or failed to): its record may carry usage.
+    Usage,
+    /// A call upstream refused (401/403): no usage, never spooled.
+    Refused,
 }
 
-/// A point-in-time copy of [`Stats`] plus the spool's size.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    pub calls: u64,
-    pub upstream_errors: u64,
-    pub records_sent: u64,
-    pub records_compressed: u64,
-    pub records_split: u64,
-    pub records_spooled: u64,
-    pub records_resent: u64,
-    pub records_lost: u64,
-    pub spool_bytes: u64,
+/// Why an event did not reach the broker.
+#[derive(Debug)]
+enum SendError {
+    /// Worth trying again later (broker away, queue full, timed out).
+    Transient(String),
+    /// The broker will never take it (too big, malformed).
+    Permanent(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transient(reason) => write!(f, "{reason}"),
+            Self::Permanent(reason) => write!(f, "refused for good: {reason}"),
+        }
+    }
+}
+
+impl From<KafkaError> for SendError {
+    fn from(e: KafkaError) -> Self {
+        use RDKafkaErrorCode as Code;
+        match e.rdkafka_error_code() {
+            Some(
+                Code::MessageSizeTooLarge
+                | Code::InvalidMessageSize
+                | Code::InvalidMessage
+                | Code::MessageBatchTooLarge
+                | Code::InvalidRecord
+                | Code::BadMessage,
+            ) => Self::Permanent(e.to_string()),
+            _ => Self::Transient(e.to_string()),
+        }
+    }
+}
+
+/// The Kafka key of a record: its request id, or a digest of one longer than
+/// [`MAX_KEY_BYTES`] (or with control characters, which the spool's format cannot hold).
+pub fn record_key(request_id: &str) -> String {
+    if request_id.len() <= MAX_KEY_BYTES && !request_id.chars().any(char::is_control) {
+        return request_id.to_owned();
+    }
+    let digest = Sha256::digest(request_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 pub struct Delivery {
@@ -127,28 +165,20 @@ impl Delivery {
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        StatsSnapshot {
-            calls: get(&self.stats.calls),
-            upstream_errors: get(&self.stats.upstream_errors),
-            records_sent: get(&self.stats.records_sent),
-            records_compressed: get(&self.stats.records_compressed),
-            records_split: get(&self.stats.records_split),
-            records_spooled: get(&self.stats.records_spooled),
-            records_resent: get(&self.stats.records_resent),
-            records_lost: get(&self.stats.records_lost),
-            spool_bytes: self.spool.used(),
-        }
+        self.stats.snapshot(self.spool.used())
     }
 
     /// Takes a finished call's record; never blocks, never fails the call.
-    pub fn submit(self: &Arc<Self>, key: String, record: Vec<u8>) {
+    pub fn submit(self: &Arc<Self>, request_id: &str, record: Vec<u8>, class: RecordClass) {
         let this = Arc::clone(self);
-        self.tasks
-            .spawn_on(async move { this.deliver(key, record).await }, &self.handle);
+        let key = record_key(request_id);
+        self.tasks.spawn_on(
+            async move { this.deliver(key, record, class).await },
+            &self.handle,
+        );
     }
 
-    async fn deliver(self: Arc<Self>, key: String, record: Vec<u8>) {
+    async fn deliver(self: Arc<Self>, key: String, record: Vec<u8>, class: RecordClass) {
         let (whole, events) = match self.encode(&key, record) {
             Encoded::One(event) => (None, vec![event]),
             Encoded::Parts(compressed, parts) => (Some(compressed), parts),
@@ -164,6 +194,11 @@ impl Delivery {
             }
         };
         if let Err(reason) = self.send_all(&key, &events).await {
+            if class == RecordClass::Refused {
+                Stats::add(&self.stats.refused_records_dropped);
+                tracing::warn!(request_id = %key, %reason, "record of a call upstream refused not delivered; not spooled");
+                return;
+            }
             tracing::warn!(request_id = %key, %reason, "record not delivered; spooling it");
             // A split record is spooled whole, as one entry, and resent as all its
             // parts: parts sent now and the rest sent much later could be too far
@@ -177,7 +212,7 @@ impl Delivery {
     }
 
     /// Sends a record's events in order, stopping at the first that fails.
-    async fn send_all(&self, key: &str, events: &[Vec<u8>]) -> Result<(), String> {
+    async fn send_all(&self, key: &str, events: &[Vec<u8>]) -> Result<(), SendError> {
         for event in events {
             self.send(key, event).await?;
         }
@@ -187,26 +222,32 @@ impl Delivery {
     /// The events a spooled entry is sent as: itself, or, for a split record's
     /// compressed form, its parts (the same parts as the first time: splitting is
     /// deterministic).
-    fn spooled_events(&self, key: &str, payload: Vec<u8>) -> Vec<Vec<u8>> {
+    fn spooled_events(&self, key: &str, payload: Vec<u8>) -> Result<Vec<Vec<u8>>, SendError> {
         if payload.len() <= self.max_event_bytes {
-            vec![payload]
-        } else {
-            tokentally_ingest::split_event(key, &payload, self.max_event_bytes)
+            return Ok(vec![payload]);
         }
+        let parts = tokentally_ingest::split_event(key, &payload, self.max_event_bytes);
+        if parts.len() > MAX_PARTS {
+            return Err(SendError::Permanent(format!(
+                "{} parts, more than ingest joins ({MAX_PARTS})",
+                parts.len()
+            )));
+        }
+        Ok(parts)
     }
 
     /// One event to the broker, waiting for its acknowledgement.
-    async fn send(&self, key: &str, event: &[u8]) -> Result<(), String> {
+    async fn send(&self, key: &str, event: &[u8]) -> Result<(), SendError> {
         match self
             .producer
             .send_result(FutureRecord::to(&self.topic).key(key).payload(event))
         {
             Ok(delivery) => match delivery.await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(e.to_string()),
-                Err(_) => Err("the producer was dropped".to_owned()),
+                Ok(Err((e, _))) => Err(e.into()),
+                Err(_) => Err(SendError::Transient("the producer was dropped".to_owned())),
             },
-            Err((e, _)) => Err(e.to_string()),
+            Err((e, _)) => Err(e.into()),
         }
     }
 
@@ -278,68 +319,6 @@ impl Delivery {
         }
     }
 
-    /// Offers spooled records to the broker, oldest first, until one fails.
-    /// Returns how many were delivered.
-    pub async fn drain_spool(&self) -> u64 {
-        let spool = Arc::clone(&self.spool);
-        let pending = match tokio::task::spawn_blocking(move || spool.pending()).await {
-            Ok(Ok(pending)) => pending,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot list the spool");
-                return 0;
-            }
-            Err(_) => return 0,
-        };
-        let mut delivered = 0;
-        for path in pending {
-            let spool = Arc::clone(&self.spool);
-            let read_path = path.clone();
-            let (key, payload, len) = match tokio::task::spawn_blocking(move || spool.read(&read_path)).await
-            {
-                Ok(Ok(read)) => read,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "cannot read a spooled record");
-                    continue;
-                }
-                Err(_) => continue,
-            };
-            if self
-                .send_all(&key, &self.spooled_events(&key, payload))
-                .await
-                .is_err()
-            {
-                break;
-            }
-            if let Err(e) = self.spool.remove(&path, len) {
-                // Sent but still on disk: it will be sent again, and the report
-                // counts the copies once (same request id, same event id).
-                tracing::error!(error = %e, "a resent record stays in the spool");
-            }
-            delivered += 1;
-            self.stats.records_resent.fetch_add(1, Ordering::Relaxed);
-        }
-        if delivered > 0 {
-            tracing::info!(delivered, left = self.spool.used(), "spooled records delivered");
-        }
-        delivered
-    }
-
-    /// Resends the spool every `every` until `stop` fires.
-    pub async fn drain_spool_every(&self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            // A send cut short here stays in the spool and is sent again later; the
-            // copy that did arrive has the same event id, which the report counts once.
-            tokio::select! {
-                _ = self.drain_spool() => {}
-                _ = stop.changed() => return,
-            }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
-            }
-        }
-    }
-
     /// After the last call: waits up to `timeout` for the broker to take what is
     /// queued, spools the rest, and returns when every record is settled.
     pub async fn close(&self, timeout: Duration) {
@@ -353,5 +332,28 @@ impl Delivery {
         self.tasks.wait().await;
         let stats = self.snapshot();
         tracing::info!(?stats, "records settled");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_bounded() {
+        assert_eq!(record_key("9f0c6c1e-3a8e-4a57"), "9f0c6c1e-3a8e-4a57");
+        let long = "x".repeat(100_000);
+        let key = record_key(&long);
+        assert!(key.starts_with("sha256:") && key.len() <= MAX_KEY_BYTES, "{key}");
+        assert_eq!(key, record_key(&long), "the same id gives the same key");
+        assert!(record_key("a\nb").starts_with("sha256:"));
+    }
+
+    #[test]
+    fn size_refusals_are_permanent_and_outages_are_not() {
+        let too_big = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert!(matches!(SendError::from(too_big), SendError::Permanent(_)));
+        let timed_out = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+        assert!(matches!(SendError::from(timed_out), SendError::Transient(_)));
     }
 }

@@ -1,24 +1,34 @@
-//! One call: choose the upstream from the allow-list, forward the request as the
-//! caller sent it (their `Authorization` or `api-key` included), and stream the
-//! answer back through the [`Tee`]. The proxy's own failures become a clear 502
-//! for the caller and a record with that status, never a lost call.
+//! One call: admit it (context, credentials, a slot), read its body within the
+//! limits, choose the upstream from the allow-list, forward the request as the
+//! caller sent it (their `Authorization` or `api-key` included; redirects are
+//! passed back, never followed), and stream the answer back through the [`Tee`].
+//! The proxy's own failures become a clear 502 or 504 for the caller, which names
+//! neither the upstream nor the query, and a record with that status, never a
+//! lost call.
 
-use crate::caller::{self, CONTEXT_HEADER, GatewayContext};
-use crate::config::{ContextHeader, ProxyConfig};
+use crate::admission::{self, Admitted};
+use crate::budget::Budget;
+use crate::config::ProxyConfig;
+use crate::context::{GatewayContext, Verifier};
 use crate::delivery::Delivery;
+use crate::headers::{forwarded_headers, response_headers};
+use crate::idle::IdleLimit;
 use crate::record::{CallInfo, Ending, route_parts};
-use crate::tee::{Capture, Tee};
+use crate::reply::{error_body, error_response};
+use crate::request_body::{self, BodyRefusal, HeldBody};
+use crate::stats::Stats;
+use crate::tee::{Capture, Reserved, Tee};
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header;
+use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
+use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::{Frame, Incoming};
-use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
+use tokio::sync::Semaphore;
 
 pub type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -31,139 +41,243 @@ pub struct Shared {
     pub(crate) client: reqwest::Client,
     pub(crate) delivery: Arc<Delivery>,
     pub(crate) api_key_salt: Option<String>,
+    /// Checks APIM's signature on contexts (with `context_header = "trust"`).
+    pub(crate) verifier: Option<Verifier>,
+    /// `max_calls` slots.
+    pub(crate) calls: Arc<Semaphore>,
+    pub(crate) body_budget: Budget,
+    pub(crate) capture_budget: Budget,
 }
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the proxy owns.
-const NOT_FORWARDED: [&str; 10] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    CONTEXT_HEADER,
-];
 
 pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Response<ProxyBody> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let context = match shared.config.proxy.context_header {
-        ContextHeader::Trust => GatewayContext::from_headers(&parts.headers),
-        ContextHeader::Ignore => None,
+    let admitted = match admission::admit(&shared, &parts) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal.respond(&shared),
     };
-    let Some((origin, region)) = pick_upstream(&shared, context.as_ref()) else {
-        let asked = context
+    let Some((origin, region)) = pick_upstream(&shared, admitted.context.as_ref()) else {
+        let asked = admitted
+            .context
             .as_ref()
-            .and_then(|c| c.upstream.clone())
+            .and_then(|c| c.upstream.as_deref())
             .unwrap_or_default();
         tracing::error!(upstream = %asked, "refused: upstream not in the proxy's allow-list");
         return error_response(
             StatusCode::BAD_GATEWAY,
             "upstream_not_allowed",
-            &format!("upstream {asked:?} is not in the tokentally proxy's [proxy] upstreams"),
+            "the upstream named in x-tokentally-context is not in the tokentally proxy's [proxy] upstreams",
         );
     };
-    let limit = shared.config.proxy.max_request_bytes;
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                &format!("request body over the proxy's max_request_bytes ({limit})"),
-            );
-        }
-        Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, "request_unreadable", &e.to_string());
-        }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+    let limits = &shared.config.limits;
+    let body = match request_body::read(body, declared, limits, &shared.body_budget).await {
+        Ok(body) => body,
+        Err(refusal) => return body_refused(&shared, refusal),
     };
+    let call = Call {
+        info: call_info(&parts, &admitted, &body, &origin, region, started),
+        reserved: Reserved {
+            slot: admitted.slot,
+            body: body.share,
+            capture: shared.capture_budget.share(),
+        },
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let sent = shared
+        .client
+        .request(parts.method, format!("{origin}{path}"))
+        .headers(forwarded_headers(&parts.headers))
+        .body(body.bytes)
+        .send();
+    match tokio::time::timeout(limits.upstream_idle_timeout(), sent).await {
+        Ok(Ok(upstream)) => relay(&shared, call, upstream),
+        Ok(Err(e)) => unreachable(&shared, call, &origin, parts.uri.path(), e),
+        Err(_) => {
+            Stats::add(&shared.delivery.stats.upstream_timeouts);
+            tracing::warn!(%origin, path = parts.uri.path(), "upstream sent no answer within upstream_idle_timeout_secs");
+            let message =
+                "the upstream sent no answer within the tokentally proxy's upstream_idle_timeout_secs";
+            proxy_failure(
+                &shared,
+                call,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                message,
+            )
+        }
+    }
+}
 
+/// A call admitted and read, on its way upstream, with what it holds of the limits.
+struct Call {
+    info: CallInfo,
+    reserved: Reserved,
+}
+
+fn call_info(
+    parts: &Parts,
+    admitted: &Admitted,
+    body: &HeldBody,
+    origin: &str,
+    region: Option<String>,
+    started: Instant,
+) -> CallInfo {
+    let context = admitted.context.as_ref();
     let (deployment, api_version, operation) = route_parts(parts.uri.path(), parts.uri.query());
-    let context_region = context.as_ref().and_then(|c| c.region.clone());
-    let info = CallInfo {
+    CallInfo {
+        // With no trusted context, the id and time are the proxy's own, so no
+        // caller can merge calls into one event id or move one out of its month.
         request_id: context
-            .as_ref()
             .and_then(|c| c.request_id.clone())
             .filter(|id| !id.trim().is_empty())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         request_time: context
-            .as_ref()
             .and_then(|c| c.request_time.clone())
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        caller: caller::caller(&parts.headers, context.as_ref(), shared.api_key_salt.as_deref()),
+        caller: admitted.caller.clone(),
         deployment,
         api_version,
         operation,
-        request: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        region: region.or(context_region),
-        backend: origin.clone(),
+        request: CallInfo::json_body(body.bytes.clone()),
+        region: region.or_else(|| context.and_then(|c| c.region.clone())),
+        backend: origin.to_owned(),
         started,
+        caller_from_credentials: context.is_none(),
+    }
+}
+/// Streams upstream's answer back through the tee, which records it at the end.
+fn relay(shared: &Arc<Shared>, call: Call, upstream: reqwest::Response) -> Response<ProxyBody> {
+    let status = upstream.status();
+    let sse = upstream
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    let mut response = Response::builder().status(status);
+    if let Some(headers) = response.headers_mut() {
+        *headers = response_headers(upstream.headers());
+    }
+    let expected_len = upstream.content_length();
+    // Room for a body of known length up front, if the capture budget has it.
+    let mut call = call;
+    let initial = initial_capacity(expected_len);
+    let body = match call.reserved.capture.cover(initial) {
+        Ok(()) => Vec::with_capacity(initial),
+        Err(_) => Vec::new(),
     };
+    let capture = capture(shared, call, status.as_u16(), sse, body, expected_len);
+    let idle = shared.config.limits.upstream_idle_timeout();
+    let chunks = IdleLimit::new(
+        Box::pin(upstream.bytes_stream()),
+        idle,
+        Arc::clone(&shared.delivery),
+    );
+    let tee = Tee::new(chunks, capture);
+    let body = StreamBody::new(tee.map_ok(Frame::data));
+    response
+        .body(body.boxed_unsync())
+        .unwrap_or_else(|e| error_response(StatusCode::BAD_GATEWAY, "bad_upstream_response", &e.to_string()))
+}
 
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let upstream = shared
-        .client
-        .request(parts.method, format!("{origin}{path}"))
-        .headers(forwarded_headers(&parts.headers))
-        .body(body)
-        .send()
-        .await;
-    let capture = |status: u16, sse: bool, body: Vec<u8>, expected_len: Option<u64>| Capture {
-        info,
+/// 502: upstream could not be reached. The caller learns what kind of failure it
+/// was; the log has the rest (origin and path, never the query).
+fn unreachable(
+    shared: &Arc<Shared>,
+    call: Call,
+    origin: &str,
+    path: &str,
+    e: reqwest::Error,
+) -> Response<ProxyBody> {
+    Stats::add(&shared.delivery.stats.upstream_errors);
+    let e = e.without_url();
+    tracing::warn!(%origin, path, error = %error_chain(&e), "upstream unreachable");
+    let kind = if e.is_connect() {
+        "could not connect to the upstream"
+    } else if e.is_timeout() {
+        "the connection to the upstream timed out"
+    } else {
+        "the request to the upstream failed"
+    };
+    let message = format!("the tokentally proxy could not reach the upstream: {kind}");
+    proxy_failure(
+        shared,
+        call,
+        StatusCode::BAD_GATEWAY,
+        "upstream_unreachable",
+        &message,
+    )
+}
+
+/// An answer of the proxy's own for a call it forwarded: the caller gets it, and
+/// the call is recorded with it.
+fn proxy_failure(
+    shared: &Arc<Shared>,
+    call: Call,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response<ProxyBody> {
+    let body = error_body(code, message).to_string().into_bytes();
+    capture(shared, call, status.as_u16(), false, body, None).finish(Ending::Complete);
+    error_response(status, code, message)
+}
+
+fn capture(
+    shared: &Arc<Shared>,
+    call: Call,
+    status: u16,
+    sse: bool,
+    body: Vec<u8>,
+    expected_len: Option<u64>,
+) -> Capture {
+    Capture {
+        info: call.info,
         status,
         sse,
         body,
-        limit: shared.config.proxy.max_capture_bytes,
+        limit: shared.config.limits.max_capture_bytes,
         truncated: false,
         expected_len,
         received: 0,
         delivery: Arc::clone(&shared.delivery),
-    };
-    match upstream {
-        Err(e) => {
-            shared
-                .delivery
-                .stats
-                .upstream_errors
-                .fetch_add(1, Ordering::Relaxed);
-            let message = format!(
-                "the tokentally proxy could not reach {origin}: {}",
-                error_chain(&e)
-            );
-            tracing::warn!(%message, "upstream unreachable");
-            let response = error_response(StatusCode::BAD_GATEWAY, "upstream_unreachable", &message);
-            let body = error_body("upstream_unreachable", &message)
-                .to_string()
-                .into_bytes();
-            capture(StatusCode::BAD_GATEWAY.as_u16(), false, body, None).finish(Ending::Complete);
-            response
+        reserved: call.reserved,
+    }
+}
+
+/// A body the proxy would not take: answered, counted, not forwarded, not recorded.
+fn body_refused(shared: &Shared, refusal: BodyRefusal) -> Response<ProxyBody> {
+    let limits = &shared.config.limits;
+    match refusal {
+        BodyRefusal::TooLarge => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            &format!(
+                "request body over the proxy's max_request_bytes ({})",
+                limits.max_request_bytes
+            ),
+        ),
+        BodyRefusal::Busy => admission::busy(shared, "max_buffered_request_bytes of request bodies are held"),
+        BodyRefusal::TimedOut => {
+            Stats::add(&shared.delivery.stats.request_timeouts);
+            error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_body_timeout",
+                &format!(
+                    "the request body did not arrive within the proxy's request_body_timeout_secs ({})",
+                    limits.request_body_timeout_secs
+                ),
+            )
         }
-        Ok(upstream) => {
-            let status = upstream.status();
-            let sse = upstream
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| {
-                    v.trim_start()
-                        .to_ascii_lowercase()
-                        .starts_with("text/event-stream")
-                });
-            let mut response = Response::builder().status(status);
-            if let Some(headers) = response.headers_mut() {
-                *headers = response_headers(upstream.headers());
-            }
-            let expected_len = upstream.content_length();
-            let body = Vec::with_capacity(initial_capacity(expected_len));
-            let capture = capture(status.as_u16(), sse, body, expected_len);
-            let tee = Tee::new(Box::pin(upstream.bytes_stream()), capture);
-            let body = StreamBody::new(tee.map_ok(Frame::data));
-            response.body(body.boxed_unsync()).unwrap_or_else(|e| {
-                error_response(StatusCode::BAD_GATEWAY, "bad_upstream_response", &e.to_string())
-            })
+        BodyRefusal::Unreadable(reason) => {
+            error_response(StatusCode::BAD_REQUEST, "request_unreadable", &reason)
         }
     }
 }
@@ -188,66 +302,6 @@ fn pick_upstream(shared: &Shared, context: Option<&GatewayContext>) -> Option<(S
     }
 }
 
-/// The caller's headers minus hop-by-hop ones, the context header, and
-/// `Accept-Encoding`: the record needs the response as text, so upstream is asked
-/// for it uncompressed (SSE is rarely compressed anyway).
-fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut out = strip_hop_by_hop(headers);
-    out.remove(header::ACCEPT_ENCODING);
-    out.remove(header::CONTENT_LENGTH);
-    out
-}
-
-fn response_headers(headers: &HeaderMap) -> HeaderMap {
-    strip_hop_by_hop(headers)
-}
-
-fn strip_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
-    // Headers named by `Connection` are hop-by-hop too.
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let lower = name.as_str();
-        if NOT_FORWARDED.contains(&lower) || named.iter().any(|n| n == lower) {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
-    }
-    out
-}
-
-fn error_body(code: &str, message: &str) -> Value {
-    json!({"error": {"code": code, "message": message}})
-}
-
-/// An error in AOAI's own shape, so clients report it like any AOAI error.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
-    json_response(status, &error_body(code, message))
-}
-
-pub fn json_response(status: StatusCode, body: &Value) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body.to_string()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.headers_mut().insert(
-        HeaderName::from_static("x-tokentally-proxy"),
-        HeaderValue::from_static("1"),
-    );
-    response
-}
-
 /// reqwest's top-level message is vague ("error sending request"); the cause says why.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -258,29 +312,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_and_owned_headers_are_not_forwarded() {
-        let mut h = HeaderMap::new();
-        for (name, value) in [
-            ("connection", "keep-alive, x-secret-hop"),
-            ("x-secret-hop", "1"),
-            ("authorization", "Bearer t"),
-            ("api-key", "k"),
-            ("accept-encoding", "gzip"),
-            ("host", "proxy"),
-            (CONTEXT_HEADER, "e30="),
-            ("content-type", "application/json"),
-        ] {
-            h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
-        }
-        let out = forwarded_headers(&h);
-        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["authorization", "api-key", "content-type"]);
-    }
 }

@@ -1,9 +1,16 @@
 //! The gateway record (docs/formats.md, `schema: 1`) of one proxied call: the
 //! request side is fixed when the call arrives, the response side when its body
 //! ends (or breaks off).
+//!
+//! The request body goes into the record as the caller sent it, checked to be
+//! JSON but never parsed into a tree: a body of many small values would take many
+//! times its size as one. A call upstream refused (401/403) is recorded without
+//! either body, and, when the proxy read the caller from the credentials
+//! upstream just refused, without that caller either.
 
+use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::time::Instant;
 
 /// What is known about a call before upstream answers.
@@ -15,11 +22,29 @@ pub struct CallInfo {
     pub deployment: Option<String>,
     pub api_version: Option<String>,
     pub operation: String,
-    /// The request body, as JSON when it is JSON.
-    pub request: Value,
+    /// The request body, when it is JSON (else the record's `request` is null).
+    pub request: Option<Bytes>,
     pub region: Option<String>,
     pub backend: String,
     pub started: Instant,
+    /// The caller was read from the call's credentials (no trusted context), so it
+    /// is only as good as upstream's acceptance of them.
+    pub caller_from_credentials: bool,
+}
+
+impl CallInfo {
+    /// The request body, if it is JSON: validated without building a tree.
+    pub fn json_body(body: Bytes) -> Option<Bytes> {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+            .ok()
+            .map(|_| body)
+    }
+}
+
+/// Upstream refused the call's credentials: nothing was used, and what the
+/// credentials say about the caller is unproven.
+pub fn refused(status: u16) -> bool {
+    matches!(status, 401 | 403)
 }
 
 /// How the response ended.
@@ -31,9 +56,10 @@ pub enum Ending {
     Partial,
 }
 
+/// The record after `"schema":1,"request":<body>,`, which [`CallInfo::to_record`]
+/// writes itself so the body is copied as it came.
 #[derive(Serialize)]
 struct Record<'a> {
-    schema: u32,
     request_id: &'a str,
     request_time: &'a str,
     caller: &'a Map<String, Value>,
@@ -42,12 +68,13 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     api_version: Option<&'a str>,
     operation: &'a str,
-    request: &'a Value,
     response: ResponsePart<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
     backend: &'a str,
     latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropped: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -64,8 +91,24 @@ impl CallInfo {
     /// the response bytes, kept as the SSE text when `sse`, else as JSON (or a
     /// string when it is not JSON).
     pub fn to_record(&self, status: u16, sse: bool, body: &[u8], ending: Ending) -> Vec<u8> {
-        let capacity = body.len() + body.len() / 4 + 1024;
-        let (body, sse) = if sse {
+        let refused = refused(status);
+        let (body, request) = if refused {
+            (&[][..], None)
+        } else {
+            (body, self.request.as_ref())
+        };
+        let request_len = request.map_or(0, Bytes::len);
+        let capacity = body.len() + body.len() / 4 + request_len + 1024;
+        let empty = Map::new();
+        let caller = if refused && self.caller_from_credentials {
+            &empty
+        } else {
+            &self.caller
+        };
+        let dropped = refused.then(|| {
+            json!({"reason": format!("upstream refused the call ({status})"), "fields": ["request", "response.body"]})
+        });
+        let (body, sse) = if sse && !refused {
             (Value::Null, Some(text(body)))
         } else if body.is_empty() {
             (Value::Null, None)
@@ -75,14 +118,12 @@ impl CallInfo {
             (value, None)
         };
         let record = Record {
-            schema: 1,
             request_id: &self.request_id,
             request_time: &self.request_time,
-            caller: &self.caller,
+            caller,
             deployment: self.deployment.as_deref(),
             api_version: self.api_version.as_deref(),
             operation: &self.operation,
-            request: &self.request,
             response: ResponsePart {
                 status,
                 body,
@@ -92,13 +133,22 @@ impl CallInfo {
             region: self.region.as_deref(),
             backend: &self.backend,
             latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            dropped,
         };
         // Room for the escaped SSE text (a quote every few bytes) and the rest, so
         // the record is not copied again and again as it grows.
         let mut out = Vec::with_capacity(capacity);
-        // Serializing maps, strings and numbers into a Vec cannot fail.
+        out.extend_from_slice(b"{\"schema\":1,\"request\":");
+        out.extend_from_slice(request.map_or(&b"null"[..], |r| r.as_ref()));
+        out.push(b',');
+        let rest = out.len();
+        // Serializing maps, strings and numbers into a Vec cannot fail; the rest
+        // is an object whose opening brace the prefix above already wrote.
         match serde_json::to_writer(&mut out, &record) {
-            Ok(()) => out,
+            Ok(()) => {
+                out.remove(rest);
+                out
+            }
             Err(_) => Vec::new(),
         }
     }
@@ -179,24 +229,14 @@ mod tests {
 
     #[test]
     fn record_holds_sse_text_or_json_body() {
-        let info = CallInfo {
-            request_id: "r".into(),
-            request_time: "2026-11-23T10:00:00.000Z".into(),
-            caller: Map::new(),
-            deployment: Some("gpt-4o".into()),
-            api_version: None,
-            operation: "/openai/deployments/gpt-4o/chat/completions".into(),
-            request: json!({"stream": true}),
-            region: Some("swedencentral".into()),
-            backend: "https://a".into(),
-            started: Instant::now(),
-        };
+        let info = info(Some(r#"{"stream": true}"#));
         let sse: Value =
             serde_json::from_slice(&info.to_record(200, true, b"data: [DONE]\n\n", Ending::Partial))
                 .expect("json");
         assert_eq!(sse["response"]["sse"], json!("data: [DONE]\n\n"));
         assert_eq!(sse["response"]["complete"], json!(false));
         assert_eq!(sse["schema"], json!(1));
+        assert_eq!(sse["request"], json!({"stream": true}));
         let body: Value =
             serde_json::from_slice(&info.to_record(500, false, b"{\"error\":{}}", Ending::Complete))
                 .expect("json");
@@ -206,5 +246,52 @@ mod tests {
             serde_json::from_slice(&info.to_record(502, false, b"bad gateway", Ending::Complete))
                 .expect("json");
         assert_eq!(text["response"]["body"], json!("bad gateway"));
+    }
+
+    fn info(request: Option<&'static str>) -> CallInfo {
+        CallInfo {
+            request_id: "r".into(),
+            request_time: "2026-11-23T10:00:00.000Z".into(),
+            caller: json!({"claims": {"appid": "forged"}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            deployment: Some("gpt-4o".into()),
+            api_version: None,
+            operation: "/openai/deployments/gpt-4o/chat/completions".into(),
+            request: request.and_then(|r| CallInfo::json_body(Bytes::from_static(r.as_bytes()))),
+            region: Some("swedencentral".into()),
+            backend: "https://a".into(),
+            started: Instant::now(),
+            caller_from_credentials: true,
+        }
+    }
+
+    #[test]
+    fn non_json_request_bodies_are_recorded_as_null() {
+        assert!(info(Some("not json")).request.is_none());
+        let record: Value =
+            serde_json::from_slice(&info(Some("[1,")).to_record(200, false, b"{}", Ending::Complete))
+                .expect("json");
+        assert_eq!(record["request"], Value::Null);
+    }
+
+    #[test]
+    fn refused_calls_are_recorded_without_bodies_or_unproven_callers() {
+        let info = info(Some(
+            r#"{"messages": [{"role": "user", "content": "secret prompt"}]}"#,
+        ));
+        let raw = info.to_record(401, false, b"{\"error\":{\"code\":\"401\"}}", Ending::Complete);
+        let record: Value = serde_json::from_slice(&raw).expect("json");
+        assert_eq!(record["request"], Value::Null);
+        assert_eq!(record["response"]["body"], Value::Null);
+        assert_eq!(record["response"]["status"], json!(401));
+        assert_eq!(
+            record["caller"],
+            json!({}),
+            "claims of a refused token are unproven"
+        );
+        assert_eq!(record["dropped"]["fields"], json!(["request", "response.body"]));
+        assert!(!String::from_utf8_lossy(&raw).contains("secret prompt"));
     }
 }

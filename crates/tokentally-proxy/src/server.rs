@@ -1,17 +1,21 @@
-//! Accepting connections (HTTP/1.1 and HTTP/2, over TLS or not), the health
-//! endpoints, and the shutdown order that keeps every record: stop accepting,
-//! let in-flight streams finish (cut them after the timeout, which still records
-//! them as partial), then settle every record with the broker or the spool.
+//! Serving: the accept loop (`accept.rs`) hands each connection to `conn.rs`;
+//! the health endpoints; and the shutdown order that keeps every record: stop
+//! accepting, let in-flight streams finish (cut them after the timeout, which
+//! still records them as partial), then settle every record with the broker or
+//! the spool.
 
-use crate::config::ProxyConfig;
-use crate::delivery::{Delivery, StatsSnapshot};
+use crate::accept::Acceptor;
+use crate::budget::Budget;
+use crate::config::{ContextHeader, ProxyConfig};
+use crate::context::Verifier;
+use crate::delivery::Delivery;
 use crate::error::{IoContext as _, Result};
-use crate::forward::{self, ProxyBody, Shared, json_response};
+use crate::forward::{self, ProxyBody, Shared};
+use crate::reply::json_response;
+use crate::stats::StatsSnapshot;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::json;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,6 +25,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+
+/// HTTP/2 stream window towards upstream (see [`crate::limits::MemoryBound`]).
+pub const UPSTREAM_WINDOW: u32 = 256 << 10;
+
+/// Every call's stream window, so one slow caller never stalls the others on a
+/// shared upstream connection (capped at HTTP/2's largest window).
+fn upstream_connection_window(max_calls: usize) -> u32 {
+    let calls = u32::try_from(max_calls).unwrap_or(u32::MAX);
+    calls.saturating_mul(UPSTREAM_WINDOW).min((1 << 31) - 1)
+}
 
 /// How long the producer gets at shutdown to deliver what is queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,10 +87,24 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy> {
             None
         }
     };
+    let verifier = match (&config.proxy.context_header, &config.proxy.context_secret) {
+        (ContextHeader::Trust, Some(secret)) => Some(Verifier::new(
+            &secret.read("proxy.context_secret")?,
+            config.proxy.context_max_skew_secs,
+        )),
+        _ => None,
+    };
     let tls = config.proxy.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(config.proxy.connect_timeout_secs))
         .tcp_nodelay(true)
+        // What upstream may send ahead of a caller that reads slowly: a stream
+        // window per call, and a connection window that never stalls the others.
+        .http2_initial_stream_window_size(UPSTREAM_WINDOW)
+        .http2_initial_connection_window_size(upstream_connection_window(config.limits.max_calls))
+        // A redirect goes back to the caller: following it would send the
+        // caller's credentials to wherever upstream points.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| crate::Error::Config(format!("building the HTTP client: {e}")))?;
     let delivery = Delivery::new(&config, tokio::runtime::Handle::current())?;
@@ -93,11 +121,15 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy> {
         .map(|u| Ok((crate::config::origin(&u.url)?, u.region.clone())))
         .collect::<Result<Vec<_>>>()?;
     let shared = Arc::new(Shared {
+        calls: crate::admission::call_slots(config.limits.max_calls),
+        body_budget: Budget::new(config.limits.max_buffered_request_bytes),
+        capture_budget: Budget::new(config.limits.max_buffered_capture_bytes),
         config,
         upstreams,
         client,
         delivery: Arc::clone(&delivery),
         api_key_salt,
+        verifier,
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(serve(listener, tls, shared, stopped));
@@ -125,17 +157,11 @@ async fn serve(
     };
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = JoinSet::new();
+    let mut acceptor = Acceptor::new(listener, shared.config.limits.max_connections);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
+            accepted = acceptor.next(&shared.delivery.stats) => {
+                let _ = accepted.stream.set_nodelay(true);
                 let service = {
                     let shared = Arc::clone(&shared);
                     let ready = Arc::clone(&ready);
@@ -143,20 +169,15 @@ async fn serve(
                 };
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
+                let shared = Arc::clone(&shared);
                 connections.spawn(async move {
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let served = match tls {
-                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                        Some(acceptor) => match acceptor.accept(stream).await {
-                            Ok(stream) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "TLS handshake failed");
-                                return;
-                            }
-                        },
-                    };
-                    if let Err(e) = served {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    let stats = &shared.delivery.stats;
+                    stats.connection_opened();
+                    let served = crate::conn::serve(accepted.stream, tls, service, &shared.config.limits, watcher, stats).await;
+                    stats.connection_closed();
+                    drop(accepted.permit);
+                    if let Err(ended) = served {
+                        tracing::debug!(%ended, "connection ended early");
                     }
                 });
             }
@@ -164,7 +185,7 @@ async fn serve(
             _ = stop.changed() => break,
         }
     }
-    drop(listener);
+    drop(acceptor);
     ready.store(false, Ordering::Relaxed);
     let timeout = shared.config.shutdown_timeout();
     tracing::info!(

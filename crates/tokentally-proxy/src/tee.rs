@@ -4,8 +4,10 @@
 //! away, so no call goes unrecorded. The capture holds at most what the record
 //! will hold, and nothing past `max_capture_bytes`.
 
-use crate::delivery::Delivery;
-use crate::record::{CallInfo, Ending};
+use crate::budget::Share;
+use crate::delivery::{Delivery, RecordClass};
+use crate::record::{self, CallInfo, Ending};
+use crate::stats::Stats;
 use crate::turn::Turn;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -13,6 +15,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// What a call holds of the proxy's limits, given back once its record is handed
+/// over: its slot among `max_calls`, its body's share of
+/// `max_buffered_request_bytes`, its capture's of `max_buffered_capture_bytes`.
+#[derive(Debug)]
+pub struct Reserved {
+    #[allow(dead_code, reason = "held for its drop, which frees the slot")]
+    pub slot: OwnedSemaphorePermit,
+    #[allow(dead_code, reason = "held for its drop, which gives the budget back")]
+    pub body: Share,
+    pub capture: Share,
+}
 
 /// A finished call's facts, sent once.
 #[derive(Debug)]
@@ -29,6 +44,7 @@ pub struct Capture {
     pub expected_len: Option<u64>,
     pub received: u64,
     pub delivery: Arc<Delivery>,
+    pub reserved: Reserved,
 }
 
 impl Capture {
@@ -46,6 +62,22 @@ impl Capture {
             );
             return;
         }
+        // The buffer grows by doubling, as a Vec would, but only as far as the
+        // capture's share of the budget covers it.
+        let need = self.body.len() + chunk.len();
+        if need > self.body.capacity() {
+            let target = need.max(self.body.capacity() * 2).min(self.limit);
+            if self.reserved.capture.cover(target).is_err() {
+                self.truncated = true;
+                Stats::add(&self.delivery.stats.captures_cut_short);
+                tracing::warn!(
+                    request_id = %self.info.request_id,
+                    "max_buffered_capture_bytes of responses held: this one recorded up to here and marked incomplete"
+                );
+                return;
+            }
+            self.body.reserve_exact(target - self.body.len());
+        }
         self.body.extend_from_slice(chunk);
     }
 
@@ -57,7 +89,12 @@ impl Capture {
             tracing::debug!(request_id = %self.info.request_id, "call recorded as partial");
         }
         self.delivery.stats.calls.fetch_add(1, Ordering::Relaxed);
-        self.delivery.submit(self.info.request_id, record);
+        let class = if record::refused(self.status) {
+            RecordClass::Refused
+        } else {
+            RecordClass::Usage
+        };
+        self.delivery.submit(&self.info.request_id, record, class);
     }
 }
 
@@ -102,7 +139,7 @@ impl<S> Tee<S> {
 }
 
 /// Most bytes of arrived chunks joined into one write to the caller.
-const COALESCE_BYTES: usize = 64 * 1024;
+pub const COALESCE_BYTES: usize = 64 * 1024;
 
 /// Most turns held chunks wait while more keep arriving: a steady stream on a
 /// busy proxy (where every turn brings something) is still passed on every few

@@ -2,6 +2,7 @@
 //! no buffering, records equal to what the caller saw, failures on every side
 //! recorded, the spool, shutdown, and the records through ingest and report.
 
+mod adversarial;
 mod calls;
 mod outage;
 mod pipeline;
@@ -66,8 +67,39 @@ pub fn config_text(dir: &Path, upstream: &str, brokers: &str, topic: &str, extra
     )
 }
 
+/// The secret the tests' APIM signs contexts with.
+pub const CONTEXT_SECRET: &str = "e2e-context-secret";
+
+/// `[proxy]` lines that make the proxy believe contexts signed with [`CONTEXT_SECRET`].
+pub const TRUST: &str = "context_header = \"trust\"\ncontext_secret = { file = \"context-secret.txt\" }";
+
+/// What APIM's route-streaming policy adds to a call: `context` as
+/// `x-tokentally-context`, signed for a POST to `path` at `time` (unix seconds).
+pub fn apim_headers(context: &Value, path: &str, time: i64) -> [(&'static str, String); 2] {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(context.to_string());
+    let signature = tokentally_proxy::signature_header(CONTEXT_SECRET, time, "POST", path, &encoded);
+    [
+        (tokentally_proxy::CONTEXT_HEADER, encoded),
+        (tokentally_proxy::SIGNATURE_HEADER, signature),
+    ]
+}
+
+/// The proxy's clock, as the signatures use it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// The path of a chat/completions call to `deployment`.
+pub fn chat_path(deployment: &str) -> String {
+    format!("/openai/deployments/{deployment}/chat/completions")
+}
+
 pub async fn start_proxy(dir: &Path, text: &str) -> RunningProxy {
     std::fs::write(dir.join("salt.txt"), "e2e-salt\n").expect("write salt");
+    std::fs::write(dir.join("context-secret.txt"), CONTEXT_SECRET).expect("write context secret");
     let path = dir.join("proxy.toml");
     std::fs::write(&path, text).expect("write proxy config");
     let config = ProxyConfig::from_file(&path).expect("proxy config");
@@ -90,11 +122,17 @@ impl Fixture {
 
     /// `spool` is appended to the `[spool]` section.
     pub async fn with(name: &str, brokers: &str, spool: &str) -> Self {
+        Self::configured(name, brokers, "", spool).await
+    }
+
+    /// `proxy` is added to the `[proxy]` section; `rest` (other sections, or lines
+    /// of `[spool]`) is appended.
+    pub async fn configured(name: &str, brokers: &str, proxy: &str, rest: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let upstream = upstream::start().await;
         let topic = topic(name).await;
-        let mut text = config_text(dir.path(), &upstream.url(), brokers, &topic, "");
-        text.push_str(spool);
+        let mut text = config_text(dir.path(), &upstream.url(), brokers, &topic, proxy);
+        text.push_str(rest);
         let proxy = start_proxy(dir.path(), &text).await;
         Self {
             dir,

@@ -1,21 +1,28 @@
 //! The whole path with the real binaries: `tokentally proxy` records calls made
-//! the way APIM routes them (x-tokentally-context), SIGTERM stops it cleanly, and
-//! `tokentally run` ingests the topic and charges each app what it used.
+//! the way APIM routes them (x-tokentally-context, signed), SIGTERM stops it
+//! cleanly, and `tokentally run` ingests the topic and charges each app what it used.
 
-use super::{bearer, chat_body, client, config_text, topic, upstream};
+use super::{
+    CONTEXT_SECRET, TRUST, apim_headers, bearer, chat_body, chat_path, client, config_text, now, topic,
+    upstream,
+};
 use crate::broker;
-use base64::Engine as _;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
 /// What APIM's route-streaming policy sends: request id and time, the caller as
-/// APIM knows it, and which AOAI endpoint the call was meant for.
-fn context(request_id: &str, time: &str, upstream: &str, caller: serde_json::Value) -> String {
+/// APIM knows it, and which AOAI endpoint the call was meant for; signed.
+fn context(
+    request_id: &str,
+    time: &str,
+    upstream: &str,
+    caller: serde_json::Value,
+) -> [(&'static str, String); 2] {
     let context = json!({"request_id": request_id, "request_time": time, "caller": caller,
                          "region": "swedencentral", "upstream": upstream});
-    base64::engine::general_purpose::STANDARD.encode(context.to_string())
+    apim_headers(&context, &chat_path("gpt-4o"), now())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,10 +32,11 @@ async fn proxy_records_go_through_ingest_and_report() {
     upstream.open_gate();
     let topic = topic("proxy-pipeline").await;
     std::fs::write(dir.path().join("salt.txt"), "e2e-salt").expect("salt");
+    std::fs::write(dir.path().join("context-secret.txt"), CONTEXT_SECRET).expect("secret");
     let config = dir.path().join("proxy.toml");
     std::fs::write(
         &config,
-        config_text(dir.path(), &upstream.url(), &broker::address(), &topic, ""),
+        config_text(dir.path(), &upstream.url(), &broker::address(), &topic, TRUST),
     )
     .expect("config");
 
@@ -52,36 +60,26 @@ async fn proxy_records_go_through_ingest_and_report() {
     let url = |deployment: &str| {
         format!("http://{addr}/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21")
     };
+    // APIM names the app from the token it validated (validate-jwt's claims).
     let calls = [
         // Streamed without usage: estimated from the SSE the proxy recorded.
-        (
-            "r-1",
-            "2026-10-20T10:00:00Z",
-            Some(bearer("proxy-app-a")),
-            None,
-            true,
-        ),
+        ("r-1", "2026-10-20T10:00:00Z", Some("proxy-app-a"), None, true),
         // Not streamed: AOAI's reported usage (21 + 7).
-        (
-            "r-2",
-            "2026-10-21T10:00:00Z",
-            Some(bearer("proxy-app-b")),
-            None,
-            false,
-        ),
+        ("r-2", "2026-10-21T10:00:00Z", Some("proxy-app-b"), None, false),
         // A key-based caller without a subscription: charged to its fingerprint.
         ("r-3", "2026-10-22T10:00:00Z", None, Some("key-of-team-c"), false),
     ];
-    for (id, time, token, key, stream) in &calls {
-        let mut request = http
-            .post(url("gpt-4o"))
-            .header(
-                "x-tokentally-context",
-                context(id, time, &upstream.url(), json!({"ip": "10.0.0.9"})),
-            )
-            .json(&chat_body(*stream));
-        if let Some(token) = token {
-            request = request.header("authorization", token);
+    for (id, time, app, key, stream) in &calls {
+        let mut request = http.post(url("gpt-4o")).json(&chat_body(*stream));
+        let caller = match app {
+            Some(app) => json!({"ip": "10.0.0.9", "claims": {"appid": app}}),
+            None => json!({"ip": "10.0.0.9"}),
+        };
+        for (name, value) in context(id, time, &upstream.url(), caller) {
+            request = request.header(name, value);
+        }
+        if let Some(app) = app {
+            request = request.header("authorization", bearer(app));
         }
         if let Some(key) = key {
             request = request.header("api-key", *key);
@@ -91,23 +89,27 @@ async fn proxy_records_go_through_ingest_and_report() {
         response.bytes().await.expect("body");
     }
     // An upstream outside the allow-list is refused, whatever the header says.
-    let refused = http
-        .post(url("gpt-4o"))
-        .header(
-            "x-tokentally-context",
-            context(
-                "r-4",
-                "2026-10-23T10:00:00Z",
-                "https://elsewhere.example",
-                json!({}),
-            ),
-        )
+    let mut refused = http.post(url("gpt-4o"));
+    for (name, value) in context(
+        "r-4",
+        "2026-10-23T10:00:00Z",
+        "https://elsewhere.example",
+        json!({}),
+    ) {
+        refused = refused.header(name, value);
+    }
+    let refused = refused
         .header("authorization", bearer("proxy-app-a"))
         .json(&chat_body(false))
         .send()
         .await
         .expect("call");
     assert_eq!(refused.status(), 502);
+    let body = refused.text().await.expect("body");
+    assert!(
+        !body.contains("elsewhere.example"),
+        "the 502 names no upstream: {body}"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

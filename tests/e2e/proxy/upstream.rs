@@ -6,7 +6,9 @@
 //! Deployments choose the behaviour: `gpt-4o` answers normally, `throttled`
 //! answers 429, `endless` streams an event every 20 ms until the caller leaves,
 //! `huge` answers a non-streamed body of about 1.5 MB that compresses well,
-//! `incompressible` one of about 600 kB that does not.
+//! `incompressible` one of about 600 kB that does not, `refused` answers 401,
+//! `redirect` answers 307 to `/redirected` here (counted in `redirects_followed`),
+//! `stall` streams its first event and then nothing, `silent` never answers.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, StreamBody, combinators::BoxBody};
@@ -17,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -28,6 +31,19 @@ pub struct Upstream {
     pub addr: SocketAddr,
     /// Each streamed answer takes one permit after its first event.
     pub gate: Arc<Semaphore>,
+    pub counts: Arc<Counts>,
+}
+
+/// What the fake has seen.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Streams waiting at the gate now, and the most at once.
+    pub held: AtomicUsize,
+    pub held_peak: AtomicUsize,
+    /// Requests to `/redirected`: a proxy that followed a redirect.
+    pub redirects_followed: AtomicUsize,
+    /// Every request that reached the fake.
+    pub requests: AtomicUsize,
 }
 
 impl Upstream {
@@ -48,31 +64,42 @@ pub async fn start() -> Upstream {
         .expect("bind upstream");
     let addr = listener.local_addr().expect("upstream address");
     let gate = Arc::new(Semaphore::new(0));
-    let held = Arc::clone(&gate);
+    let counts = Arc::new(Counts::default());
+    let (held, seen) = (Arc::clone(&gate), Arc::clone(&counts));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let gate = Arc::clone(&held);
+            let (gate, counts) = (Arc::clone(&held), Arc::clone(&seen));
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(Arc::clone(&gate), request));
+                let service =
+                    service_fn(move |request| answer(Arc::clone(&gate), Arc::clone(&counts), request));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
         }
     });
-    Upstream { addr, gate }
+    Upstream { addr, gate, counts }
 }
 
 type Body = BoxBody<Bytes, Infallible>;
 
-async fn answer(gate: Arc<Semaphore>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn answer(
+    gate: Arc<Semaphore>,
+    counts: Arc<Counts>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    counts.requests.fetch_add(1, Ordering::SeqCst);
     let path = request.uri().path().to_owned();
+    if path == "/redirected" {
+        counts.redirects_followed.fetch_add(1, Ordering::SeqCst);
+    }
     let authorized =
         request.headers().contains_key("authorization") || request.headers().contains_key("api-key");
-    let leaked_context = request.headers().contains_key("x-tokentally-context");
+    let leaked_context = request.headers().contains_key("x-tokentally-context")
+        || request.headers().contains_key("x-tokentally-signature");
     let body = request
         .into_body()
         .collect()
@@ -101,8 +128,20 @@ async fn answer(gate: Arc<Semaphore>, request: Request<Incoming>) -> Result<Resp
         ),
         "huge" => json_answer(200, huge_body()),
         "incompressible" => json_answer(200, incompressible_body()),
-        "endless" => sse_answer(gate, true),
-        _ if streamed => sse_answer(gate, false),
+        "refused" => json_answer(
+            401,
+            r#"{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}"#
+                .to_owned(),
+        ),
+        "redirect" => Response::builder()
+            .status(307)
+            .header("location", "/redirected")
+            .body(http_body_util::Full::new(Bytes::new()).boxed())
+            .expect("response"),
+        "silent" => std::future::pending::<Response<Body>>().await,
+        "stall" => sse_answer(gate, counts, Pace::Stall),
+        "endless" => sse_answer(gate, counts, Pace::Endless),
+        _ if streamed => sse_answer(gate, counts, Pace::Gated),
         _ => json_answer(200, completion_body()),
     })
 }
@@ -142,7 +181,18 @@ pub fn sse_events() -> Vec<String> {
     events
 }
 
-fn sse_answer(gate: Arc<Semaphore>, endless: bool) -> Response<Body> {
+/// How a streamed answer goes on after its first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Waits at the gate, then the rest.
+    Gated,
+    /// A tick every 20 ms until the caller leaves.
+    Endless,
+    /// Nothing more, the connection kept open.
+    Stall,
+}
+
+fn sse_answer(gate: Arc<Semaphore>, counts: Arc<Counts>, pace: Pace) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         let events = sse_events();
@@ -152,7 +202,11 @@ fn sse_answer(gate: Arc<Semaphore>, endless: bool) -> Response<Body> {
         {
             return;
         }
-        if endless {
+        if pace == Pace::Stall {
+            tx.closed().await;
+            return;
+        }
+        if pace == Pace::Endless {
             loop {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 if tx
@@ -164,7 +218,11 @@ fn sse_answer(gate: Arc<Semaphore>, endless: bool) -> Response<Body> {
                 }
             }
         }
-        let Ok(permit) = gate.acquire().await else { return };
+        let now = counts.held.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.held_peak.fetch_max(now, Ordering::SeqCst);
+        let permit = gate.acquire().await;
+        counts.held.fetch_sub(1, Ordering::SeqCst);
+        let Ok(permit) = permit else { return };
         permit.forget();
         for event in events {
             tokio::time::sleep(Duration::from_millis(5)).await;

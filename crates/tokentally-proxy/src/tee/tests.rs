@@ -29,10 +29,11 @@ fn capture(dir: &std::path::Path) -> Capture {
             deployment: None,
             api_version: None,
             operation: "/".into(),
-            request: serde_json::Value::Null,
+            request: None,
             region: None,
             backend: "http://127.0.0.1:9".into(),
             started: Instant::now(),
+            caller_from_credentials: true,
         },
         status: 200,
         sse: true,
@@ -42,6 +43,13 @@ fn capture(dir: &std::path::Path) -> Capture {
         expected_len: None,
         received: 0,
         delivery,
+        reserved: Reserved {
+            slot: Arc::new(tokio::sync::Semaphore::new(1))
+                .try_acquire_owned()
+                .expect("a free slot"),
+            body: crate::budget::Budget::new(0).share(),
+            capture: crate::budget::Budget::new(1 << 20).share(),
+        },
     }
 }
 
@@ -113,4 +121,19 @@ async fn an_error_comes_after_the_data_before_it() {
     let error = tee.next().await.expect("the break").expect_err("an error");
     assert!(error.to_string().contains("reset"));
     assert!(tee.next().await.is_none());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_spent_capture_budget_cuts_the_record_not_the_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut capture = capture(dir.path());
+    capture.reserved.capture = crate::budget::Budget::new(4 << 10).share();
+    capture.push(&[b'a'; 3000]);
+    assert!(!capture.truncated);
+    capture.push(&[b'b'; 3000]);
+    assert!(capture.truncated, "past the budget the record is cut short");
+    assert_eq!(capture.body.len(), 3000);
+    assert_eq!(capture.received, 6000, "everything still counted as passed on");
+    let stats = capture.delivery.snapshot();
+    assert_eq!(stats.captures_cut_short, 1);
 }
