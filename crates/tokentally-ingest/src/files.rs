@@ -33,7 +33,7 @@ pub struct IngestOptions {
     pub max_event_bytes: usize,
     /// Bytes of split-record parts and LLM-log records one source (a Kafka
     /// partition, a file) holds while waiting for the rest; past it the oldest
-    /// are given up (docs/security-ingest.md).
+    /// are given up (docs/security.md, "Ingest limits").
     pub max_held_bytes: usize,
 }
 
