@@ -7,6 +7,9 @@
 //! area, and `regression` for bugs that once escaped.
 
 mod broker;
+mod cli_config;
+mod cli_errors;
+mod cli_sql;
 mod kafka;
 mod pipeline;
 mod proxy;

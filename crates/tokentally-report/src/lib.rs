@@ -9,6 +9,7 @@ mod charges;
 mod cost_centers;
 mod csv_rows;
 mod dataset;
+mod dedup;
 mod deployments;
 mod detail;
 mod error;
@@ -35,7 +36,7 @@ mod tests;
 pub use chargeback::{COST_SCALE, ChargebackLine, NO_DEPLOYMENT, UNKNOWN_MODEL};
 pub use charges::{Charge, Pricing};
 pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
-pub use dataset::USAGE_TABLE;
+pub use dataset::{USAGE_TABLE, duplicate_event_ids};
 pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
 pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};
@@ -44,11 +45,11 @@ pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
 pub use ptu::IDLE_CAPACITY_APP;
 pub use sql::{
-    CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession, SqlTables,
-    run_sql,
+    CALLS_VIEW, CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession,
+    SqlStatement, SqlTables, run_sql,
 };
 pub use sql_output::{batches_to_csv, batches_to_json, format_batches, format_table, write_query_parquet};
-pub use statements::StatementBuffer;
+pub use statements::{StatementBuffer, ends_statement};
 pub use summary::{AppSummary, Costs, Totals};
 pub use unpriced::UNPRICED_COLUMNS;
 

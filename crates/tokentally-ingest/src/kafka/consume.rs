@@ -100,7 +100,28 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
 /// Bounded wait for the brokers and the topics, so a wrong address, bad
 /// credentials or a missing topic fail with a clear message instead of hanging.
 fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool) -> Result<()> {
+    // The context starts out waiting (`IngestContext::new`), so librdkafka's
+    // first reconnect reports are quiet too.
+    wait_for_topics_logged(consumer, config, stop)?;
+    // On failure the consumer is closed next, quietly: the error says why.
+    consumer.context().set_waiting(false);
+    Ok(())
+}
+
+/// The address operators must check: `bootstrap.servers` as the client uses it.
+fn broker_address(config: &KafkaConfig) -> String {
+    config
+        .client_config()
+        .ok()
+        .and_then(|c| c.config.get("bootstrap.servers").map(str::to_owned))
+        .unwrap_or_else(|| "(no bootstrap.servers)".to_owned())
+}
+
+/// One log line per back-off step, naming the broker address (librdkafka's own
+/// reports go to debug meanwhile, see `IngestContext::set_waiting`).
+fn wait_for_topics_logged(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool) -> Result<()> {
     let deadline = Instant::now() + config.connect_timeout();
+    let brokers = broker_address(config);
     let mut backoff = Duration::from_millis(250);
     loop {
         if consumer.context().uses_oauth() {
@@ -118,15 +139,15 @@ fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool)
                     Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
                     Some(t) => {
                         problem = Some(format!(
-                            "topic `{topic}` is not available ({:?}); create it or fix [kafka] topics",
+                            "topic `{topic}` is not available on {brokers} ({:?}); create it or fix [kafka] topics",
                             t.error()
                         ));
                     }
-                    None => problem = Some(format!("topic `{topic}` is not in the broker's metadata")),
+                    None => problem = Some(format!("topic `{topic}` is not in the metadata of {brokers}")),
                 },
                 Err(e) => {
                     let why = consumer.context().last_error().unwrap_or_else(|| e.to_string());
-                    problem = Some(format!("cannot reach the brokers: {why}"));
+                    problem = Some(format!("cannot reach the brokers at {brokers}: {why}"));
                 }
             }
         }
@@ -136,11 +157,12 @@ fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool)
         let forever = config.mode == Mode::Follow;
         if (!forever && Instant::now() >= deadline) || stop.load(Ordering::Relaxed) {
             return Err(Error::Unavailable(format!(
-                "{problem} (gave up after {}s; [kafka] connect_timeout_secs)",
+                "{problem} (gave up after {}s: check [kafka] brokers (or the Event Hubs namespace), \
+                 or wait longer with [kafka] connect_timeout_secs)",
                 config.connect_timeout_secs
             )));
         }
-        tracing::warn!(%problem, retry_in = ?backoff, "waiting for the brokers");
+        tracing::warn!(%brokers, %problem, retry_in = ?backoff, "waiting for the brokers");
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
