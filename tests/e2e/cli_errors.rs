@@ -65,8 +65,8 @@ fn logs_are_plain_off_a_terminal_quiet_on_request_and_json_for_shippers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = sample(dir.path(), "calls.jsonl", 20, 32);
     let input = input.to_str().expect("utf-8");
-    // -v logs at info: plenty of lines, none with an escape sequence.
-    let out = tokentally(dir.path(), &["-v", "ingest", input], 0);
+    // -vv logs at debug: several lines, none with an escape sequence.
+    let out = tokentally(dir.path(), &["-vv", "ingest", input], 0);
     let err = stderr(&out);
     assert!(err.lines().count() > 1, "{err}");
     assert!(!err.contains('\u{1b}'), "colour codes off a terminal: {err:?}");

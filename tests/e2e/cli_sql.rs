@@ -3,8 +3,10 @@
 //! editing, history and `\d`.
 
 use crate::support::{sample, stderr, stdout, tokentally, tokentally_with_stdin};
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 fn dataset(dir: &Path) {
     let input = sample(dir, "calls.jsonl", 30, 41);
@@ -46,7 +48,8 @@ fn json_is_json_lines() {
     assert!(help.contains("JSON Lines"), "{help}");
 }
 
-/// The prompt needs a terminal: `script` gives it one, typing the input.
+/// The prompt needs a terminal: `script` gives it one. Each line is typed once
+/// the prompt for it is shown (the line editor discards input typed earlier).
 #[test]
 fn the_prompt_lists_tables_and_columns_and_keeps_history() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -62,12 +65,38 @@ fn the_prompt_lists_tables_and_columns_and_keeps_history() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("script (util-linux)");
-    let typed = ".tables\n\\d calls\nSELECT 40 + 2\n  AS answer;\n\\q\n";
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), typed.as_bytes()).expect("type");
-    let out = child.wait_with_output().expect("wait");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("cost_centers") || text.contains("chargeback"), "{text}");
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = {
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                shown
+                    .lock()
+                    .expect("lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let prompts = |text: &str| text.matches("tokentally> ").count() + text.matches("...> ").count();
+    let mut stdin = child.stdin.take().expect("stdin");
+    for (i, line) in [".tables", "\\d calls", "SELECT 40 + 2", "  AS answer;", "\\q"]
+        .iter()
+        .enumerate()
+    {
+        // Wait (bounded by the test runner's timeout) for the prompt of line i.
+        while prompts(&shown.lock().expect("lock")) <= i {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        writeln!(stdin, "{line}").expect("type");
+    }
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    let text = shown.lock().expect("lock").clone();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("chargeback"), "{text}");
     assert!(text.contains("request_time") && text.contains("Timestamp"), "\\d calls: {text}");
     assert!(text.contains("42"), "{text}");
     let history = std::fs::read_to_string(dir.path().join(".tokentally_history")).expect("history file");
