@@ -51,13 +51,20 @@ fn an_error_is_printed_once_and_a_missing_table_lists_the_tables() {
     let out = tokentally(dir.path(), &["sql", "SELECT nope FROM usage"], 2);
     let err = stderr(&out);
     assert_eq!(err.matches("request_time").count(), 1, "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("error: query \"SELECT nope FROM usage\""), "{err}");
 
     let out = tokentally(dir.path(), &["sql", "SELECT * FROM usages"], 2);
     let err = stderr(&out);
     assert!(err.contains("no table named usages"), "{err}");
-    assert!(err.contains("calls") && err.contains("chargeback") && err.contains("usage"), "{err}");
+    assert!(
+        err.contains("calls") && err.contains("chargeback") && err.contains("usage"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,7 +89,11 @@ fn logs_are_plain_off_a_terminal_quiet_on_request_and_json_for_shippers() {
         let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(event["level"].is_string(), "{line}");
     }
-    let out = tokentally(dir.path(), &["--log-format", "json", "report", "--month", "2026-10"], 2);
+    let out = tokentally(
+        dir.path(),
+        &["--log-format", "json", "report", "--month", "2026-10"],
+        2,
+    );
     for line in stderr(&out).lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
@@ -97,7 +108,11 @@ fn an_unreachable_broker_logs_one_line_per_back_off_naming_the_address() {
         "[kafka]\nbrokers = \"127.0.0.1:1\"\ntopics = [\"t\"]\nconnect_timeout_secs = 3\n",
     )
     .expect("write");
-    let out = tokentally(dir.path(), &["ingest", "--config", cfg.to_str().expect("utf-8")], 1);
+    let out = tokentally(
+        dir.path(),
+        &["ingest", "--config", cfg.to_str().expect("utf-8")],
+        1,
+    );
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
     // A few back-off steps in 3 s, not librdkafka's report of every reconnect.
@@ -105,7 +120,10 @@ fn an_unreachable_broker_logs_one_line_per_back_off_naming_the_address() {
     assert!(lines.iter().all(|l| l.contains("127.0.0.1:1")), "{err}");
     let last = lines.last().copied().unwrap_or_default();
     assert!(last.starts_with("error: "), "{err}");
-    assert!(last.contains("[kafka] brokers") && last.contains("connect_timeout_secs"), "{last}");
+    assert!(
+        last.contains("[kafka] brokers") && last.contains("connect_timeout_secs"),
+        "{last}"
+    );
 }
 
 #[test]

@@ -25,7 +25,10 @@ fn a_script_runs_in_order_and_prints_the_last_result_or_all() {
     assert_eq!(stdout(&last), "n\n30\n");
     let all = tokentally_with_stdin(dir.path(), &["sql", "--format", "csv", "--all"], script, 0);
     let text = stdout(&all);
-    assert!(text.contains("word\na;b\n") && text.ends_with("n\n30\n"), "{text}");
+    assert!(
+        text.contains("word\na;b\n") && text.ends_with("n\n30\n"),
+        "{text}"
+    );
 
     // The second statement fails: the error says which one; the first ran.
     let out = tokentally(dir.path(), &["sql", "SELECT 1 AS one; SELECT nope FROM calls"], 2);
@@ -97,7 +100,10 @@ fn the_prompt_lists_tables_and_columns_and_keeps_history() {
     let text = shown.lock().expect("lock").clone();
     assert!(status.success(), "{text}");
     assert!(text.contains("chargeback"), "{text}");
-    assert!(text.contains("request_time") && text.contains("Timestamp"), "\\d calls: {text}");
+    assert!(
+        text.contains("request_time") && text.contains("Timestamp"),
+        "\\d calls: {text}"
+    );
     assert!(text.contains("42"), "{text}");
     let history = std::fs::read_to_string(dir.path().join(".tokentally_history")).expect("history file");
     assert!(history.contains("AS answer;"), "{history}");

@@ -262,9 +262,15 @@ mod tests {
 
     #[test]
     fn a_bad_month_is_named() {
-        let err = PipelineConfig::parse("[input]\nfiles = [\"a\"]\n[report]\nmonth = \"2026-13\"\n", Path::new("."))
-            .expect_err("bad month");
-        assert!(format!("{err:#}").contains("[report] month \"2026-13\""), "{err:#}");
+        let err = PipelineConfig::parse(
+            "[input]\nfiles = [\"a\"]\n[report]\nmonth = \"2026-13\"\n",
+            Path::new("."),
+        )
+        .expect_err("bad month");
+        assert!(
+            format!("{err:#}").contains("[report] month \"2026-13\""),
+            "{err:#}"
+        );
     }
 
     #[test]

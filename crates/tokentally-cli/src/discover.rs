@@ -34,7 +34,11 @@ pub struct Pipeline {
 /// Finds and loads the config; a config that is named but missing or invalid
 /// is a usage error, never a silent fall-back to the sample.
 pub fn pipeline(flag: Option<&Path>) -> Result<Pipeline> {
-    let origin = origin(flag, std::env::var_os(CONFIG_ENV).map(PathBuf::from), Path::new(LOCAL_CONFIG));
+    let origin = origin(
+        flag,
+        std::env::var_os(CONFIG_ENV).map(PathBuf::from),
+        Path::new(LOCAL_CONFIG),
+    );
     let config = match &origin {
         Origin::Flag(path) | Origin::WorkingDir(path) => PipelineConfig::load(path).usage()?,
         Origin::Env(path) => PipelineConfig::load(path)
@@ -93,7 +97,10 @@ mod tests {
         let local = dir.path().join(LOCAL_CONFIG);
         let flag = Path::new("a.toml");
         let env = Some(PathBuf::from("b.toml"));
-        assert_eq!(origin(Some(flag), env.clone(), &local), Origin::Flag(flag.to_owned()));
+        assert_eq!(
+            origin(Some(flag), env.clone(), &local),
+            Origin::Flag(flag.to_owned())
+        );
         assert_eq!(origin(None, env, &local), Origin::Env(PathBuf::from("b.toml")));
         assert_eq!(origin(None, Some(PathBuf::new()), &local), Origin::EmbeddedSample);
         std::fs::write(&local, "").expect("write");

@@ -91,7 +91,10 @@ mod tests {
         let err = anyhow::Error::new(inner)
             .context("query error: Schema error: no field named nope")
             .context("query q.sql");
-        assert_eq!(message(&err), "query q.sql: query error: Schema error: no field named nope");
+        assert_eq!(
+            message(&err),
+            "query q.sql: query error: Schema error: no field named nope"
+        );
         assert_eq!(code(&err), EXIT_FAILURE);
     }
 

@@ -13,7 +13,8 @@
 use tokentally_core::{AppIdSource, UsageSource};
 
 /// Every usage source, best first.
-pub(crate) const USAGE_ORDER: [UsageSource; 3] = [UsageSource::Reported, UsageSource::Estimated, UsageSource::None];
+pub(crate) const USAGE_ORDER: [UsageSource; 3] =
+    [UsageSource::Reported, UsageSource::Estimated, UsageSource::None];
 
 /// Every identity source, best first.
 pub(crate) const IDENTITY_ORDER: [AppIdSource; 4] = [
@@ -72,7 +73,12 @@ fn case_sql<T: Copy>(column: &str, order: &[T], name: fn(T) -> &'static str, ran
 pub(crate) fn winner_order_sql() -> String {
     format!(
         "{}, {}, source, source_partition ASC NULLS LAST, source_offset",
-        case_sql("usage_source", &USAGE_ORDER, UsageSource::as_str, usage_source_rank),
+        case_sql(
+            "usage_source",
+            &USAGE_ORDER,
+            UsageSource::as_str,
+            usage_source_rank
+        ),
         case_sql(
             "app_id_source",
             &IDENTITY_ORDER,

@@ -45,8 +45,8 @@ pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
 pub use ptu::IDLE_CAPACITY_APP;
 pub use sql::{
-    CALLS_VIEW, CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession,
-    SqlStatement, SqlTables, run_sql,
+    CALLS_VIEW, CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput,
+    SqlSession, SqlStatement, SqlTables, run_sql,
 };
 pub use sql_output::{batches_to_csv, batches_to_json, format_batches, format_table, write_query_parquet};
 pub use statements::{StatementBuffer, ends_statement};

@@ -8,9 +8,9 @@
 //! (the FOCUS detail rows of every month `report` has written).
 
 use crate::cost_centers::CostCenters;
+use crate::dataset::USAGE_TABLE;
 use crate::deployments::Deployments;
 use crate::prices::PriceTable;
-use crate::dataset::USAGE_TABLE;
 use crate::{Error, Result, dataset, dedup, sql_tables};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -89,8 +89,11 @@ impl SqlSession {
     pub async fn open(tables: &SqlTables) -> Result<Self> {
         let ctx = SessionContext::new();
         dataset::register_usage(&ctx, &tables.data_dir).await?;
-        ctx.sql(&format!("CREATE VIEW {CALLS_VIEW} AS {}", dedup::calls_view_sql(USAGE_TABLE)))
-            .await?;
+        ctx.sql(&format!(
+            "CREATE VIEW {CALLS_VIEW} AS {}",
+            dedup::calls_view_sql(USAGE_TABLE)
+        ))
+        .await?;
         if let Some(path) = &tables.prices {
             register_batch(
                 &ctx,
@@ -117,7 +120,8 @@ impl SqlSession {
     /// # Errors
     /// When the text does not parse; the error names the place.
     pub fn statements(&self, sql: &str) -> Result<Vec<SqlStatement>> {
-        let parsed = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(Error::InvalidQuery)?;
+        let parsed =
+            DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(Error::InvalidQuery)?;
         Ok(parsed
             .into_iter()
             .map(|statement| SqlStatement {

@@ -40,7 +40,12 @@ impl Ingested {
     }
 }
 
-pub fn ingest(inputs: &[PathBuf], pipeline: Pipeline, out: Option<PathBuf>, flags: IngestFlags) -> Result<ExitCode> {
+pub fn ingest(
+    inputs: &[PathBuf],
+    pipeline: Pipeline,
+    out: Option<PathBuf>,
+    flags: IngestFlags,
+) -> Result<ExitCode> {
     let mut config = pipeline.config;
     if !inputs.is_empty() {
         config.input.files = inputs.to_vec();
@@ -81,11 +86,18 @@ pub fn quarantine_exit(quarantined: u64) -> ExitCode {
 /// not a half-done run.
 pub fn check_inputs(config: &PipelineConfig) -> Result<()> {
     if config.input.files.is_empty() && config.kafka.is_none() {
-        return Err(anyhow::anyhow!("no input: name files (or `-` for stdin), or a config with inputs")).usage();
+        return Err(anyhow::anyhow!(
+            "no input: name files (or `-` for stdin), or a config with inputs"
+        ))
+        .usage();
     }
     for path in &config.input.files {
         if path.as_os_str() != "-" && !path.exists() {
-            return Err(anyhow::anyhow!("input {}: no such file or directory", path.display())).usage();
+            return Err(anyhow::anyhow!(
+                "input {}: no such file or directory",
+                path.display()
+            ))
+            .usage();
         }
     }
     Ok(())

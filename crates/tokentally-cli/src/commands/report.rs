@@ -6,7 +6,9 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
-use tokentally_report::{ChargebackReport, CostCenters, Deployments, Month, PriceTable, ReportOptions, write_chargeback};
+use tokentally_report::{
+    ChargebackReport, CostCenters, Deployments, Month, PriceTable, ReportOptions, write_chargeback,
+};
 
 /// `tokentally report`'s flags.
 #[derive(Debug, Clone, Copy)]
@@ -36,14 +38,10 @@ pub fn check_tables(tables: &ReportConfig) -> Result<()> {
         .context("[report] prices")
         .usage()?;
     if let Some(path) = &tables.deployments {
-        Deployments::load(path)
-            .context("[report] deployments")
-            .usage()?;
+        Deployments::load(path).context("[report] deployments").usage()?;
     }
     if let Some(path) = &tables.cost_centers {
-        CostCenters::load(path)
-            .context("[report] cost_centers")
-            .usage()?;
+        CostCenters::load(path).context("[report] cost_centers").usage()?;
     }
     Ok(())
 }

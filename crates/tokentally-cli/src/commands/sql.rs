@@ -87,14 +87,21 @@ pub fn sql(source: Source, tables: &SqlTables, print_as: Print, output: Option<&
         .statements(&text)
         .map_err(|e| usage(anyhow::Error::new(e).context(format!("query {name}"))))?;
     if statements.is_empty() {
-        return Err(anyhow::anyhow!("no query given (pass it as an argument, with --file, or on stdin)")).usage();
+        return Err(anyhow::anyhow!(
+            "no query given (pass it as an argument, with --file, or on stdin)"
+        ))
+        .usage();
     }
     let count = statements.len();
     for (i, statement) in statements.iter().enumerate() {
         let result = rt.block_on(session.run(statement)).map_err(|e| {
             let invalid = e.is_invalid_query();
             let place = if count > 1 {
-                format!("query {name}, statement {} of {count} ({})", i + 1, short(&statement.text))
+                format!(
+                    "query {name}, statement {} of {count} ({})",
+                    i + 1,
+                    short(&statement.text)
+                )
             } else {
                 format!("query {name}")
             };

@@ -2,8 +2,8 @@
 //! that end with `;` (by the SQL tokenizer), `\d` / `.tables` to list tables and
 //! columns, `\q` to quit. A failing statement prints its error; the prompt goes on.
 
-use super::sql::{Source, query_name, render};
 use super::print;
+use super::sql::{Source, query_name, render};
 use crate::args::SqlFormat;
 use crate::exit::message;
 use anyhow::{Context as _, Result};

@@ -68,10 +68,7 @@ async fn the_calls_view_keeps_the_copy_the_report_counts() {
         ..SqlTables::default()
     };
     let session = SqlSession::open(&tables).await.expect("session");
-    let out = session
-        .query("SELECT app_id FROM calls")
-        .await
-        .expect("query");
+    let out = session.query("SELECT app_id FROM calls").await.expect("query");
     let mut viewed = BTreeSet::new();
     for batch in &out.batches {
         let apps = batch.column(0);
