@@ -11,7 +11,7 @@ use std::fs;
 fn help_statuses(help: &str) -> BTreeSet<u8> {
     help.lines()
         .skip_while(|l| !l.starts_with("Exit status:"))
-        .filter_map(|l| l.trim_start().split_whitespace().next()?.parse().ok())
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
 }
 

@@ -336,7 +336,7 @@ fn a_consumer_polls_its_first_token_from_the_source() {
         )))))
         .expect("consumer");
     for _ in 0..50 {
-        let _ = consumer.poll(std::time::Duration::from_millis(100));
+        let _ = consumer.poll(Duration::from_millis(100));
         if let Ok(request) = seen.try_recv() {
             assert!(
                 request
