@@ -266,3 +266,21 @@ async fn a_502_echoes_neither_upstream_nor_query() {
     proxy.shutdown();
     proxy.wait().await.expect("stop");
 }
+
+/// A request head over `max_header_bytes` is refused before anything is read or
+/// forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_head_is_refused() {
+    let fx = Fixture::start("adv-head").await;
+    let padding = ("x-padding", "x".repeat(100 << 10));
+    let response = post(
+        fx.proxy.addr(),
+        &path(),
+        &[credential(Caller::Key("k")), padding],
+        false,
+    )
+    .await;
+    assert_eq!(response.status(), 431);
+    assert_eq!(fx.upstream.counts.requests.load(Ordering::SeqCst), 0);
+    fx.stop().await;
+}
