@@ -1,15 +1,14 @@
 /* Daily tokens per deployment over the latest month in the usage dataset: calls,
    input (cached included) and output tokens per UTC day, with the deployment's
    type from the deployment table ((unlisted) when it has none). Calls are
-   counted once even when two inputs hold them (deduplicated by event_id, as
-   the report does).
+   counted once even when two inputs hold them (the `calls` view keeps the copy
+   the report counts).
    Run: tokentally sql --file pipelines/queries/daily-tokens-per-deployment.sql
 */
-WITH calls AS (
-  SELECT date, deployment, prompt_tokens, completion_tokens,
-         row_number() OVER (PARTITION BY event_id ORDER BY source, source_offset) AS copy_no
-  FROM usage
-  WHERE substr(date, 1, 7) = (SELECT max(substr(date, 1, 7)) FROM usage)
+WITH latest AS (
+  SELECT date, deployment, prompt_tokens, completion_tokens
+  FROM calls
+  WHERE substr(date, 1, 7) = (SELECT max(substr(date, 1, 7)) FROM calls)
 )
 SELECT
   c.date AS day,
@@ -18,11 +17,10 @@ SELECT
   count(*) AS calls,
   sum(c.prompt_tokens) AS input_tokens,
   sum(c.completion_tokens) AS output_tokens
-FROM calls c
+FROM latest c
 LEFT JOIN deployments d
   ON d.deployment = c.deployment
  AND CAST(c.date AS DATE) >= coalesce(d.effective_from, DATE '0001-01-01')
  AND (d.effective_to IS NULL OR CAST(c.date AS DATE) < d.effective_to)
-WHERE c.copy_no = 1
 GROUP BY 1, 2
 ORDER BY 1, 2

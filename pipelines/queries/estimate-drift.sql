@@ -19,7 +19,7 @@ SELECT
         / nullif(sum(completion_tokens), 0), 2) AS completion_drift_pct,
   round(100.0 * (sum(estimated_completion_tokens) - sum(completion_tokens - reasoning_tokens))
         / nullif(sum(completion_tokens - reasoning_tokens), 0), 2) AS visible_completion_drift_pct
-FROM usage
+FROM calls
 WHERE usage_source = 'reported'
   AND estimated_prompt_tokens IS NOT NULL
   AND NOT partial

@@ -15,8 +15,8 @@ SELECT
     AS streams_estimated,
   round(100.0 * count(DISTINCT CASE WHEN streamed AND usage_source = 'estimated' THEN event_id END)
         / nullif(count(DISTINCT CASE WHEN streamed THEN event_id END), 0), 1) AS estimated_pct_of_streams
-FROM usage
+FROM calls
 WHERE status < 400 AND status > 0
-  AND substr(date, 1, 7) = (SELECT max(substr(date, 1, 7)) FROM usage)
+  AND substr(date, 1, 7) = (SELECT max(substr(date, 1, 7)) FROM calls)
 GROUP BY app_id
 ORDER BY calls DESC, app_id

@@ -56,8 +56,10 @@ fn topic_to_chargeback_until_caught_up_equals_the_file_run() {
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 400");
 
     let output = tokentally(dir.path(), &["run", "--config", path_str(&cfg), "--json"], 0);
-    // With --json, `run` prints the ingest summary as JSON and the report quietly.
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON summary");
+    // With --json, `run` prints one JSON object: the ingest summaries and the report.
+    let run: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON run");
+    assert_eq!(run["report"]["totals"]["calls"], 1500);
+    let summary = &run["ingest"][0];
     assert_eq!(summary["records"], 1503);
     assert_eq!(summary["quarantined"], 3);
     // Each bad event is kept with its topic, partition and offset.
@@ -220,7 +222,8 @@ fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
         "[kafka]\nbrokers = \"127.0.0.1:1\"\ntopics = [\"t\"]\nconnect_timeout_secs = 2\n",
     )
     .expect("write");
-    let output = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg)], 2);
+    // A runtime failure (1), not a usage error (2): the config itself is valid.
+    let output = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg)], 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("cannot reach the brokers") && stderr.contains("connect_timeout_secs"),
@@ -230,7 +233,7 @@ fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
 
 /// Starts `tokentally` without waiting; `capture` pipes its output (read it with
 /// `wait_with_output`), else it is discarded so a full pipe cannot stall the process.
-fn spawn(dir: &Path, args: &[&str], capture: bool) -> Child {
+pub fn spawn(dir: &Path, args: &[&str], capture: bool) -> Child {
     let io = || if capture { Stdio::piped() } else { Stdio::null() };
     Command::new(env!("CARGO_BIN_EXE_tokentally"))
         .args(args)

@@ -8,7 +8,12 @@
 
 mod billing;
 mod broker;
+mod cli_config;
+mod cli_errors;
+mod cli_output;
+mod cli_sql;
 mod kafka;
+mod ingest_limits;
 mod kafka_faults;
 mod llm_log;
 mod pipeline;

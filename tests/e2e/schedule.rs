@@ -56,7 +56,14 @@ fn month_to_date_reports_the_current_month() {
     let input = sample(dir.path(), "calls.jsonl", 20, 2);
     let cfg = config(dir.path(), &[&input]);
     let cfg = cfg.to_str().expect("utf-8");
-    let out = tokentally(dir.path(), &["run", "--config", cfg, "--month-to-date"], 0);
+    // The sample is October 2026's: this month has no calls, which a month-to-date
+    // job allows and anything else reports with status 7.
+    tokentally(dir.path(), &["run", "--config", cfg, "--month-to-date"], 7);
+    let out = tokentally(
+        dir.path(),
+        &["run", "--config", cfg, "--month-to-date", "--allow-empty"],
+        0,
+    );
     let today = Utc::now();
     let month = format!("{:04}-{:02}", today.year(), today.month());
     assert!(
@@ -101,4 +108,50 @@ fn scheduler_examples_use_real_flags() {
         }
     }
     assert!(checked >= 3, "the examples name no flags");
+}
+
+/// Each scheduler runs both jobs; the monthly one passes the flags whose statuses
+/// it acts on, the month-to-date one `--allow-empty`; cron does not rely on
+/// CRON_TZ (Debian's cron ignores it).
+#[test]
+fn every_scheduler_ships_both_jobs_with_the_flags_it_handles() {
+    let dir = repo_root().join("pipelines/schedule");
+    let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let run_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#') && l.contains("tokentally") && l.contains("run"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let systemd = format!(
+        "{}\n{}",
+        read("tokentally-chargeback.service"),
+        read("tokentally-month-to-date.service")
+    );
+    for (name, text) in [
+        ("crontab", read("crontab")),
+        ("systemd", systemd),
+        ("cronjob.yaml", read("cronjob.yaml")),
+    ] {
+        let lines = run_lines(&text);
+        let monthly: Vec<&String> = lines.iter().filter(|l| !l.contains("--month-to-date")).collect();
+        let daily: Vec<&String> = lines.iter().filter(|l| l.contains("--month-to-date")).collect();
+        assert_eq!((monthly.len(), daily.len()), (1, 1), "{name}: {lines:?}");
+        assert!(
+            monthly[0].contains("--strict") && monthly[0].contains("--fail-on-quarantine"),
+            "{name}: {}",
+            monthly[0]
+        );
+        assert!(daily[0].contains("--allow-empty"), "{name}: {}", daily[0]);
+    }
+    // The CronJob fails at once on exactly the statuses its flags can produce
+    // that need a person (and usage errors), and retries the rest.
+    let cronjob = read("cronjob.yaml");
+    assert!(cronjob.contains("values: [2, 3, 4, 7]"), "{cronjob}");
+    let crontab = read("crontab");
+    assert!(
+        !crontab.lines().any(|l| l.trim_start().starts_with("CRON_TZ")),
+        "{crontab}"
+    );
+    assert!(read("tokentally-month-to-date.timer").contains("OnCalendar="));
 }

@@ -16,6 +16,7 @@ pub fn tokentally(cwd: &Path, args: &[&str], expected: i32) -> Output {
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
+        .env_remove("TOKENTALLY_CONFIG")
         .output()
         .expect("run tokentally");
     assert_eq!(
@@ -35,6 +36,7 @@ pub fn tokentally_with_stdin(cwd: &Path, args: &[&str], input: &str, expected: i
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
+        .env_remove("TOKENTALLY_CONFIG")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

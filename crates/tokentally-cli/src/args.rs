@@ -1,28 +1,50 @@
 //! Command-line arguments. Validation that needs more than clap (month format,
-//! config files) happens in the commands, with the argument named in the error.
+//! config files, tables) happens in the commands before any work, with the
+//! argument named in the error.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::exit::EXIT_CODES_HELP;
+use crate::logging::LogFormat;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Turn Azure OpenAI traffic logs into per-application token chargebacks.
+///
+/// Every command reads one pipeline config: --config, else the file named by
+/// TOKENTALLY_CONFIG, else ./tokentally.toml, else the embedded sample pipeline
+/// (pipelines/sample.toml; a note on stderr says so).
 #[derive(Debug, Parser)]
-#[command(name = "tokentally", version, about)]
+#[command(name = "tokentally", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
+    /// Log errors only (no warnings, no notes); RUST_LOG overrides.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log lines as text, or as JSON objects for log shippers. Colour only when
+    /// stderr is a terminal (and NO_COLOR is unset).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--config`, shared by the commands that read a pipeline.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Pipeline config (TOML; see pipelines/sample.toml). Default: $TOKENTALLY_CONFIG,
+    /// else ./tokentally.toml, else the embedded sample pipeline.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The batch job: ingest the configured inputs, then write the month's chargeback.
-    /// Without --config it runs the embedded default: the committed sample month.
+    #[command(after_help = EXIT_CODES_HELP)]
     Run {
-        /// Pipeline config (TOML); see pipelines/sample.toml.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Report this month (YYYY-MM) instead of the configured one.
         #[arg(long, conflicts_with = "month_to_date")]
         month: Option<String>,
@@ -30,7 +52,8 @@ pub enum Command {
         /// for a daily job that keeps a running chargeback.
         #[arg(long)]
         month_to_date: bool,
-        /// Print the ingest summary as JSON instead of text.
+        /// Print the whole run as one JSON object: the ingest summaries and the
+        /// report (month, totals, apps, files written).
         #[arg(long)]
         json: bool,
         /// Exit with status 3 when some usage has no price (files still written).
@@ -40,86 +63,92 @@ pub enum Command {
         /// still ingests the rest and writes the report).
         #[arg(long)]
         fail_on_quarantine: bool,
+        /// Exit 0 rather than 7 when the month has no calls.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// The capture proxy: forward AOAI calls unbuffered and send each call's gateway
     /// record to Kafka / Event Hubs. Runs until SIGTERM/Ctrl-C, then drains in-flight
     /// streams and settles every record (broker or spool) before exiting.
+    #[command(after_help = EXIT_CODES_HELP)]
     Proxy {
         /// Proxy config (TOML); see pipelines/proxy.toml.
         #[arg(long)]
         config: PathBuf,
     },
     /// Read gateway records into the usage dataset: from files (JSONL, .gz, Event Hubs
-    /// Capture .avro) or stdin (-), or from the Kafka / Event Hubs source of --config.
+    /// Capture .avro) or stdin (-), or from the config's inputs and Kafka / Event Hubs source.
+    #[command(after_help = EXIT_CODES_HELP)]
     Ingest {
-        /// Input files or directories; `-` reads stdin. With --config, these replace
-        /// the config's inputs.
+        /// Input files or directories; `-` reads stdin. They replace the config's
+        /// inputs (and its Kafka source).
         inputs: Vec<PathBuf>,
-        /// Pipeline config (TOML) naming files and/or a [kafka] source.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Output root (usage/ and quarantine/ go below it); default `out`, or the
-        /// config's [output] dir.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Output root (usage/ and quarantine/ go below it); default: the config's
+        /// [output] dir.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print the run summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Exit with status 4 when some records were quarantined (the rest is
+        /// still ingested).
+        #[arg(long)]
+        fail_on_quarantine: bool,
+        /// Exit 0 rather than 7 when every record was quarantined.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Write the monthly chargeback (CSV and Parquet), its FOCUS detail and the
-    /// unpriced usage from the usage dataset.
+    /// unpriced usage from the usage dataset, with the config's tables.
+    #[command(after_help = EXIT_CODES_HELP)]
     Report {
-        /// The month, YYYY-MM (UTC), or `current` (month to date). Defaults to the
-        /// previous month.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The month, YYYY-MM (UTC), `current` (month to date) or `previous`.
+        /// Default: the config's [report] month.
         #[arg(long)]
         month: Option<String>,
-        /// Output root holding usage/; the chargeback is written here too.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Price table (CSV).
-        #[arg(long, default_value = "pipelines/prices.csv")]
-        prices: PathBuf,
-        /// Deployment table (CSV: deployment type, region, PTU monthly cost).
-        /// Default: pipelines/deployments.csv when it exists; without one, only
-        /// prices for any deployment type apply.
-        #[arg(long)]
-        deployments: Option<PathBuf>,
-        /// Cost-center map (CSV: app_id, app_name, team, cost_center, owner); apps
-        /// it does not list are reported under `unassigned`.
-        #[arg(long)]
-        cost_centers: Option<PathBuf>,
+        #[command(flatten)]
+        tables: TableArgs,
         /// Exit with status 3 when some usage has no price (the files are still
         /// written), so a scheduler notices instead of finance finding a gap.
         #[arg(long)]
         strict: bool,
+        /// Exit 0 rather than 7 when the month has no calls.
+        #[arg(long)]
+        allow_empty: bool,
+        /// Print the report (month, totals, apps, files written) as JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Run SQL over the usage dataset and its tables: `usage`, `prices`,
-    /// `deployments`, `cost_centers` and the `chargeback` view (the written detail).
-    /// Without a query or --file: reads stdin, or prompts when stdin is a terminal
-    /// (statements end with `;`).
+    /// Run SQL over the usage dataset and the config's tables: `usage` (every stored
+    /// row), `calls` (one row per call, the copy the report counts: use it for
+    /// totals), `prices`, `deployments`, `cost_centers` and `chargeback` (the
+    /// written detail). Several statements run in order; the last one's result is
+    /// printed (all with --all). Without a query or --file: reads stdin, or prompts
+    /// when stdin is a terminal (statements end with `;`, `\d` lists tables and
+    /// columns, `\q` quits).
+    #[command(after_help = EXIT_CODES_HELP)]
     Sql {
-        /// The query (may start with a `--` SQL comment); `-` reads stdin.
+        /// The SQL (may start with a `--` comment); `-` reads stdin.
         #[arg(allow_hyphen_values = true, conflicts_with = "file")]
         query: Option<String>,
-        /// Read the query from this file (`-`: stdin).
+        /// Read the SQL from this file (`-`: stdin).
         #[arg(long)]
         file: Option<PathBuf>,
-        /// Output root holding usage/ and the written chargeback detail.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Price table registered as `prices` (default: pipelines/prices.csv when it exists).
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        tables: TableArgs,
+        /// Print every statement's result, not only the last.
         #[arg(long)]
-        prices: Option<PathBuf>,
-        /// Deployment table registered as `deployments` (default: pipelines/deployments.csv when it exists).
-        #[arg(long)]
-        deployments: Option<PathBuf>,
-        /// Cost-center map registered as `cost_centers` (default: pipelines/cost-centers.csv when it exists).
-        #[arg(long)]
-        cost_centers: Option<PathBuf>,
+        all: bool,
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
         /// Write the result to this file instead of stdout (required for parquet).
-        #[arg(long)]
+        #[arg(long, required_if_eq("format", "parquet"))]
         output: Option<PathBuf>,
     },
     /// The price table: `tokentally prices check` lists the catalog models the
@@ -129,6 +158,7 @@ pub enum Command {
         command: PricesCommand,
     },
     /// Generate realistic, seeded sample traffic (gateway records).
+    #[command(after_help = EXIT_CODES_HELP)]
     Sample {
         /// Output file; `.gz` compresses.
         #[arg(long)]
@@ -149,27 +179,49 @@ pub enum PricesCommand {
     /// List the catalog models of a month's usage that use a token class (input,
     /// audio_output, …) no row of the price table prices, for any deployment type
     /// or date. Exit status 3 when there are any, 0 when there are none.
+    #[command(after_help = EXIT_CODES_HELP)]
     Check {
-        /// The month, YYYY-MM (UTC), or `current`. Defaults to the previous month.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The month, YYYY-MM (UTC), `current` or `previous`. Default: the
+        /// config's [report] month.
         #[arg(long)]
         month: Option<String>,
-        /// Output root holding usage/.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Price table (CSV).
-        #[arg(long, default_value = "pipelines/prices.csv")]
-        prices: PathBuf,
-        /// Deployment table: usage on provisioned deployments needs no price row.
-        /// Default: pipelines/deployments.csv when it exists.
-        #[arg(long)]
-        deployments: Option<PathBuf>,
+        #[command(flatten)]
+        tables: TableArgs,
     },
+}
+
+/// Overrides of the config's folders and tables, for one run.
+#[derive(Debug, Clone, Args)]
+pub struct TableArgs {
+    /// Output root holding usage/ (and where the chargeback goes). Default: the
+    /// config's [output] dir.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Price table (CSV). Default: the config's [report] prices.
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Deployment table (CSV: deployment type, region, PTU monthly cost).
+    /// Default: the config's [report] deployments.
+    #[arg(long)]
+    pub deployments: Option<PathBuf>,
+    /// Cost-center map (CSV: app_id, app_name, team, cost_center, owner).
+    /// Default: the config's [report] cost_centers; apps it does not list are
+    /// reported under `unassigned`.
+    #[arg(long)]
+    pub cost_centers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SqlFormat {
+    /// An aligned text table.
     Table,
+    /// CSV with a header row.
     Csv,
+    /// JSON Lines: one JSON object per row, one row per line (for jq, pandas `lines=True`).
+    #[value(alias = "jsonl")]
     Json,
+    /// One Parquet file (needs --output).
     Parquet,
 }

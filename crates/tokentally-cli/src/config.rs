@@ -154,19 +154,6 @@ impl PipelineConfig {
             .with_context(|| format!("in config {}", path.display()))
     }
 
-    /// A pipeline reading just `files`, with every other setting at its default.
-    pub fn from_inputs(files: Vec<PathBuf>) -> Self {
-        Self {
-            input: InputConfig {
-                files,
-                ..InputConfig::default()
-            },
-            kafka: None,
-            output: OutputConfig::default(),
-            report: ReportConfig::default(),
-        }
-    }
-
     /// The embedded default (the sample pipeline).
     pub fn embedded_sample() -> Result<Self> {
         Self::parse(SAMPLE, Path::new("pipelines")).context("in the embedded sample config")
@@ -197,6 +184,10 @@ impl PipelineConfig {
                 config.input.max_held_bytes,
                 config.input.max_event_bytes
             );
+        }
+        let month = config.report.month.as_str();
+        if !matches!(month, "previous" | "current") && month.parse::<tokentally_report::Month>().is_err() {
+            anyhow::bail!("[report] month {month:?}: expected YYYY-MM, \"previous\" or \"current\"");
         }
         if config.output.max_buffered_rows == 0 || config.output.max_buffered_bytes == 0 {
             anyhow::bail!("[output] max_buffered_rows and max_buffered_bytes must be at least 1");
@@ -293,6 +284,19 @@ mod tests {
             let config = PipelineConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
             assert!(config.kafka.is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_bad_month_is_named() {
+        let err = PipelineConfig::parse(
+            "[input]\nfiles = [\"a\"]\n[report]\nmonth = \"2026-13\"\n",
+            Path::new("."),
+        )
+        .expect_err("bad month");
+        assert!(
+            format!("{err:#}").contains("[report] month \"2026-13\""),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -4,6 +4,9 @@
 mod args;
 mod commands;
 mod config;
+mod discover;
+mod exit;
+mod logging;
 
 use clap::Parser as _;
 use std::process::ExitCode;
@@ -16,30 +19,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
-    init_tracing(args.verbose);
+    logging::init(args.verbose, args.quiet, args.log_format);
     match commands::dispatch(args) {
         Ok(code) => code,
         Err(err) => {
-            // anyhow's alternate form prints the whole context chain on one line.
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("error: {err:#}");
-            }
-            ExitCode::from(2)
+            let code = exit::code(&err);
+            logging::error(&exit::message(&err), code);
+            ExitCode::from(code)
         }
     }
-}
-
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -2,6 +2,10 @@
 //! sources of events.
 
 mod capture;
+mod progress;
+
+pub use progress::FileProgress;
+use progress::{Counting, Ticker};
 
 use crate::batch::Batch;
 use crate::envelope::{Decoded, EventDecoder};
@@ -61,8 +65,22 @@ impl IngestOptions {
 /// Only when an input cannot be read or the output cannot be written; bad records
 /// are quarantined and counted in the summary.
 pub fn ingest_files(inputs: &[PathBuf], options: &IngestOptions) -> Result<IngestSummary> {
+    ingest_files_with_progress(inputs, options, &mut |_| {})
+}
+
+/// [`ingest_files`], telling `progress` where it stands about every 250 ms while
+/// records come in, and at the end of each input.
+///
+/// # Errors
+/// As [`ingest_files`].
+pub fn ingest_files_with_progress(
+    inputs: &[PathBuf],
+    options: &IngestOptions,
+    progress: &mut dyn FnMut(&FileProgress),
+) -> Result<IngestSummary> {
     crate::faults::arm_from_env();
     let mut summary = IngestSummary::default();
+    let mut ticker = Ticker::new(progress);
     for input in expand(inputs)? {
         let name = if input.as_os_str() == "-" {
             "stdin".to_owned()
@@ -72,31 +90,63 @@ pub fn ingest_files(inputs: &[PathBuf], options: &IngestOptions) -> Result<Inges
         summary.inputs.push(name.clone());
         let mut batch = Batch::new(options);
         let hash = if input.as_os_str() == "-" {
-            read_lines(
-                std::io::stdin().lock(),
-                &input,
-                &name,
+            let read = ticker.start(&name, None);
+            let stdin = BufReader::with_capacity(
+                1 << 16,
+                Counting {
+                    inner: std::io::stdin().lock(),
+                    read,
+                },
+            );
+            let mut source = Source {
+                input: &input,
+                name: &name,
                 options,
-                &mut summary,
-                &mut batch,
-            )?
+                summary: &mut summary,
+                batch: &mut batch,
+                ticker: &mut ticker,
+            };
+            read_lines(stdin, &mut source)?
         } else {
             let file = File::open(&input).at(&input)?;
-            let mut reader = BufReader::with_capacity(1 << 16, file);
+            let size = file.metadata().ok().map(|m| m.len());
+            let read = ticker.start(&name, size);
+            let mut reader = BufReader::with_capacity(1 << 16, Counting { inner: file, read });
             let head = reader.fill_buf().at(&input)?;
-            if head.starts_with(&[0x1f, 0x8b]) {
-                let lines = BufReader::new(MultiGzDecoder::new(reader));
-                read_lines(lines, &input, &name, options, &mut summary, &mut batch)?
-            } else if head.starts_with(capture::AVRO_MAGIC) {
-                capture::ingest_capture(reader, &input, &name, options, &mut summary, &mut batch)?
+            let gzip = head.starts_with(&[0x1f, 0x8b]);
+            let avro = head.starts_with(capture::AVRO_MAGIC);
+            let mut source = Source {
+                input: &input,
+                name: &name,
+                options,
+                summary: &mut summary,
+                batch: &mut batch,
+                ticker: &mut ticker,
+            };
+            if gzip {
+                read_lines(BufReader::new(MultiGzDecoder::new(reader)), &mut source)?
+            } else if avro {
+                capture::ingest_capture(reader, &mut source)?
             } else {
-                read_lines(reader, &input, &name, options, &mut summary, &mut batch)?
+                read_lines(reader, &mut source)?
             }
         };
+        ticker.report(&summary);
         let prefix = format!("{}-{hash:016x}", file_stem(&name));
         batch.finish(&prefix, &mut summary)?;
     }
     Ok(summary)
+}
+
+/// One input being read, and where its outcomes go.
+pub(crate) struct Source<'s, 't> {
+    pub(crate) input: &'s Path,
+    /// The input as positions name it (`stdin` for `-`).
+    pub(crate) name: &'s str,
+    pub(crate) options: &'s IngestOptions,
+    pub(crate) summary: &'s mut IngestSummary,
+    pub(crate) batch: &'s mut Batch,
+    pub(crate) ticker: &'s mut Ticker<'t>,
 }
 
 /// Directories become their `.jsonl`, `.jsonl.gz`, `.json`, `.ndjson`, `.avro` files, sorted.
@@ -128,14 +178,8 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Reads JSON Lines, one event per line; returns the hash of the bytes read,
 /// which names the output so a re-run rewrites the same files.
-fn read_lines(
-    mut reader: impl BufRead,
-    input: &Path,
-    name: &str,
-    options: &IngestOptions,
-    summary: &mut IngestSummary,
-    batch: &mut Batch,
-) -> Result<u64> {
+fn read_lines(mut reader: impl BufRead, source: &mut Source<'_, '_>) -> Result<u64> {
+    let (input, options) = (source.input, source.options);
     let mut decoder = options.decoder();
     let mut decoded = Vec::new();
     let mut hasher = Xxh3::new();
@@ -149,7 +193,7 @@ fn read_lines(
         line_no += 1;
         let record = line.trim_ascii();
         let position = SourcePosition {
-            source: name.to_owned(),
+            source: source.name.to_owned(),
             partition: None,
             offset: line_no,
         };
@@ -167,14 +211,15 @@ fn read_lines(
             decoder.decode(record, &position, &mut decoded);
             record
         };
-        summary.records += 1;
+        source.summary.records += 1;
         for (position, outcome) in decoded.drain(..) {
-            batch.accept(summary, &position, outcome, event)?;
+            source.batch.accept(source.summary, &position, outcome, event)?;
         }
+        source.ticker.tick(source.summary);
     }
     decoder.finish(&mut decoded);
     for (position, outcome) in decoded.drain(..) {
-        batch.accept(summary, &position, outcome, &[])?;
+        source.batch.accept(source.summary, &position, outcome, &[])?;
     }
     Ok(hasher.digest())
 }

@@ -18,7 +18,10 @@ mod summary;
 
 pub use envelope::split_event;
 pub use error::{Error, Result};
-pub use files::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_HELD_BYTES, IngestOptions, ingest_files};
+pub use files::{
+    DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_HELD_BYTES, FileProgress, IngestOptions, ingest_files,
+    ingest_files_with_progress,
+};
 pub use kafka::{
     AccessToken, ClientRole, Connection, Credential, CredentialKind, EVENT_HUBS_RECOMMENDED, EntraToken,
     EventHubsConfig, KafkaConfig, KafkaSummary, Mode, OAuthContext, PartitionSummary, Progress,

@@ -106,13 +106,15 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         .get("model")
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty());
-    let model = output
-        .model
-        .clone()
-        .or(request_model.map(str::to_owned))
-        .or_else(|| record.deployment.clone());
+    // The stored model is only what the call named: a failed call's error body
+    // names none, and the deployment's name is not a model (docs/formats.md).
+    let model = output.model.clone().or(request_model.map(str::to_owned));
     let succeeded = (200..300).contains(&status);
-    let catalog = model.as_deref().and_then(lookup_model);
+    // The tokenizer may still be chosen by a deployment named after its model.
+    let catalog = model
+        .as_deref()
+        .or(record.deployment.as_deref())
+        .and_then(lookup_model);
 
     let mut row = UsageRecord {
         event_id: event_id(&request_id),
@@ -125,7 +127,10 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         subscription: id.subscription,
         product: id.product,
         deployment: record.deployment,
-        model_family: catalog.map(|info| info.family.to_owned()),
+        model_family: model
+            .as_deref()
+            .and_then(lookup_model)
+            .map(|info| info.family.to_owned()),
         model,
         api_version: record.api_version,
         operation,

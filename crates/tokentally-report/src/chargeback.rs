@@ -6,6 +6,7 @@
 //! file, these lines and the printed totals agree to the micro-unit.
 
 use crate::charges::{Charge, LineKey, Priced, Pricing, line_key, resolve};
+use crate::cost_centers::CostCenters;
 use crate::dataset::DayUsage;
 use crate::deployments::{DeploymentType, Deployments};
 use crate::prices::TokenClass;
@@ -25,7 +26,11 @@ pub const UNKNOWN_MODEL: &str = "(unknown)";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargebackLine {
     pub month: Month,
+    /// From the cost-center map; [`crate::UNASSIGNED`] for apps it does not list.
+    pub cost_center: String,
     pub app_id: String,
+    /// From the cost-center map; empty for apps it does not list.
+    pub app_name: String,
     pub app_id_source: String,
     pub deployment: String,
     /// From the deployment table; `None` when it does not list the deployment.
@@ -42,7 +47,9 @@ pub struct ChargebackLine {
     pub provisioned_cost: Option<Decimal>,
     /// The sum of the parts; `None` when nothing of the line could be priced.
     pub cost: Option<Decimal>,
-    /// `None` when unpriced, or when nothing was billed and no price row names it.
+    /// The currency of the line's prices; for a line nothing of which was
+    /// priced, the price table's currency when it has one (`None` only when the
+    /// table mixes currencies and no price row names the line).
     pub currency: Option<String>,
     /// `false` when some tokens of the line have no price (they are in the
     /// unpriced file, and their cost is in no total).
@@ -60,7 +67,9 @@ impl ChargebackLine {
     fn empty(month: Month, key: &LineKey) -> Self {
         Self {
             month,
+            cost_center: crate::UNASSIGNED.to_owned(),
             app_id: key.0.clone(),
+            app_name: String::new(),
             app_id_source: key.1.clone(),
             deployment: key.2.clone(),
             deployment_type: key.3,
@@ -95,6 +104,19 @@ impl ClassCosts {
     /// Each class with its cost, in [`TokenClass::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = (TokenClass, Option<Decimal>)> + '_ {
         TokenClass::ALL.into_iter().zip(self.0)
+    }
+}
+
+/// Names each line's owner from the cost-center map, and gives lines without a
+/// currency of their own the price table's one currency, so every line of a
+/// single-currency table says what its amounts are in.
+pub(crate) fn label_lines(lines: &mut [ChargebackLine], owners: &CostCenters, table_currency: Option<&str>) {
+    for l in lines {
+        l.cost_center = owners.cost_center(&l.app_id).to_owned();
+        l.app_name = owners.get(&l.app_id).map(|c| c.app_name.clone()).unwrap_or_default();
+        if l.currency.is_none() {
+            l.currency = table_currency.map(str::to_owned);
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! [`DayUsage`], deduplicated.
 
 use crate::{Error, Result};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::AsArray as _;
+use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use chrono::NaiveDate;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,33 @@ impl DayUsage {
 /// stable whatever mix of files the directory holds.
 pub(crate) async fn register_usage(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
     register_as(ctx, data_dir, USAGE_TABLE, tokentally_core::usage_schema()).await
+}
+
+/// How many event ids dated `days` have more than one row in the dataset: the
+/// same calls ingested again (another file name, an overlapping export). The
+/// report and the SQL `calls` view count each once; raw `usage` does not.
+///
+/// # Errors
+/// When the dataset is missing or cannot be read.
+pub async fn duplicate_event_ids(data_dir: &Path, days: &[NaiveDate]) -> Result<u64> {
+    if days.is_empty() {
+        return Ok(0);
+    }
+    let ctx = SessionContext::new();
+    register_usage(&ctx, data_dir).await?;
+    let dates: Vec<String> = days.iter().map(|d| format!("'{d}'")).collect();
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT event_id FROM {USAGE_TABLE} WHERE date IN ({}) \
+         GROUP BY event_id HAVING count(*) > 1)",
+        dates.join(", ")
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let count = batches
+        .first()
+        .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+        .and_then(|c| (!c.is_empty()).then(|| c.value(0)))
+        .unwrap_or(0);
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 /// `<data_dir>/usage`, checked as [`register_usage`] checks it: the report scan

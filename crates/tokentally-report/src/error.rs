@@ -78,6 +78,19 @@ pub enum Error {
     #[error("parquet error: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
 
+    /// SQL that does not parse or plan (a typo, an unknown column): the query's
+    /// fault, not the data's.
+    #[error("{0}")]
+    InvalidQuery(datafusion::error::DataFusionError),
+
+    /// A query names a table the session does not have.
+    #[error("no table named {name}; the tables are: {tables}")]
+    UnknownTable { name: String, tables: String },
+
+    /// SQL text with nothing to run (only whitespace or comments).
+    #[error("no SQL statement (only whitespace or comments)")]
+    NoStatement,
+
     /// A broken invariant inside tokentally, never bad input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +99,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether the error is in the SQL itself (parse, plan, unknown table),
+    /// rather than in running it: the CLI reports those as usage errors.
+    pub fn is_invalid_query(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidQuery(_) | Self::UnknownTable { .. } | Self::NoStatement
+        )
+    }
+
     pub(crate) fn file(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::File { path, source }

@@ -9,6 +9,7 @@ mod charges;
 mod cost_centers;
 mod csv_rows;
 mod dataset;
+mod dedup;
 mod deployments;
 mod detail;
 mod error;
@@ -36,7 +37,7 @@ mod tests;
 pub use chargeback::{COST_SCALE, ChargebackLine, ClassCosts, NO_DEPLOYMENT, UNKNOWN_MODEL};
 pub use charges::{Charge, Pricing};
 pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
-pub use dataset::USAGE_TABLE;
+pub use dataset::{USAGE_TABLE, duplicate_event_ids};
 pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
 pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};
@@ -46,11 +47,11 @@ pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
 pub use prices_check::{MissingPrice, PriceCheckOptions, check_prices};
 pub use ptu::IDLE_CAPACITY_APP;
 pub use sql::{
-    CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput, SqlSession, SqlTables,
-    run_sql,
+    CALLS_VIEW, CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput,
+    SqlSession, SqlStatement, SqlTables, run_sql,
 };
 pub use sql_output::{batches_to_csv, batches_to_json, format_batches, format_table, write_query_parquet};
-pub use statements::StatementBuffer;
+pub use statements::{StatementBuffer, ends_statement};
 pub use summary::{AppSummary, Costs, Totals};
 pub use unpriced::UNPRICED_COLUMNS;
 
@@ -140,7 +141,8 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
     let priced = charges::price_month(opts.month, &days, &prices, &deployments)?;
-    let lines = chargeback::build_lines(opts.month, &days, &deployments, &priced)?;
+    let mut lines = chargeback::build_lines(opts.month, &days, &deployments, &priced)?;
+    chargeback::label_lines(&mut lines, &owners, prices.single_currency());
     let charges = priced.charges;
     // Every sum is checked before a file is written: an overflow leaves no file
     // with a wrapped number behind.

@@ -16,9 +16,11 @@ use tokentally_core::{TokenClass, TokenCounts};
 /// Output column names, in file order: the line's key, its counts (the usage
 /// dataset's token columns), then one cost per token class, the provisioned
 /// share and the total.
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 38] = [
     "month",
+    "cost_center",
     "app_id",
+    "app_name",
     "app_id_source",
     "deployment",
     "deployment_type",
@@ -72,7 +74,9 @@ fn csv_row(l: &ChargebackLine) -> Vec<Cell> {
     let value = |v: String| Cell::Value(v);
     let mut row = vec![
         value(l.month.to_string()),
+        text(&l.cost_center),
         text(&l.app_id),
+        text(&l.app_name),
         text(&l.app_id_source),
         text(&l.deployment),
         text(&type_text(l.deployment_type)),
@@ -106,7 +110,7 @@ pub fn to_csv(lines: &[ChargebackLine]) -> Vec<u8> {
 pub fn schema() -> SchemaRef {
     let cost = DataType::Decimal128(COST_PRECISION, COST_SCALE as i8);
     let fields = COLUMNS.map(|name| match name {
-        "month" | "app_id" | "app_id_source" | "deployment" | "model" => {
+        "month" | "cost_center" | "app_id" | "app_name" | "app_id_source" | "deployment" | "model" => {
             Field::new(name, DataType::Utf8, false)
         }
         _ if name.ends_with("_cost") || name == "cost" => Field::new(name, cost.clone(), true),
@@ -133,7 +137,9 @@ pub fn to_batch(lines: &[ChargebackLine]) -> Result<RecordBatch> {
     };
     let mut columns: Vec<ArrayRef> = vec![
         text(|l| l.month.to_string()),
+        text(|l| l.cost_center.clone()),
         text(|l| l.app_id.clone()),
+        text(|l| l.app_name.clone()),
         text(|l| l.app_id_source.clone()),
         text(|l| l.deployment.clone()),
         Arc::new(
@@ -181,8 +187,8 @@ mod tests {
     use super::*;
 
     /// Where the token columns and the class costs start in [`COLUMNS`].
-    const FIRST_TOKEN_COLUMN: usize = 8;
-    const FIRST_COST_COLUMN: usize = 22;
+    const FIRST_TOKEN_COLUMN: usize = 10;
+    const FIRST_COST_COLUMN: usize = 24;
 
     #[test]
     fn columns_follow_the_token_columns_and_classes() {

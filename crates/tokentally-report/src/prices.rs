@@ -97,6 +97,12 @@ struct RawPrice {
 }
 
 impl PriceTable {
+    /// The table's currency when every row has the same one.
+    pub fn single_currency(&self) -> Option<&str> {
+        let first = self.prices.first()?.currency.as_str();
+        self.prices.iter().all(|p| p.currency == first).then_some(first)
+    }
+
     /// # Errors
     /// When the file cannot be read or a row is invalid; the error names file and line.
     pub fn load(path: &Path) -> Result<Self> {

@@ -71,12 +71,7 @@ impl Interner {
             model: name(3),
         };
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-        self.key_identity.push(match key.app_id_source.as_str() {
-            "claim" => 0,
-            "subscription" => 1,
-            "api_key" => 2,
-            _ => 3,
-        });
+        self.key_identity.push(crate::dedup::identity_rank(&key.app_id_source));
         self.keys.push(key);
         self.key_ids.insert(packed, id);
         id
@@ -92,11 +87,7 @@ impl Interner {
     fn usage(&mut self, id: u32) -> u8 {
         let names = &self.names[5];
         while self.usage_rank.len() < names.len() {
-            let rank = match names.get(self.usage_rank.len()).and_then(Option::as_deref) {
-                Some("reported") => 0,
-                Some("estimated") => 1,
-                _ => 2,
-            };
+            let rank = crate::dedup::usage_rank(names.get(self.usage_rank.len()).and_then(Option::as_deref));
             self.usage_rank.push(rank);
         }
         self.usage_rank.get(id as usize).copied().unwrap_or(2)
@@ -278,7 +269,7 @@ impl<'a> Columns<'a> {
                 key,
                 day: i32::try_from(times.value(row).div_euclid(86_400_000_000)).unwrap_or(i32::MAX),
                 failed: st >= 400 || st == 0,
-                estimated: usage_rank == 1,
+                estimated: usage_rank == crate::dedup::usage_source_rank(tokentally_core::UsageSource::Estimated),
                 tokens: TokenCounts::from_values(values),
             });
         }

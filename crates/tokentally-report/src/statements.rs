@@ -1,24 +1,43 @@
-//! Splitting typed or piped SQL into statements for the interactive prompt: a
-//! statement ends with a line whose last character (outside a `--` comment) is
-//! `;`, as in psql and DuckDB, so a query can span lines.
+//! Where a statement ends, by DataFusion's SQL tokenizer rather than by text: a
+//! `;` inside a string, a quoted name or a comment never ends one, and a
+//! statement may span lines (as in psql and DuckDB). The session splits the
+//! finished text into statements with the SQL parser (`sql.rs`).
 
-/// Accumulates lines until they form a statement.
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// Whether `text` ends with a complete statement: its last token, past
+/// whitespace and comments, is `;`. Text the tokenizer cannot finish (an open
+/// quote or block comment) does not.
+pub fn ends_statement(text: &str) -> bool {
+    let dialect = GenericDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize() else {
+        return false;
+    };
+    tokens
+        .iter()
+        .rev()
+        .find(|t| !matches!(t, Token::Whitespace(_)))
+        .is_some_and(|t| matches!(t, Token::SemiColon))
+}
+
+/// Accumulates typed lines until they end a statement.
 #[derive(Debug, Default)]
 pub struct StatementBuffer {
     text: String,
 }
 
 impl StatementBuffer {
-    /// Adds one line; returns the statement when the line completes one. Blank
-    /// input between statements is skipped.
+    /// Adds one line; returns the text so far when it ends a statement (it may
+    /// hold several, which the session runs in order). Blank input between
+    /// statements is skipped.
     pub fn push_line(&mut self, line: &str) -> Option<String> {
         if self.text.is_empty() && line.trim().is_empty() {
             return None;
         }
         self.text.push_str(line);
         self.text.push('\n');
-        let code = line.split_once("--").map_or(line, |(code, _)| code);
-        if !code.trim_end().ends_with(';') {
+        if !ends_statement(&self.text) {
             return None;
         }
         let statement = std::mem::take(&mut self.text);
@@ -48,12 +67,21 @@ mod tests {
     }
 
     #[test]
-    fn statements_end_at_a_semicolon_at_line_end() {
+    fn statements_end_at_a_semicolon_token() {
         let (statements, rest) = split("\nSELECT 1;\nSELECT a,\n  b FROM t; -- done\n\nSELECT 'x;' AS y\n");
         assert_eq!(statements, ["SELECT 1;", "SELECT a,\n  b FROM t; -- done"]);
         assert_eq!(rest.as_deref(), Some("SELECT 'x;' AS y"));
         let (statements, rest) = split("SELECT 1 -- not yet;\n;\n");
         assert_eq!(statements, ["SELECT 1 -- not yet;\n;"]);
         assert_eq!(rest, None);
+    }
+
+    #[test]
+    fn a_semicolon_in_a_string_or_block_comment_ends_nothing() {
+        let (statements, rest) = split("SELECT 'a;\nb;' AS x /* c;\n d; */\n;");
+        assert_eq!(statements, ["SELECT 'a;\nb;' AS x /* c;\n d; */\n;"]);
+        assert_eq!(rest, None);
+        assert!(!ends_statement("SELECT \"odd;"));
+        assert!(ends_statement("SELECT 1; SELECT 2;"));
     }
 }

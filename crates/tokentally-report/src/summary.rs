@@ -36,6 +36,8 @@ pub struct Totals {
 pub struct AppSummary {
     /// From the cost-center map; `unassigned` for apps it does not list.
     pub cost_center: String,
+    /// From the cost-center map; empty for apps it does not list.
+    pub app_name: String,
     pub app_id: String,
     pub calls: i64,
     pub total_tokens: i64,
@@ -100,6 +102,10 @@ pub fn app_summaries(lines: &[ChargebackLine], owners: &CostCenters) -> Result<V
             .entry((cost_center, &l.app_id))
             .or_insert_with(|| AppSummary {
                 cost_center: cost_center.to_owned(),
+                app_name: owners
+                    .get(&l.app_id)
+                    .map(|c| c.app_name.clone())
+                    .unwrap_or_default(),
                 app_id: l.app_id.clone(),
                 ..AppSummary::default()
             });
@@ -126,29 +132,31 @@ fn format_costs(costs: &Costs) -> String {
 /// Renders apps and a total row as an aligned text table for the terminal, then
 /// the unpriced tokens and the catalog models without price rows, if any.
 pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) -> String {
+    const COLUMNS: usize = 7;
     let header = [
         "cost_center",
+        "app_name",
         "app_id",
         "calls",
         "total_tokens",
         "cost",
         "unpriced_tokens",
     ];
-    let row = |cc: &str, app: &str, calls: i64, tokens: i64, cost: &Costs, unpriced: i64| {
+    let row = |names: [&str; 3], calls: i64, tokens: i64, cost: &Costs, unpriced: i64| {
         [
-            cc.to_owned(),
-            app.to_owned(),
+            names[0].to_owned(),
+            names[1].to_owned(),
+            names[2].to_owned(),
             calls.to_string(),
             tokens.to_string(),
             format_costs(cost),
             unpriced.to_string(),
         ]
     };
-    let mut rows: Vec<[String; 6]> = vec![header.map(str::to_owned)];
+    let mut rows: Vec<[String; COLUMNS]> = vec![header.map(str::to_owned)];
     rows.extend(apps.iter().map(|a| {
         row(
-            &a.cost_center,
-            &a.app_id,
+            [&a.cost_center, &a.app_name, &a.app_id],
             a.calls,
             a.total_tokens,
             &a.cost,
@@ -156,14 +164,13 @@ pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) ->
         )
     }));
     rows.push(row(
-        "TOTAL",
-        "",
+        ["TOTAL", "", ""],
         totals.calls,
         totals.tokens.total,
         &totals.cost,
         totals.unpriced_tokens,
     ));
-    let mut widths = [0; 6];
+    let mut widths = [0; COLUMNS];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
@@ -185,7 +192,7 @@ pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) ->
             .enumerate()
             .map(|(col, (cell, w))| match col {
                 // Text columns left, numbers right, so digits line up.
-                0 | 1 | 4 => format!("{cell:<w$}"),
+                0 | 1 | 2 | 5 => format!("{cell:<w$}"),
                 _ => format!("{cell:>w$}"),
             })
             .collect();

@@ -9,23 +9,15 @@ mod run;
 mod sample;
 mod signals;
 mod sql;
+mod sql_prompt;
 
-use crate::args::{Cli, Command, PricesCommand};
+use crate::args::{Cli, Command, PricesCommand, TableArgs};
+use crate::discover::{self, Pipeline};
+use crate::exit::UsageContext as _;
 use anyhow::{Context as _, Result};
 use chrono::{Datelike as _, Utc};
 use std::process::ExitCode;
 use tokentally_report::Month;
-
-/// Exit status when `--strict` finds usage without a price (files still written).
-pub const EXIT_UNPRICED: u8 = 3;
-/// Exit status of `run --fail-on-quarantine` when records were quarantined.
-pub const EXIT_QUARANTINED: u8 = 4;
-/// An until-caught-up Kafka run stopped by SIGTERM/SIGINT before it caught up: what
-/// was read is durable and committed, the rest is read next time.
-pub const EXIT_INTERRUPTED: u8 = 5;
-/// The proxy stopped after losing records (spool full or unwritable, or records
-/// too big for the broker); the log names each loss.
-pub const EXIT_RECORDS_LOST: u8 = 6;
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -36,8 +28,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             json,
             strict,
             fail_on_quarantine,
+            allow_empty,
         } => run::run(&run::RunArgs {
-            config: config.as_deref(),
+            config: config.config.as_deref(),
             month: if month_to_date {
                 Some("current")
             } else {
@@ -46,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             json,
             strict,
             fail_on_quarantine,
+            allow_empty,
         }),
         Command::Proxy { config } => proxy::proxy(&config),
         Command::Ingest {
@@ -53,53 +47,57 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             config,
             out,
             json,
-        } => ingest::ingest(&inputs, config.as_deref(), out.as_deref(), json),
-        Command::Report {
-            month,
-            out,
-            prices,
-            deployments,
-            cost_centers,
-            strict,
+            fail_on_quarantine,
+            allow_empty,
         } => {
-            let deployments = deployments.or_else(|| existing("pipelines/deployments.csv"));
-            let tables = report::Tables {
-                prices: &prices,
-                deployments: deployments.as_deref(),
-                cost_centers: cost_centers.as_deref(),
+            let pipeline = discover::pipeline(config.config.as_deref())?;
+            let flags = ingest::IngestFlags {
+                json,
+                fail_on_quarantine,
+                allow_empty,
             };
-            report::report(month.as_deref(), &out, &tables, strict)
+            ingest::ingest(&inputs, pipeline, out, flags)
+        }
+        Command::Report {
+            config,
+            month,
+            tables,
+            strict,
+            allow_empty,
+            json,
+        } => {
+            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
+            let flags = report::ReportFlags {
+                strict,
+                allow_empty,
+                json,
+            };
+            report::report(month.as_deref(), &pipeline, flags)
         }
         Command::Sql {
             query,
             file,
-            out,
-            prices,
-            deployments,
-            cost_centers,
+            config,
+            tables,
+            all,
             format,
             output,
         } => {
-            let tables = tokentally_report::SqlTables {
-                data_dir: out,
-                prices: prices.or_else(|| existing("pipelines/prices.csv")),
-                deployments: deployments.or_else(|| existing("pipelines/deployments.csv")),
-                cost_centers: cost_centers.or_else(|| existing("pipelines/cost-centers.csv")),
+            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
+            let sql_tables = tokentally_report::SqlTables {
+                data_dir: pipeline.config.output.dir.clone(),
+                prices: pipeline.sql_prices(),
+                deployments: pipeline.config.report.deployments.clone(),
+                cost_centers: pipeline.config.report.cost_centers.clone(),
             };
             let source = sql::Source::from_args(query, file);
-            sql::sql(source, &tables, format, output.as_deref())
+            sql::sql(source, &sql_tables, sql::Print { format, all }, output.as_deref())
         }
         Command::Prices {
-            command:
-                PricesCommand::Check {
-                    month,
-                    out,
-                    prices,
-                    deployments,
-                },
+            command: PricesCommand::Check { config, month, tables },
         } => {
-            let deployments = deployments.or_else(|| existing("pipelines/deployments.csv"));
-            prices::check(month.as_deref(), &out, &prices, deployments.as_deref())
+            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
+            prices::check(month.as_deref(), &pipeline)
         }
         Command::Sample {
             out,
@@ -110,11 +108,24 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// A default table path, used only when the file is there (run from the
-/// repository root, the shipped tables apply; elsewhere, none is assumed).
-fn existing(path: &str) -> Option<std::path::PathBuf> {
-    let path = std::path::PathBuf::from(path);
-    path.is_file().then_some(path)
+/// The config with the command line's folder and tables in place of its own.
+fn with_tables(mut pipeline: Pipeline, tables: TableArgs) -> Pipeline {
+    if let Some(out) = tables.out {
+        pipeline.config.output.dir = out;
+    }
+    let report = &mut pipeline.config.report;
+    if let Some(prices) = tables.prices {
+        // A table named on the command line must exist, whatever the config.
+        pipeline.origin = discover::Origin::Flag(prices.clone());
+        report.prices = prices;
+    }
+    if tables.deployments.is_some() {
+        report.deployments = tables.deployments;
+    }
+    if tables.cost_centers.is_some() {
+        report.cost_centers = tables.cost_centers;
+    }
+    pipeline
 }
 
 /// `YYYY-MM`, `previous` for the month before this one, or `current` for this
@@ -138,7 +149,8 @@ pub fn parse_month(text: Option<&str>) -> Result<Month> {
         }
         text => text
             .parse()
-            .with_context(|| format!("--month {text:?}: expected YYYY-MM")),
+            .with_context(|| format!("--month {text:?}: expected YYYY-MM, current or previous"))
+            .usage(),
     }
 }
 

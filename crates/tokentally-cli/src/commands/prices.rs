@@ -1,18 +1,25 @@
 //! `tokentally prices check`: which catalog models lack price rows.
 
-use super::{EXIT_UNPRICED, parse_month, print, runtime};
+use super::report::check_tables;
+use super::{parse_month, print, runtime};
+use crate::discover::Pipeline;
+use crate::exit::EXIT_UNPRICED;
 use anyhow::{Context as _, Result};
-use std::path::Path;
 use std::process::ExitCode;
 use tokentally_report::{PriceCheckOptions, check_prices};
 
-pub fn check(month: Option<&str>, out: &Path, prices: &Path, deployments: Option<&Path>) -> Result<ExitCode> {
-    let month = parse_month(month)?;
+/// Checks the pipeline's price table against the month's usage (the config's
+/// month unless `month` names one).
+pub fn check(month: Option<&str>, pipeline: &Pipeline) -> Result<ExitCode> {
+    let config = &pipeline.config;
+    let month = parse_month(Some(month.unwrap_or(&config.report.month)))?;
+    check_tables(&config.report)?;
+    let prices = &config.report.prices;
     let options = PriceCheckOptions {
-        data_dir: out.to_owned(),
+        data_dir: config.output.dir.clone(),
         month,
-        prices: prices.to_owned(),
-        deployments: deployments.map(Path::to_owned),
+        prices: prices.clone(),
+        deployments: config.report.deployments.clone(),
     };
     let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let missing = runtime()?

@@ -1,10 +1,11 @@
-//! Kafka progress for operators: a live line on a terminal, a structured log line
-//! every few seconds otherwise (journald, Kubernetes logs).
+//! Ingest progress for operators (Kafka, files, stdin): a live line on a
+//! terminal, a structured log line every few seconds otherwise (journald,
+//! Kubernetes logs).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
-use tokentally_ingest::Progress;
+use tokentally_ingest::{FileProgress, Progress};
 
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -54,6 +55,39 @@ impl ProgressView {
             rows = p.rows_written,
             quarantined = p.quarantined,
             lag,
+            "ingest progress"
+        );
+    }
+
+    /// A file or stdin ingest: the input, how much of it is read, and the counts.
+    pub fn update_files(&mut self, p: &FileProgress) {
+        let read = match p.bytes_total {
+            Some(total) if total > 0 => format!(
+                "{} of {} ({}%)",
+                indicatif::HumanBytes(p.bytes_read),
+                indicatif::HumanBytes(total),
+                p.bytes_read.saturating_mul(100) / total
+            ),
+            _ => format!("{} read", indicatif::HumanBytes(p.bytes_read)),
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{}: {read}; {} records, {} rows, {} quarantined",
+                p.input, p.records, p.rows_written, p.quarantined
+            ));
+            return;
+        }
+        if self.last_log.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return;
+        }
+        self.last_log = Some(Instant::now());
+        tracing::info!(
+            input = %p.input,
+            bytes_read = p.bytes_read,
+            bytes_total = p.bytes_total,
+            records = p.records,
+            rows = p.rows_written,
+            quarantined = p.quarantined,
             "ingest progress"
         );
     }

@@ -1,13 +1,16 @@
 //! `tokentally proxy`: starts the capture proxy and stops it gracefully on
 //! SIGTERM/SIGINT, printing where it listens and, at the end, its counters.
 
+use crate::exit::UsageContext as _;
 use anyhow::{Context as _, Result};
 use std::path::Path;
 use std::process::ExitCode;
 use tokentally_proxy::ProxyConfig;
 
 pub fn proxy(config: &Path) -> Result<ExitCode> {
-    let config = ProxyConfig::from_file(config).with_context(|| format!("loading {}", config.display()))?;
+    let config = ProxyConfig::from_file(config)
+        .with_context(|| format!("loading {}", config.display()))
+        .usage()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let running = tokentally_proxy::start(config)
@@ -29,7 +32,7 @@ pub fn proxy(config: &Path) -> Result<ExitCode> {
             );
         }
         Ok(if stats.records_lost > 0 {
-            ExitCode::from(super::EXIT_RECORDS_LOST)
+            ExitCode::from(crate::exit::EXIT_RECORDS_LOST)
         } else {
             ExitCode::SUCCESS
         })

@@ -1,10 +1,11 @@
-use super::{print, runtime};
+use super::{print, runtime, sql_prompt};
 use crate::args::SqlFormat;
-use anyhow::{Context as _, Result, bail};
-use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use crate::exit::{UsageContext as _, usage};
+use anyhow::{Context as _, Result};
+use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tokentally_report::{QueryOutput, SqlSession, SqlTables, StatementBuffer};
+use tokentally_report::{QueryOutput, SqlSession, SqlTables};
 
 /// Where the SQL comes from.
 #[derive(Debug)]
@@ -29,8 +30,16 @@ impl Source {
     }
 }
 
-/// How a query is named in errors: its file, or its first line.
-fn query_name(source: &Source, text: &str) -> String {
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+pub struct Print {
+    pub format: SqlFormat,
+    /// Every statement's result, not only the last.
+    pub all: bool,
+}
+
+/// How SQL is named in errors: its file, or its first line.
+pub fn query_name(source: &Source, text: &str) -> String {
     match source {
         Source::File(path) => path.display().to_string(),
         Source::Stdin => "from stdin".to_owned(),
@@ -51,15 +60,12 @@ fn query_name(source: &Source, text: &str) -> String {
     }
 }
 
-pub fn sql(source: Source, tables: &SqlTables, format: SqlFormat, output: Option<&Path>) -> Result<ExitCode> {
-    if matches!(format, SqlFormat::Parquet) && output.is_none() {
-        bail!("--format parquet needs --output PATH (Parquet is not written to a terminal)");
-    }
+pub fn sql(source: Source, tables: &SqlTables, print_as: Print, output: Option<&Path>) -> Result<ExitCode> {
     let text = match &source {
         Source::Text(q) => q.clone(),
-        Source::File(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading query file {}", path.display()))?
-        }
+        Source::File(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading query file {}", path.display()))
+            .usage()?,
         Source::Stdin => {
             let mut q = String::new();
             std::io::stdin()
@@ -74,20 +80,51 @@ pub fn sql(source: Source, tables: &SqlTables, format: SqlFormat, output: Option
         .block_on(SqlSession::open(tables))
         .context("opening the SQL tables")?;
     if matches!(source, Source::Prompt) {
-        return prompt(&rt, &session, format);
-    }
-    if text.trim().is_empty() {
-        bail!("no query given (pass it as an argument, with --file, or on stdin)");
+        return sql_prompt::prompt(&rt, &session, print_as.format);
     }
     let name = query_name(&source, &text);
-    let result = rt
-        .block_on(session.query(&text))
-        .with_context(|| format!("query {name}"))?;
-    emit(&result, format, output)?;
+    let statements = session
+        .statements(&text)
+        .map_err(|e| usage(anyhow::Error::new(e).context(format!("query {name}"))))?;
+    if statements.is_empty() {
+        return Err(anyhow::anyhow!(
+            "no query given (pass it as an argument, with --file, or on stdin)"
+        ))
+        .usage();
+    }
+    let count = statements.len();
+    for (i, statement) in statements.iter().enumerate() {
+        let result = rt.block_on(session.run(statement)).map_err(|e| {
+            let invalid = e.is_invalid_query();
+            let place = if count > 1 {
+                format!(
+                    "query {name}, statement {} of {count} ({})",
+                    i + 1,
+                    short(&statement.text)
+                )
+            } else {
+                format!("query {name}")
+            };
+            let err = anyhow::Error::new(e).context(place);
+            if invalid { usage(err) } else { err }
+        })?;
+        if print_as.all || i + 1 == count {
+            emit(&result, print_as.format, output)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(result: &QueryOutput, format: SqlFormat) -> Result<String> {
+/// A statement's first 60 characters, for messages.
+fn short(text: &str) -> String {
+    let mut s: String = text.chars().take(60).collect();
+    if s.len() < text.len() {
+        s.push('…');
+    }
+    s
+}
+
+pub fn render(result: &QueryOutput, format: SqlFormat) -> Result<String> {
     Ok(match format {
         SqlFormat::Table | SqlFormat::Parquet => {
             let mut t = tokentally_report::format_table(result)?;
@@ -99,6 +136,8 @@ fn render(result: &QueryOutput, format: SqlFormat) -> Result<String> {
     })
 }
 
+/// Prints a result, or writes it to `output` (with `--all`, each statement's
+/// result replaces the last: the file holds the final one).
 fn emit(result: &QueryOutput, format: SqlFormat, output: Option<&Path>) -> Result<()> {
     match (format, output) {
         (SqlFormat::Parquet, Some(path)) => tokentally_report::write_query_parquet(path, result)
@@ -107,46 +146,4 @@ fn emit(result: &QueryOutput, format: SqlFormat, output: Option<&Path>) -> Resul
             .with_context(|| format!("writing {}", path.display())),
         (_, None) => print(&render(result, format)?),
     }
-}
-
-/// The interactive prompt: statements end with `;`; `\q` or end of input quits.
-/// A failing statement prints its error and the prompt goes on.
-fn prompt(rt: &tokio::runtime::Runtime, session: &SqlSession, format: SqlFormat) -> Result<ExitCode> {
-    let format = if matches!(format, SqlFormat::Parquet) {
-        SqlFormat::Table
-    } else {
-        format
-    };
-    print(
-        "tokentally sql: tables usage, prices, deployments, cost_centers, chargeback. End statements with ';', \\q quits.\n",
-    )?;
-    let mut buffer = StatementBuffer::default();
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        print(if buffer.is_pending() {
-            "   ...> "
-        } else {
-            "tokentally> "
-        })?;
-        let Some(line) = lines.next() else { break };
-        let line = line.context("reading stdin")?;
-        if !buffer.is_pending() && matches!(line.trim(), "\\q" | "quit" | "exit") {
-            break;
-        }
-        let Some(statement) = buffer.push_line(&line) else {
-            continue;
-        };
-        match rt.block_on(session.query(&statement)) {
-            Ok(result) => print(&render(&result, format)?)?,
-            Err(e) => {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("error: query {}: {e}", query_name(&Source::Prompt, &statement));
-                }
-            }
-        }
-    }
-    print("\n")?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -3,12 +3,11 @@
 //! `SystemProperties`, `Properties`, `Body`). The `Body` is the event exactly as it
 //! was sent, so it goes through the same envelope decoding as a Kafka message.
 
-use crate::batch::Batch;
+use super::Source;
 use crate::envelope::Decoded;
-use crate::{Error, IngestOptions, IngestSummary, Result};
+use crate::{Error, Result};
 use apache_avro::types::Value;
 use std::io::Read;
-use std::path::Path;
 use tokentally_core::SourcePosition;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -16,14 +15,8 @@ use xxhash_rust::xxh3::Xxh3;
 pub(crate) const AVRO_MAGIC: &[u8] = b"Obj\x01";
 
 /// Reads one Capture file; returns the content hash that names its output.
-pub(crate) fn ingest_capture(
-    reader: impl Read,
-    input: &Path,
-    name: &str,
-    options: &IngestOptions,
-    summary: &mut IngestSummary,
-    batch: &mut Batch,
-) -> Result<u64> {
+pub(crate) fn ingest_capture(reader: impl Read, source: &mut Source<'_, '_>) -> Result<u64> {
+    let (input, name, options) = (source.input, source.name, source.options);
     let mut hashing = HashingReader {
         inner: reader,
         hasher: Xxh3::new(),
@@ -38,7 +31,7 @@ pub(crate) fn ingest_capture(
     let records = apache_avro::Reader::new(&mut hashing).map_err(|e| avro_err(0, e))?;
     for (index, value) in records.enumerate() {
         let value = value.map_err(|e| avro_err(index, e))?;
-        summary.records += 1;
+        source.summary.records += 1;
         let (sequence, body) = fields(&value);
         let position = SourcePosition {
             source: name.to_owned(),
@@ -58,14 +51,15 @@ pub(crate) fn ingest_capture(
         }
         let event = body.unwrap_or_default();
         for (position, outcome) in decoded.drain(..) {
-            batch.accept(summary, &position, outcome, event)?;
+            source.batch.accept(source.summary, &position, outcome, event)?;
         }
+        source.ticker.tick(source.summary);
     }
     // Parts and LLM-log records still held are written or quarantined, as at
     // the end of any file.
     decoder.finish(&mut decoded);
     for (position, outcome) in decoded.drain(..) {
-        batch.accept(summary, &position, outcome, &[])?;
+        source.batch.accept(source.summary, &position, outcome, &[])?;
     }
     // The container's trailing bytes (after the last block) count too.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|source| Error::Io {

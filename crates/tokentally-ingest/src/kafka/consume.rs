@@ -12,7 +12,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokentally_core::SourcePosition;
@@ -32,6 +32,9 @@ pub(super) struct Run<'a> {
 
 struct State<'a> {
     run: Run<'a>,
+    /// Every partition of the subscribed topics when the run started: an
+    /// until-caught-up run is done only when it has read all of them.
+    expected: BTreeSet<TopicPartition>,
     partitions: BTreeMap<TopicPartition, PartitionState>,
     summary: IngestSummary,
     /// The latest rebalance event was an assignment (possibly empty: more consumers
@@ -54,7 +57,7 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
             context: "creating the consumer".into(),
             source,
         })?;
-    wait_for_topics(&consumer, run.config, run.stop)?;
+    let expected = wait_for_topics(&consumer, run.config, run.stop)?;
     let topics: Vec<&str> = run.config.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(|source| Error::Kafka {
         context: format!("subscribing to {}", run.config.topics.join(", ")),
@@ -67,6 +70,7 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
     };
     let mut state = State {
         run,
+        expected,
         partitions: BTreeMap::new(),
         summary,
         assigned: false,
@@ -107,8 +111,38 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
 
 /// Bounded wait for the brokers and the topics, so a wrong address, bad
 /// credentials or a missing topic fail with a clear message instead of hanging.
-fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool) -> Result<()> {
+/// Returns every partition of the topics.
+fn wait_for_topics(
+    consumer: &Consumer,
+    config: &KafkaConfig,
+    stop: &AtomicBool,
+) -> Result<BTreeSet<TopicPartition>> {
+    // The context starts out waiting (`IngestContext::new`), so librdkafka's
+    // first reconnect reports are quiet too.
+    let partitions = wait_for_topics_logged(consumer, config, stop)?;
+    // On failure the consumer is closed next, quietly: the error says why.
+    consumer.context().set_waiting(false);
+    Ok(partitions)
+}
+
+/// The address operators must check: `bootstrap.servers` as the client uses it.
+fn broker_address(config: &KafkaConfig) -> String {
+    config
+        .client_config()
+        .ok()
+        .and_then(|c| c.config.get("bootstrap.servers").map(str::to_owned))
+        .unwrap_or_else(|| "(no bootstrap.servers)".to_owned())
+}
+
+/// One log line per back-off step, naming the broker address (librdkafka's own
+/// reports go to debug meanwhile, see `IngestContext::set_waiting`).
+fn wait_for_topics_logged(
+    consumer: &Consumer,
+    config: &KafkaConfig,
+    stop: &AtomicBool,
+) -> Result<BTreeSet<TopicPartition>> {
     let deadline = Instant::now() + config.connect_timeout();
+    let brokers = broker_address(config);
     let mut backoff = Duration::from_millis(250);
     loop {
         if consumer.context().uses_oauth() {
@@ -117,38 +151,42 @@ fn wait_for_topics(consumer: &Consumer, config: &KafkaConfig, stop: &AtomicBool)
             let _ = consumer.poll(Duration::ZERO);
         }
         let mut problem = None;
+        let mut partitions = BTreeSet::new();
         for topic in &config.topics {
             let wait = deadline
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(500), Duration::from_secs(5));
             match consumer.fetch_metadata(Some(topic), wait) {
                 Ok(meta) => match meta.topics().first() {
-                    Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
+                    Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                        partitions.extend(t.partitions().iter().map(|p| (topic.clone(), p.id())));
+                    }
                     Some(t) => {
                         problem = Some(format!(
-                            "topic `{topic}` is not available ({:?}); create it or fix [kafka] topics",
+                            "topic `{topic}` is not available on {brokers} ({:?}); create it or fix [kafka] topics",
                             t.error()
                         ));
                     }
-                    None => problem = Some(format!("topic `{topic}` is not in the broker's metadata")),
+                    None => problem = Some(format!("topic `{topic}` is not in the metadata of {brokers}")),
                 },
                 Err(e) => {
                     let why = consumer.context().last_error().unwrap_or_else(|| e.to_string());
-                    problem = Some(format!("cannot reach the brokers: {why}"));
+                    problem = Some(format!("cannot reach the brokers at {brokers}: {why}"));
                 }
             }
         }
         let Some(problem) = problem else {
-            return Ok(());
+            return Ok(partitions);
         };
         let forever = config.mode == Mode::Follow;
         if (!forever && Instant::now() >= deadline) || stop.load(Ordering::Relaxed) {
             return Err(Error::Unavailable(format!(
-                "{problem} (gave up after {}s; [kafka] connect_timeout_secs)",
+                "{problem} (gave up after {}s: check [kafka] brokers (or the Event Hubs namespace), \
+                 or wait longer with [kafka] connect_timeout_secs)",
                 config.connect_timeout_secs
             )));
         }
-        tracing::warn!(%problem, retry_in = ?backoff, "waiting for the brokers");
+        tracing::warn!(%brokers, %problem, retry_in = ?backoff, "waiting for the brokers");
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
@@ -197,21 +235,32 @@ impl State<'_> {
                 self.report_progress();
             }
             if config.mode == Mode::UntilCaughtUp {
-                if self.assigned && self.partitions.values().all(PartitionState::caught_up) {
+                let missing = self.unassigned();
+                if self.assigned && missing.is_empty() && self.partitions.values().all(PartitionState::caught_up) {
                     return Ok(false);
                 }
-                // Without an assignment, a member killed earlier may still hold the
-                // partitions until its session times out: wait that out too.
-                let limit = if self.assigned {
+                // Without every partition, a member killed earlier may still hold
+                // some until its session times out: wait that out too, rather
+                // than call the topic caught up with those partitions unread.
+                let limit = if self.assigned && missing.is_empty() {
                     config.connect_timeout()
                 } else {
                     config.connect_timeout() + config.session_timeout()
                 };
                 if self.last_activity.elapsed() >= limit {
-                    let why = consumer
-                        .context()
-                        .last_error()
-                        .unwrap_or_else(|| "no records and no partition assignment arrived".into());
+                    let why = if self.assigned && !missing.is_empty() {
+                        format!(
+                            "partitions {} are assigned to another member of group `{}`; an \
+                             until-caught-up run must be its group's only consumer",
+                            missing.join(", "),
+                            config.group_id
+                        )
+                    } else {
+                        consumer
+                            .context()
+                            .last_error()
+                            .unwrap_or_else(|| "no records and no partition assignment arrived".into())
+                    };
                     self.flush_all(consumer, self.release())?;
                     return Err(Error::Unavailable(format!(
                         "no progress for {}s before catching up: {why}",
@@ -220,6 +269,15 @@ impl State<'_> {
                 }
             }
         }
+    }
+
+    /// The topics' partitions this consumer is not assigned, as `topic[n]`.
+    fn unassigned(&self) -> Vec<String> {
+        self.expected
+            .iter()
+            .filter(|key| !self.partitions.contains_key(*key))
+            .map(|(topic, partition)| format!("{topic}[{partition}]"))
+            .collect()
     }
 
     fn handle(&mut self, key: &TopicPartition, offset: i64, payload: Option<&[u8]>) -> Result<()> {

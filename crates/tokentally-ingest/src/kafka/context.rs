@@ -9,6 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,14 +28,21 @@ pub(crate) enum RebalanceEvent {
 pub(crate) struct IngestContext {
     events: Mutex<Vec<RebalanceEvent>>,
     last_error: Mutex<Option<String>>,
+    /// Set while the consume loop waits for the brokers: it logs one line per
+    /// back-off step itself, so librdkafka's own reports (one per reconnect,
+    /// hundreds a minute) go to debug then, and the last is kept for the reason.
+    waiting: AtomicBool,
     /// Entra ID tokens for Event Hubs (OAUTHBEARER), when configured.
     oauth: Option<Arc<EntraToken>>,
 }
 
 impl IngestContext {
+    /// A new client waits for its brokers (see `waiting`) until the consume
+    /// loop has reached them.
     pub(crate) fn new(oauth: Option<Arc<EntraToken>>) -> Self {
         Self {
             oauth,
+            waiting: AtomicBool::new(true),
             ..Self::default()
         }
     }
@@ -55,8 +63,21 @@ impl IngestContext {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
 
+    /// Whether the consume loop is waiting for the brokers (see `waiting`).
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     fn record_error(&self, message: String) {
-        tracing::warn!(target: "librdkafka", "{message}");
+        if self.is_waiting() {
+            tracing::debug!(target: "librdkafka", "{message}");
+        } else {
+            tracing::warn!(target: "librdkafka", "{message}");
+        }
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(message);
         }
@@ -89,6 +110,10 @@ impl ClientContext for IngestContext {
     }
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        if self.is_waiting() {
+            tracing::debug!(target: "librdkafka", fac, "{message}");
+            return;
+        }
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
