@@ -185,7 +185,7 @@ fn impossible_counts_are_quarantined_and_never_summed() {
     tokentally(dir.path(), &["report", "--month", "2026-10", "--out", "out"], 0);
     let chargeback = fs::read_to_string(dir.path().join("out/chargeback-2026-10.csv")).expect("csv");
     assert!(
-        chargeback.contains(",app,subscription,gpt-4o,global,gpt-4o,1,0,10,"),
+        chargeback.contains(",app,,subscription,gpt-4o,global,gpt-4o,1,0,10,"),
         "{chargeback}"
     );
     assert!(!chargeback.contains(",-"), "{chargeback}");

@@ -140,7 +140,10 @@ fn chargeback_lines_name_owner_currency_and_no_borrowed_model() {
     assert_eq!(failed.len(), 1, "{csv}");
     assert_eq!(failed[0]["model"], "(unknown)", "{csv}");
     assert_eq!(failed[0]["deployment"], "gpt-4o", "{csv}");
-    let stranger = rows.iter().find(|r| r["app_id"] == "stranger").expect("stranger line");
+    let stranger = rows
+        .iter()
+        .find(|r| r["app_id"] == "stranger")
+        .expect("stranger line");
     assert_eq!(
         (
             stranger["cost_center"].as_str(),

@@ -51,11 +51,7 @@ print(len(bomb))
     let wire: usize = stdout(&produced).trim().parse().expect("size");
     assert!(wire < 1 << 20, "the bomb is small on the wire: {wire}");
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "");
-    let run = tokentally(
-        dir.path(),
-        &["ingest", "--config", path_str(&cfg), "--json"],
-        0,
-    );
+    let run = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
     let s = summary(&run);
     assert_eq!(s["quarantined_by_kind"]["oversized"], 1, "{s}");
     assert_eq!(s["rows_written"], 1, "{s}");
@@ -75,10 +71,10 @@ fn split_parts_that_never_complete_are_bounded_and_quarantined() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = base64::engine::general_purpose::STANDARD.encode([b'x'; 3000]);
     let mut lines: Vec<String> = (0..40)
+        // Written as the proxy writes them: the part header first (how ingest tells
+        // a part from a gateway record without parsing it).
         .map(|i| {
-            json!({"tokentally_part": {"record": format!("never-{i}"), "index": 0, "count": 2},
-                "data": data})
-            .to_string()
+            format!(r#"{{"tokentally_part":{{"record":"never-{i}","index":0,"count":2}},"data":"{data}"}}"#)
         })
         .collect();
     lines.push(
@@ -97,15 +93,14 @@ fn split_parts_that_never_complete_are_bounded_and_quarantined() {
         "[input]\nfiles = [\"parts.jsonl\"]\nmax_event_bytes = 8192\nmax_held_bytes = 16384\n\n[output]\ndir = \"out\"\n",
     )
     .expect("write config");
-    let run = tokentally(
-        dir.path(),
-        &["ingest", "--config", path_str(&cfg), "--json"],
-        0,
-    );
+    let run = tokentally(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
     let s = summary(&run);
     assert_eq!(s["quarantined_by_kind"]["incomplete_split_record"], 40, "{s}");
     assert_eq!(s["rows_written"], 1, "{s}");
     // Given up for memory while the file was still being read, not all at its end.
     let examples = s["quarantine_examples"].to_string();
-    assert!(examples.contains("passed max_held_bytes (16384 bytes)"), "{examples}");
+    assert!(
+        examples.contains("passed max_held_bytes (16384 bytes)"),
+        "{examples}"
+    );
 }

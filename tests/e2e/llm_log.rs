@@ -97,7 +97,8 @@ fn llm_log_over_two_events_and_two_flushes_reaches_the_chargeback() {
         &["run", "--config", cfg.to_str().expect("utf-8"), "--json"],
         0,
     );
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let run: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let summary = &run["ingest"][0];
     assert_eq!(summary["records"], 7);
     assert_eq!(
         (summary["rows_written"].as_u64(), summary["partial_rows"].as_u64()),

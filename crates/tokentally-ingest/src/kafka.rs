@@ -11,6 +11,7 @@ mod consume;
 mod context;
 mod entra;
 mod eventhubs;
+mod group;
 mod oauth;
 mod partition;
 

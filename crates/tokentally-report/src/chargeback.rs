@@ -113,7 +113,10 @@ impl ClassCosts {
 pub(crate) fn label_lines(lines: &mut [ChargebackLine], owners: &CostCenters, table_currency: Option<&str>) {
     for l in lines {
         l.cost_center = owners.cost_center(&l.app_id).to_owned();
-        l.app_name = owners.get(&l.app_id).map(|c| c.app_name.clone()).unwrap_or_default();
+        l.app_name = owners
+            .get(&l.app_id)
+            .map(|c| c.app_name.clone())
+            .unwrap_or_default();
         if l.currency.is_none() {
             l.currency = table_currency.map(str::to_owned);
         }

@@ -71,7 +71,8 @@ impl Interner {
             model: name(3),
         };
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-        self.key_identity.push(crate::dedup::identity_rank(&key.app_id_source));
+        self.key_identity
+            .push(crate::dedup::identity_rank(&key.app_id_source));
         self.keys.push(key);
         self.key_ids.insert(packed, id);
         id
@@ -269,7 +270,8 @@ impl<'a> Columns<'a> {
                 key,
                 day: i32::try_from(times.value(row).div_euclid(86_400_000_000)).unwrap_or(i32::MAX),
                 failed: st >= 400 || st == 0,
-                estimated: usage_rank == crate::dedup::usage_source_rank(tokentally_core::UsageSource::Estimated),
+                estimated: usage_rank
+                    == crate::dedup::usage_source_rank(tokentally_core::UsageSource::Estimated),
                 tokens: TokenCounts::from_values(values),
             });
         }

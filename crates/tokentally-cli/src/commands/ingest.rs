@@ -114,7 +114,8 @@ pub fn ingest_pipeline(config: &PipelineConfig) -> Result<Ingested> {
     options.max_held_bytes = config.input.max_held_bytes;
     if !config.input.files.is_empty() {
         let mut view = ProgressView::new();
-        let summary = ingest_files_with_progress(&config.input.files, &options, &mut |p| view.update_files(p));
+        let summary =
+            ingest_files_with_progress(&config.input.files, &options, &mut |p| view.update_files(p));
         view.finish();
         let summary = summary.context("ingesting files")?;
         ingested.summaries.push(summary);

@@ -94,7 +94,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             sql::sql(source, &sql_tables, sql::Print { format, all }, output.as_deref())
         }
         Command::Prices {
-            command: PricesCommand::Check { config, month, tables },
+            command:
+                PricesCommand::Check {
+                    config,
+                    month,
+                    tables,
+                },
         } => {
             let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
             prices::check(month.as_deref(), &pipeline)

@@ -4,9 +4,9 @@ use crate::discover::Pipeline;
 use crate::exit::{EXIT_EMPTY, EXIT_UNPRICED, UsageContext as _};
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
-use tokentally_core::TokenCounts;
 use std::path::Path;
 use std::process::ExitCode;
+use tokentally_core::TokenCounts;
 use tokentally_report::{
     ChargebackReport, CostCenters, Deployments, Month, PriceTable, ReportOptions, write_chargeback,
 };

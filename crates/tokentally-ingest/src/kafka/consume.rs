@@ -5,6 +5,7 @@
 //! those records again.
 
 use super::context::{IngestContext, RebalanceEvent, TopicPartition};
+use super::group::{GroupCheck, GroupProgress};
 use super::partition::{PartitionState, Release, remove_uncommitted};
 use super::{KafkaConfig, KafkaSummary, Mode, Progress};
 use crate::{Error, IngestOptions, IngestSummary, Result};
@@ -33,8 +34,10 @@ pub(super) struct Run<'a> {
 struct State<'a> {
     run: Run<'a>,
     /// Every partition of the subscribed topics when the run started: an
-    /// until-caught-up run is done only when it has read all of them.
+    /// until-caught-up run is done only when its group has read all of them.
     expected: BTreeSet<TopicPartition>,
+    /// How far other members have read the partitions they hold.
+    group: GroupProgress,
     partitions: BTreeMap<TopicPartition, PartitionState>,
     summary: IngestSummary,
     /// The latest rebalance event was an assignment (possibly empty: more consumers
@@ -71,6 +74,7 @@ pub(super) fn consume(run: Run<'_>) -> Result<IngestSummary> {
     let mut state = State {
         run,
         expected,
+        group: GroupProgress::default(),
         partitions: BTreeMap::new(),
         summary,
         assigned: false,
@@ -235,24 +239,34 @@ impl State<'_> {
                 self.report_progress();
             }
             if config.mode == Mode::UntilCaughtUp {
-                let missing = self.unassigned();
-                if self.assigned && missing.is_empty() && self.partitions.values().all(PartitionState::caught_up) {
+                let own_done = self.assigned && self.partitions.values().all(PartitionState::caught_up);
+                let elsewhere = self.unassigned();
+                let group = if own_done {
+                    self.group.check(consumer, &elsewhere)
+                } else {
+                    GroupCheck::default()
+                };
+                if group.advanced {
+                    self.last_activity = Instant::now();
+                }
+                if own_done && group.behind.is_empty() {
                     return Ok(false);
                 }
                 // Without every partition, a member killed earlier may still hold
                 // some until its session times out: wait that out too, rather
                 // than call the topic caught up with those partitions unread.
-                let limit = if self.assigned && missing.is_empty() {
+                let limit = if self.assigned && elsewhere.is_empty() {
                     config.connect_timeout()
                 } else {
                     config.connect_timeout() + config.session_timeout()
                 };
                 if self.last_activity.elapsed() >= limit {
-                    let why = if self.assigned && !missing.is_empty() {
+                    let why = if own_done {
                         format!(
-                            "partitions {} are assigned to another member of group `{}`; an \
-                             until-caught-up run must be its group's only consumer",
-                            missing.join(", "),
+                            "partitions {} are assigned to another member of group `{}` and its \
+                             committed offsets are not at their end (a stopped or stuck member); \
+                             an until-caught-up run ends only when its group has read every partition",
+                            group.behind.join(", "),
                             config.group_id
                         )
                     } else {
@@ -271,12 +285,12 @@ impl State<'_> {
         }
     }
 
-    /// The topics' partitions this consumer is not assigned, as `topic[n]`.
-    fn unassigned(&self) -> Vec<String> {
+    /// The topics' partitions this consumer is not assigned.
+    fn unassigned(&self) -> Vec<TopicPartition> {
         self.expected
             .iter()
             .filter(|key| !self.partitions.contains_key(*key))
-            .map(|(topic, partition)| format!("{topic}[{partition}]"))
+            .cloned()
             .collect()
     }
 
