@@ -40,7 +40,8 @@ pub struct StatsSnapshot {
     pub upstream_timeouts: u64,
     /// Calls refused for their `x-tokentally-context` (missing, unsigned, bad signature …).
     pub contexts_refused: u64,
-    /// Calls refused for ambiguous credentials (two of a kind, or both kinds).
+    /// Calls refused for their credentials: two of a kind, both kinds, or a
+    /// `Connection` header naming one (a hop would strip it).
     pub credentials_refused: u64,
     /// Calls refused with 503 `proxy_busy` (`max_calls`, `max_buffered_request_bytes`).
     pub calls_refused_busy: u64,
