@@ -17,9 +17,11 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use tokio::sync::OwnedSemaphorePermit;
 
-/// What a call holds of the proxy's limits, given back once its record is handed
-/// over: its slot among `max_calls`, its body's share of
-/// `max_buffered_request_bytes`, its capture's of `max_buffered_capture_bytes`.
+/// What a call holds of the proxy's limits: its slot among `max_calls`, its
+/// body's share of `max_buffered_request_bytes`, its capture's of
+/// `max_buffered_capture_bytes`. Its record holds them until the broker has it or
+/// the spool does, so records waiting for delivery count against the limits
+/// instead of piling up behind a slow broker or disk.
 #[derive(Debug)]
 pub struct Reserved {
     #[allow(dead_code, reason = "held for its drop, which frees the slot")]
@@ -81,7 +83,7 @@ impl Capture {
         self.body.extend_from_slice(chunk);
     }
 
-    /// Builds the record and hands it over.
+    /// Builds the record and hands it over, with what the call holds of the limits.
     pub fn finish(self, ending: Ending) {
         let ending = if self.truncated { Ending::Partial } else { ending };
         let record = self.info.to_record(self.status, self.sse, &self.body, ending);
@@ -94,7 +96,8 @@ impl Capture {
         } else {
             RecordClass::Usage
         };
-        self.delivery.submit(&self.info.request_id, record, class);
+        self.delivery
+            .submit(&self.info.request_id, record, class, self.reserved);
     }
 }
 
