@@ -2,13 +2,16 @@
 //! upstream yields it, and appended to the capture that becomes the record. The
 //! record is sent when the body ends, fails, or is dropped because the caller went
 //! away, so no call goes unrecorded. The capture holds at most what the record
-//! will hold, and nothing past `max_capture_bytes`.
+//! will hold, and nothing past `max_capture_bytes`. Each chunk handed to hyper and
+//! each ask for the next is marked for `response_write_timeout_secs`
+//! (`write_timeout.rs`).
 
 use crate::budget::Share;
 use crate::delivery::{Delivery, RecordClass};
 use crate::record::{self, CallInfo, Ending};
 use crate::stats::Stats;
 use crate::turn::Turn;
+use crate::write_timeout::Progress;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use std::pin::Pin;
@@ -116,6 +119,8 @@ pub struct Tee<S> {
     ended: Option<End>,
     /// The end (or the break) has been said: the stream is over.
     done: bool,
+    /// Where hyper's asks for chunks are marked (`response_write_timeout_secs`).
+    progress: Option<Arc<Progress>>,
 }
 
 impl<S> std::fmt::Debug for Tee<S> {
@@ -137,6 +142,7 @@ impl<S> Tee<S> {
             turns: 0,
             ended: None,
             done: false,
+            progress: Progress::current(),
         }
     }
 }
@@ -215,6 +221,9 @@ impl<S> Tee<S> {
 
     /// The held chunks, as one write.
     fn pass_on(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Some(progress) = &self.progress {
+            progress.handed_over();
+        }
         self.turn = None;
         self.turns = 0;
         Poll::Ready(Some(Ok(self.held.take())))
@@ -243,6 +252,9 @@ where
     /// already arrived).
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(progress) = &this.progress {
+            progress.asked();
+        }
         if this.done {
             return Poll::Ready(None);
         }
@@ -297,8 +309,20 @@ where
 impl<S> Drop for Tee<S> {
     /// The caller disconnected (or the server shut the connection) before the end.
     fn drop(&mut self) {
+        // hyper drops a body of known length once it has written it all, without
+        // asking for more: nothing is left unread, whatever was last handed over.
+        if let Some(progress) = &self.progress {
+            progress.asked();
+        }
         if let Some(capture) = self.capture.take() {
-            if capture.expected_len == Some(capture.received) {
+            if self.progress.as_ref().is_some_and(|p| p.was_cut()) {
+                Stats::add(&capture.delivery.stats.callers_not_reading);
+                tracing::warn!(
+                    request_id = %capture.info.request_id,
+                    "caller left the response unread for response_write_timeout_secs: cut off, recording what it got"
+                );
+                capture.finish(Ending::Partial);
+            } else if capture.expected_len == Some(capture.received) {
                 capture.finish(Ending::Complete);
             } else {
                 tracing::info!(request_id = %capture.info.request_id, "caller went away mid-response; recording what it got");
