@@ -1,9 +1,10 @@
 //! Whether a call may go through, decided from its head before any of its body is
 //! read: a context the proxy believes (or none at all), credentials that name one
-//! payer, and a free slot among `max_calls`. Every refusal is answered with a
-//! clear error, counted, and logged without header values.
+//! payer and that no hop may strip, and a free slot among `max_calls`. Every
+//! refusal is answered with a clear error, counted, and logged without header
+//! values.
 
-use crate::caller::{self, Ambiguity, Credentials};
+use crate::caller::{self, CredentialRefusal, Credentials};
 use crate::config::ContextHeader;
 use crate::context::{self, GatewayContext};
 use crate::forward::{ProxyBody, Shared};
@@ -30,7 +31,7 @@ pub struct Admitted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Context(context::Refusal),
-    Credentials(Ambiguity),
+    Credentials(CredentialRefusal),
     /// `max_calls` calls are in flight.
     Busy,
 }
@@ -73,17 +74,14 @@ impl Refusal {
                 tracing::warn!(code = refusal.code(), %message, "call refused: its context is not APIM's");
                 error_response(StatusCode::BAD_REQUEST, refusal.code(), &message)
             }
-            Self::Credentials(ambiguity) => {
+            Self::Credentials(refusal) => {
                 Stats::add(&stats.credentials_refused);
                 tracing::warn!(
-                    reason = ambiguity.message(),
-                    "call refused: ambiguous credentials"
+                    code = refusal.code(),
+                    reason = refusal.message(),
+                    "call refused: credentials the proxy cannot bill by"
                 );
-                error_response(
-                    StatusCode::BAD_REQUEST,
-                    "credentials_ambiguous",
-                    ambiguity.message(),
-                )
+                error_response(StatusCode::BAD_REQUEST, refusal.code(), refusal.message())
             }
             Self::Busy => busy(shared, "max_calls calls are in flight"),
         }

@@ -21,21 +21,38 @@ pub struct Credentials<'a> {
     pub api_key: Option<&'a HeaderValue>,
 }
 
-/// Credentials that could name more than one payer: refused, never guessed at.
+/// Credentials the proxy cannot bill by: refused, never guessed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ambiguity {
+pub enum CredentialRefusal {
     TwoAuthorizations,
     TwoApiKeys,
     BothKinds,
+    /// `Connection` names a credential header: it would be stripped as hop-by-hop,
+    /// so upstream would never see (nor check) the credential the bill names.
+    NamedByConnection,
 }
 
-impl Ambiguity {
+/// The credential headers: the bill is based on them, so none may be hop-by-hop.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "api-key"];
+
+impl CredentialRefusal {
+    /// The error code of the 400 answer.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TwoAuthorizations | Self::TwoApiKeys | Self::BothKinds => "credentials_ambiguous",
+            Self::NamedByConnection => "credential_hop_by_hop",
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Self::TwoAuthorizations => "more than one Authorization header: a call carries one credential",
             Self::TwoApiKeys => "more than one api-key header: a call carries one credential",
             Self::BothKinds => {
                 "both an Authorization and an api-key header: they may name different payers; send one"
+            }
+            Self::NamedByConnection => {
+                "the Connection header names Authorization or api-key: a hop would strip the credential the call is billed by; do not list credential headers in Connection"
             }
         }
     }
@@ -44,8 +61,12 @@ impl Ambiguity {
 impl<'a> Credentials<'a> {
     /// The call's credentials. Two of a kind are refused; so is one of each unless
     /// `trusted_context`, where APIM names the caller and may have added its own
-    /// credential (managed identity) beside the caller's key.
-    pub fn read(headers: &'a HeaderMap, trusted_context: bool) -> Result<Self, Ambiguity> {
+    /// credential (managed identity) beside the caller's key; so is a `Connection`
+    /// header naming either kind.
+    pub fn read(headers: &'a HeaderMap, trusted_context: bool) -> Result<Self, CredentialRefusal> {
+        if names_a_credential(headers) {
+            return Err(CredentialRefusal::NamedByConnection);
+        }
         let one = |name, twice| {
             let mut values = headers.get_all(name).iter();
             let first = values.next();
@@ -55,16 +76,33 @@ impl<'a> Credentials<'a> {
                 Ok(first)
             }
         };
-        let authorization = one(http::header::AUTHORIZATION.as_str(), Ambiguity::TwoAuthorizations)?;
-        let api_key = one("api-key", Ambiguity::TwoApiKeys)?;
+        let authorization = one(
+            http::header::AUTHORIZATION.as_str(),
+            CredentialRefusal::TwoAuthorizations,
+        )?;
+        let api_key = one("api-key", CredentialRefusal::TwoApiKeys)?;
         if authorization.is_some() && api_key.is_some() && !trusted_context {
-            return Err(Ambiguity::BothKinds);
+            return Err(CredentialRefusal::BothKinds);
         }
         Ok(Self {
             authorization,
             api_key,
         })
     }
+}
+
+/// Whether a `Connection` header lists a credential header among its options.
+fn names_a_credential(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .any(|option| {
+            let option = option.trim_ascii();
+            CREDENTIAL_HEADERS
+                .iter()
+                .any(|name| option.eq_ignore_ascii_case(name.as_bytes()))
+        })
 }
 
 /// The record's `caller` object.

@@ -2,19 +2,25 @@
 //! (HTTP/2's preface, or not) within `header_read_timeout_secs`, then hyper's
 //! HTTP/1.1 or HTTP/2 server with the limits on heads, streams and buffers. A
 //! caller that sends nothing, or its head a byte at a time, is cut off at the
-//! timeout instead of holding its connection for ever.
+//! timeout instead of holding its connection for ever; so is an HTTP/2
+//! connection with no stream open for as long (GOAWAY), and a caller that leaves
+//! a response unread for `response_write_timeout_secs` (`write_timeout.rs`).
 
 use crate::limits::Limits;
 use crate::stats::Stats;
+use crate::streams::{self, StreamExecutor};
+use crate::write_timeout::Watched;
 use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::server::conn::http1::Connection;
 use hyper::service::HttpService;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::Watcher;
-use std::pin::Pin;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// What HTTP/2 callers send first (RFC 9113 §3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -31,25 +37,31 @@ pub const H2_WINDOW: u32 = 256 << 10;
 #[derive(Debug)]
 pub enum Ended {
     TimedOut,
+    NotReading,
     Failed(String),
 }
 
 impl std::fmt::Display for Ended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TimedOut => write!(f, "no request head within header_read_timeout_secs"),
+            Self::TimedOut => write!(f, "no request within header_read_timeout_secs"),
+            Self::NotReading => write!(
+                f,
+                "the caller left a response unread for response_write_timeout_secs"
+            ),
             Self::Failed(reason) => write!(f, "{reason}"),
         }
     }
 }
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection until it closes; `closing` starts a graceful
+/// close (the call in flight finishes, HTTP/2 gets GOAWAY).
 pub async fn serve<S, B>(
     stream: TcpStream,
     tls: Option<tokio_rustls::TlsAcceptor>,
     service: S,
     limits: &Limits,
-    watcher: Watcher,
+    closing: CancellationToken,
     stats: &Stats,
 ) -> Result<(), Ended>
 where
@@ -68,18 +80,26 @@ where
         ended
     };
     match tls {
-        None => serve_io(stream, service, limits, watcher).await.map_err(timed),
+        None => serve_io(stream, service, limits, closing).await.map_err(timed),
         Some(acceptor) => {
-            let stream = tokio::time::timeout(deadline, acceptor.accept(stream))
-                .await
+            let handshake = tokio::select! {
+                handshake = tokio::time::timeout(deadline, acceptor.accept(stream)) => handshake,
+                () = closing.cancelled() => return Ok(()),
+            };
+            let stream = handshake
                 .map_err(|_| timed(Ended::TimedOut))?
                 .map_err(|e| Ended::Failed(format!("TLS handshake: {e}")))?;
-            serve_io(stream, service, limits, watcher).await.map_err(timed)
+            serve_io(stream, service, limits, closing).await.map_err(timed)
         }
     }
 }
 
-async fn serve_io<I, S, B>(mut io: I, service: S, limits: &Limits, watcher: Watcher) -> Result<(), Ended>
+async fn serve_io<I, S, B>(
+    mut io: I,
+    service: S,
+    limits: &Limits,
+    closing: CancellationToken,
+) -> Result<(), Ended>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService<Incoming, ResBody = B> + Clone + Send + 'static,
@@ -90,16 +110,28 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let deadline = limits.header_read_timeout();
-    let Some((http2, prefix)) = tokio::time::timeout(deadline, sniff(&mut io))
-        .await
+    // A connection that has not begun a request by the shutdown is simply closed.
+    let sniffed = tokio::select! {
+        sniffed = tokio::time::timeout(deadline, sniff(&mut io)) => sniffed,
+        () = closing.cancelled() => return Ok(()),
+    };
+    let Some((http2, prefix)) = sniffed
         .map_err(|_| Ended::TimedOut)?
         .map_err(|e| Ended::Failed(e.to_string()))?
     else {
         return Ok(());
     };
     let io = TokioIo::new(Prefixed { prefix, inner: io });
-    let served = if http2 {
-        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let failed = |e: hyper::Error| {
+        if e.is_timeout() {
+            Ended::TimedOut
+        } else {
+            Ended::Failed(e.to_string())
+        }
+    };
+    if http2 {
+        let (executor, mut running) = StreamExecutor::new(limits.response_write_timeout());
+        let mut builder = hyper::server::conn::http2::Builder::new(executor);
         builder
             .timer(TokioTimer::new())
             .max_concurrent_streams(limits.max_concurrent_streams)
@@ -110,7 +142,11 @@ where
             // A peer that stops answering pings is gone.
             .keep_alive_interval(Some(deadline))
             .keep_alive_timeout(deadline);
-        watcher.watch(builder.serve_connection(io, service)).await
+        let connection = builder.serve_connection(io, service);
+        let idle = Some((&mut running, deadline));
+        let (served, idled) = drive(connection, |c| c.graceful_shutdown(), &closing, idle).await;
+        served.map_err(failed)?;
+        if idled { Err(Ended::TimedOut) } else { Ok(()) }
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -118,15 +154,41 @@ where
             // Also runs while a kept-alive connection waits for its next request.
             .header_read_timeout(deadline)
             .max_buf_size(limits.max_header_bytes);
-        watcher.watch(builder.serve_connection(io, service)).await
-    };
-    served.map_err(|e| {
-        if e.is_timeout() {
-            Ended::TimedOut
-        } else {
-            Ended::Failed(e.to_string())
+        // One call at a time: its response body is polled by the connection.
+        let connection = Watched::new(
+            builder.serve_connection(io, service),
+            limits.response_write_timeout(),
+        );
+        let close = |c: Pin<&mut Watched<_>>| c.get_mut().inner_mut().map(Connection::graceful_shutdown);
+        match drive(connection, close, &closing, None).await.0 {
+            Some(served) => served.map_err(failed),
+            None => Err(Ended::NotReading),
         }
-    })
+    }
+}
+
+/// Runs `connection` to its end, closing it with `close` (gracefully: what is in
+/// flight finishes) once `closing` is cancelled or, given `idle`, once no stream
+/// has been open for its duration. Also says whether it was closed for idling.
+async fn drive<C: Future, R>(
+    connection: C,
+    close: impl FnOnce(Pin<&mut C>) -> R,
+    closing: &CancellationToken,
+    idle: Option<(&mut watch::Receiver<usize>, std::time::Duration)>,
+) -> (C::Output, bool) {
+    let mut connection = pin!(connection);
+    let idled = tokio::select! {
+        served = connection.as_mut() => return (served, false),
+        () = closing.cancelled() => false,
+        () = async {
+            match idle {
+                Some((running, limit)) => streams::idle_for(running, limit).await,
+                None => std::future::pending().await,
+            }
+        } => true,
+    };
+    let _ = close(connection.as_mut());
+    (connection.await, idled)
 }
 
 /// Reads until the bytes are HTTP/2's preface (true) or cannot be (false); what

@@ -6,12 +6,15 @@
 //! a record too big for the broker even compressed, or one the broker refuses for
 //! good (set aside in the spool's `dead-letter/`, so the records behind it still
 //! go) loses a record, and each loss is counted and logged as an error. Records of
-//! calls upstream refused (401/403) are never spooled.
+//! calls upstream refused (401/403) are never spooled. A record keeps its call's
+//! slot among `max_calls` until it is settled, so a flood of calls while the
+//! broker or the disk is slow is refused (503) rather than queued in memory.
 
 use crate::config::ProxyConfig;
 use crate::error::{Error, Result};
 use crate::spool::{Put, Spool};
 use crate::stats::{Stats, StatsSnapshot};
+use crate::tee::Reserved;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -169,11 +172,22 @@ impl Delivery {
     }
 
     /// Takes a finished call's record; never blocks, never fails the call.
-    pub fn submit(self: &Arc<Self>, request_id: &str, record: Vec<u8>, class: RecordClass) {
+    /// `reserved` (the call's slot and budget shares) is given back once the
+    /// record is settled: sent, spooled or counted lost.
+    pub fn submit(
+        self: &Arc<Self>,
+        request_id: &str,
+        record: Vec<u8>,
+        class: RecordClass,
+        reserved: Reserved,
+    ) {
         let this = Arc::clone(self);
         let key = record_key(request_id);
         self.tasks.spawn_on(
-            async move { this.deliver(key, record, class).await },
+            async move {
+                this.deliver(key, record, class).await;
+                drop(reserved);
+            },
             &self.handle,
         );
     }

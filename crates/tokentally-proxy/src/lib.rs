@@ -36,9 +36,11 @@ mod request_body;
 mod server;
 mod spool;
 mod stats;
+mod streams;
 mod tee;
 mod tls;
 mod turn;
+mod write_timeout;
 
 pub use caller::fingerprint;
 pub use config::{

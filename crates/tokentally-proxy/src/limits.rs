@@ -59,6 +59,14 @@ pub struct Limits {
     /// head, a cut-off stream after) and is recorded as partial.
     #[serde(default = "default_upstream_idle_timeout_secs")]
     pub upstream_idle_timeout_secs: u64,
+    /// Longest a caller may leave the response unread: from the moment a chunk is
+    /// ready for it until it takes it (its socket, or its HTTP/2 stream window, has
+    /// room again). Past it the call is cut off (the HTTP/1.1 connection closed,
+    /// the HTTP/2 stream reset), recorded as partial and counted in
+    /// `callers_not_reading`, so a caller that stops reading cannot hold upstream,
+    /// its capture and its slot for ever.
+    #[serde(default = "default_response_write_timeout_secs")]
+    pub response_write_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -75,6 +83,7 @@ impl Default for Limits {
             header_read_timeout_secs: default_header_read_timeout_secs(),
             request_body_timeout_secs: default_request_body_timeout_secs(),
             upstream_idle_timeout_secs: default_upstream_idle_timeout_secs(),
+            response_write_timeout_secs: default_response_write_timeout_secs(),
         }
     }
 }
@@ -111,6 +120,9 @@ fn default_request_body_timeout_secs() -> u64 {
 }
 fn default_upstream_idle_timeout_secs() -> u64 {
     600
+}
+fn default_response_write_timeout_secs() -> u64 {
+    60
 }
 
 /// hyper's HTTP/1.1 read buffer cannot be smaller.
@@ -195,6 +207,7 @@ impl Limits {
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("request_body_timeout_secs", self.request_body_timeout_secs),
             ("upstream_idle_timeout_secs", self.upstream_idle_timeout_secs),
+            ("response_write_timeout_secs", self.response_write_timeout_secs),
         ];
         if let Some((name, _)) = timeouts.iter().find(|(_, secs)| *secs == 0) {
             return bad(&format!("{name} must be at least 1"));
@@ -212,6 +225,10 @@ impl Limits {
 
     pub fn upstream_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.upstream_idle_timeout_secs)
+    }
+
+    pub fn response_write_timeout(&self) -> Duration {
+        Duration::from_secs(self.response_write_timeout_secs)
     }
 }
 
@@ -246,5 +263,15 @@ mod tests {
             ..Limits::default()
         };
         assert!(no_timeout.validate().is_err());
+        let no_write_timeout = Limits {
+            response_write_timeout_secs: 0,
+            ..Limits::default()
+        };
+        let err = no_write_timeout
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("response_write_timeout_secs"), "{err}");
     }
 }

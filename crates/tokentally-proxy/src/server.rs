@@ -25,6 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 /// HTTP/2 stream window towards upstream (see [`crate::limits::MemoryBound`]).
 pub const UPSTREAM_WINDOW: u32 = 256 << 10;
@@ -155,7 +156,7 @@ async fn serve(
         let every = Duration::from_secs(shared.config.spool.retry_secs);
         tokio::spawn(async move { delivery.drain_spool_every(every, drain_stopped).await })
     };
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let closing = CancellationToken::new();
     let mut connections = JoinSet::new();
     let mut acceptor = Acceptor::new(listener, shared.config.limits.max_connections);
     loop {
@@ -167,13 +168,13 @@ async fn serve(
                     let ready = Arc::clone(&ready);
                     service_fn(move |request| route(Arc::clone(&shared), Arc::clone(&ready), request))
                 };
-                let watcher = graceful.watcher();
+                let closing = closing.clone();
                 let tls = tls.clone();
                 let shared = Arc::clone(&shared);
                 connections.spawn(async move {
                     let stats = &shared.delivery.stats;
                     stats.connection_opened();
-                    let served = crate::conn::serve(accepted.stream, tls, service, &shared.config.limits, watcher, stats).await;
+                    let served = crate::conn::serve(accepted.stream, tls, service, &shared.config.limits, closing, stats).await;
                     stats.connection_closed();
                     drop(accepted.permit);
                     if let Err(ended) = served {
@@ -192,7 +193,9 @@ async fn serve(
         in_flight = connections.len(),
         "shutting down: waiting for in-flight calls"
     );
-    if tokio::time::timeout(timeout, graceful.shutdown()).await.is_err() {
+    closing.cancel();
+    let finished = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(timeout, finished).await.is_err() {
         tracing::warn!(
             ?timeout,
             "in-flight calls still running at the shutdown timeout: cut off, recorded as partial"

@@ -15,6 +15,7 @@ pub struct Stats {
     pub calls_refused_busy: AtomicU64,
     pub request_timeouts: AtomicU64,
     pub captures_cut_short: AtomicU64,
+    pub callers_not_reading: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_peak: AtomicU64,
     pub connections_timed_out: AtomicU64,
@@ -40,7 +41,8 @@ pub struct StatsSnapshot {
     pub upstream_timeouts: u64,
     /// Calls refused for their `x-tokentally-context` (missing, unsigned, bad signature …).
     pub contexts_refused: u64,
-    /// Calls refused for ambiguous credentials (two of a kind, or both kinds).
+    /// Calls refused for their credentials: two of a kind, both kinds, or a
+    /// `Connection` header naming one (a hop would strip it).
     pub credentials_refused: u64,
     /// Calls refused with 503 `proxy_busy` (`max_calls`, `max_buffered_request_bytes`).
     pub calls_refused_busy: u64,
@@ -49,10 +51,14 @@ pub struct StatsSnapshot {
     /// Records cut short because `max_buffered_capture_bytes` of responses were
     /// held at once (the caller still got everything; the record is partial).
     pub captures_cut_short: u64,
+    /// Calls cut off because the caller left the response unread for
+    /// `response_write_timeout_secs` (recorded as partial).
+    pub callers_not_reading: u64,
     pub connections_open: u64,
     /// Most connections open at once since the start (at most `max_connections`).
     pub connections_peak: u64,
-    /// Connections closed for sending no request head within `header_read_timeout_secs`.
+    /// Connections closed for sending no request head within `header_read_timeout_secs`
+    /// (HTTP/2: no stream open for that long; the proxy sends GOAWAY).
     pub connections_timed_out: u64,
     /// `accept` failures (file descriptors exhausted …); the proxy backs off after each.
     pub accept_errors: u64,
@@ -97,6 +103,7 @@ impl Stats {
             calls_refused_busy: get(&self.calls_refused_busy),
             request_timeouts: get(&self.request_timeouts),
             captures_cut_short: get(&self.captures_cut_short),
+            callers_not_reading: get(&self.callers_not_reading),
             connections_open: get(&self.connections_open),
             connections_peak: get(&self.connections_peak),
             connections_timed_out: get(&self.connections_timed_out),

@@ -2,13 +2,16 @@
 //! upstream yields it, and appended to the capture that becomes the record. The
 //! record is sent when the body ends, fails, or is dropped because the caller went
 //! away, so no call goes unrecorded. The capture holds at most what the record
-//! will hold, and nothing past `max_capture_bytes`.
+//! will hold, and nothing past `max_capture_bytes`. Each chunk handed to hyper and
+//! each ask for the next is marked for `response_write_timeout_secs`
+//! (`write_timeout.rs`).
 
 use crate::budget::Share;
 use crate::delivery::{Delivery, RecordClass};
 use crate::record::{self, CallInfo, Ending};
 use crate::stats::Stats;
 use crate::turn::Turn;
+use crate::write_timeout::Progress;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use std::pin::Pin;
@@ -17,9 +20,11 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use tokio::sync::OwnedSemaphorePermit;
 
-/// What a call holds of the proxy's limits, given back once its record is handed
-/// over: its slot among `max_calls`, its body's share of
-/// `max_buffered_request_bytes`, its capture's of `max_buffered_capture_bytes`.
+/// What a call holds of the proxy's limits: its slot among `max_calls`, its
+/// body's share of `max_buffered_request_bytes`, its capture's of
+/// `max_buffered_capture_bytes`. Its record holds them until the broker has it or
+/// the spool does, so records waiting for delivery count against the limits
+/// instead of piling up behind a slow broker or disk.
 #[derive(Debug)]
 pub struct Reserved {
     #[allow(dead_code, reason = "held for its drop, which frees the slot")]
@@ -81,7 +86,7 @@ impl Capture {
         self.body.extend_from_slice(chunk);
     }
 
-    /// Builds the record and hands it over.
+    /// Builds the record and hands it over, with what the call holds of the limits.
     pub fn finish(self, ending: Ending) {
         let ending = if self.truncated { Ending::Partial } else { ending };
         let record = self.info.to_record(self.status, self.sse, &self.body, ending);
@@ -94,7 +99,8 @@ impl Capture {
         } else {
             RecordClass::Usage
         };
-        self.delivery.submit(&self.info.request_id, record, class);
+        self.delivery
+            .submit(&self.info.request_id, record, class, self.reserved);
     }
 }
 
@@ -113,6 +119,8 @@ pub struct Tee<S> {
     ended: Option<End>,
     /// The end (or the break) has been said: the stream is over.
     done: bool,
+    /// Where hyper's asks for chunks are marked (`response_write_timeout_secs`).
+    progress: Option<Arc<Progress>>,
 }
 
 impl<S> std::fmt::Debug for Tee<S> {
@@ -134,6 +142,7 @@ impl<S> Tee<S> {
             turns: 0,
             ended: None,
             done: false,
+            progress: Progress::current(),
         }
     }
 }
@@ -212,6 +221,9 @@ impl<S> Tee<S> {
 
     /// The held chunks, as one write.
     fn pass_on(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Some(progress) = &self.progress {
+            progress.handed_over();
+        }
         self.turn = None;
         self.turns = 0;
         Poll::Ready(Some(Ok(self.held.take())))
@@ -240,6 +252,9 @@ where
     /// already arrived).
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(progress) = &this.progress {
+            progress.asked();
+        }
         if this.done {
             return Poll::Ready(None);
         }
@@ -294,8 +309,20 @@ where
 impl<S> Drop for Tee<S> {
     /// The caller disconnected (or the server shut the connection) before the end.
     fn drop(&mut self) {
+        // hyper drops a body of known length once it has written it all, without
+        // asking for more: nothing is left unread, whatever was last handed over.
+        if let Some(progress) = &self.progress {
+            progress.asked();
+        }
         if let Some(capture) = self.capture.take() {
-            if capture.expected_len == Some(capture.received) {
+            if self.progress.as_ref().is_some_and(|p| p.was_cut()) {
+                Stats::add(&capture.delivery.stats.callers_not_reading);
+                tracing::warn!(
+                    request_id = %capture.info.request_id,
+                    "caller left the response unread for response_write_timeout_secs: cut off, recording what it got"
+                );
+                capture.finish(Ending::Partial);
+            } else if capture.expected_len == Some(capture.received) {
                 capture.finish(Ending::Complete);
             } else {
                 tracing::info!(request_id = %capture.info.request_id, "caller went away mid-response; recording what it got");

@@ -8,7 +8,9 @@
 //! `huge` answers a non-streamed body of about 1.5 MB that compresses well,
 //! `incompressible` one of about 600 kB that does not, `refused` answers 401,
 //! `redirect` answers 307 to `/redirected` here (counted in `redirects_followed`),
-//! `stall` streams its first event and then nothing, `silent` never answers.
+//! `stall` streams its first event and then nothing, `silent` never answers,
+//! `firehose` streams 16 KiB events as fast as they are taken until the caller
+//! leaves (counted in `firehoses` while it runs).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, StreamBody, combinators::BoxBody};
@@ -44,6 +46,9 @@ pub struct Counts {
     pub redirects_followed: AtomicUsize,
     /// Every request that reached the fake.
     pub requests: AtomicUsize,
+    /// `firehose` answers still streaming: a proxy that holds upstream for a
+    /// caller that left.
+    pub firehoses: AtomicUsize,
 }
 
 impl Upstream {
@@ -141,6 +146,7 @@ async fn answer(
         "silent" => std::future::pending::<Response<Body>>().await,
         "stall" => sse_answer(gate, counts, Pace::Stall),
         "endless" => sse_answer(gate, counts, Pace::Endless),
+        "firehose" => sse_answer(gate, counts, Pace::Firehose),
         _ if streamed => sse_answer(gate, counts, Pace::Gated),
         _ => json_answer(200, completion_body()),
     })
@@ -190,6 +196,8 @@ enum Pace {
     Endless,
     /// Nothing more, the connection kept open.
     Stall,
+    /// 16 KiB events as fast as they are taken, until the caller leaves.
+    Firehose,
 }
 
 fn sse_answer(gate: Arc<Semaphore>, counts: Arc<Counts>, pace: Pace) -> Response<Body> {
@@ -204,6 +212,13 @@ fn sse_answer(gate: Arc<Semaphore>, counts: Arc<Counts>, pace: Pace) -> Response
         }
         if pace == Pace::Stall {
             tx.closed().await;
+            return;
+        }
+        if pace == Pace::Firehose {
+            counts.firehoses.fetch_add(1, Ordering::SeqCst);
+            let event = Bytes::from(chunk(&serde_json::json!({"content": "x".repeat(16 << 10)}), None));
+            while tx.send(event.clone()).await.is_ok() {}
+            counts.firehoses.fetch_sub(1, Ordering::SeqCst);
             return;
         }
         if pace == Pace::Endless {

@@ -78,15 +78,44 @@ fn credentials_that_could_name_two_payers_are_refused() {
     let read = |pairs: &[(&'static str, String)], trusted| Credentials::read(&headers(pairs), trusted).err();
     assert_eq!(
         read(&[bearer(), bearer()], false),
-        Some(Ambiguity::TwoAuthorizations)
+        Some(CredentialRefusal::TwoAuthorizations)
     );
     assert_eq!(
         read(&[bearer(), bearer()], true),
-        Some(Ambiguity::TwoAuthorizations)
+        Some(CredentialRefusal::TwoAuthorizations)
     );
-    assert_eq!(read(&[key("a"), key("b")], true), Some(Ambiguity::TwoApiKeys));
-    assert_eq!(read(&[bearer(), key("a")], false), Some(Ambiguity::BothKinds));
+    assert_eq!(
+        read(&[key("a"), key("b")], true),
+        Some(CredentialRefusal::TwoApiKeys)
+    );
+    assert_eq!(
+        read(&[bearer(), key("a")], false),
+        Some(CredentialRefusal::BothKinds)
+    );
     assert_eq!(read(&[bearer(), key("a")], true), None, "APIM names the payer");
     assert_eq!(read(&[bearer()], false), None);
     assert_eq!(read(&[], false), None);
+}
+
+#[test]
+fn a_connection_header_naming_a_credential_is_refused() {
+    let read = |pairs: &[(&'static str, String)]| Credentials::read(&headers(pairs), true).err();
+    let key = || ("api-key", "k".to_owned());
+    for connection in ["authorization", "keep-alive, API-Key", " Authorization "] {
+        assert_eq!(
+            read(&[key(), ("connection", connection.to_owned())]),
+            Some(CredentialRefusal::NamedByConnection),
+            "{connection}"
+        );
+    }
+    // Named on a second Connection line, with no credential sent at all.
+    let pairs = [
+        ("connection", "keep-alive".to_owned()),
+        ("connection", "api-key".to_owned()),
+    ];
+    assert_eq!(read(&pairs), Some(CredentialRefusal::NamedByConnection));
+    assert_eq!(
+        read(&[key(), ("connection", "keep-alive, x-api-key-hint".to_owned())]),
+        None
+    );
 }

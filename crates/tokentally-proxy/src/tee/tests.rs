@@ -137,3 +137,20 @@ async fn a_spent_capture_budget_cuts_the_record_not_the_stream() {
     let stats = capture.delivery.snapshot();
     assert_eq!(stats.captures_cut_short, 1);
 }
+
+/// A finished call's slot stays taken while its record waits for the broker (here
+/// unreachable), and is free once the record is settled (spooled at close).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_holds_its_slot_until_it_is_settled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let mut capture = capture(dir.path());
+    capture.reserved.slot = Arc::clone(&slots).try_acquire_owned().expect("a free slot");
+    let delivery = Arc::clone(&capture.delivery);
+    capture.finish(Ending::Complete);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(slots.available_permits(), 0, "the record is not settled yet");
+    delivery.close(Duration::from_millis(100)).await;
+    assert_eq!(slots.available_permits(), 1, "settled, the slot is free");
+    assert_eq!(delivery.snapshot().records_spooled, 1);
+}

@@ -182,6 +182,46 @@ async fn credentials_that_could_name_two_payers_are_refused() {
     assert_eq!((stats.credentials_refused, stats.calls), (3, 0));
 }
 
+/// A `Connection` header naming the credential (which would let a hop strip the
+/// credential the bill is based on, so upstream never checks it): refused with
+/// its reason, counted, never forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_named_hop_by_hop_is_refused() {
+    let fx = Fixture::start("adv-hop-by-hop").await;
+    fx.upstream.open_gate();
+    let cases = [
+        [
+            credential(Caller::App("victim-app")),
+            ("connection", "authorization".to_owned()),
+        ],
+        [
+            credential(Caller::Key("key-a")),
+            ("connection", "keep-alive, API-Key".to_owned()),
+        ],
+    ];
+    for headers in &cases {
+        let response = post(fx.proxy.addr(), &path(), headers, true).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("credential_hop_by_hop")),
+            "{headers:?}"
+        );
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Connection"), "{message}");
+    }
+    assert_eq!(
+        fx.upstream
+            .counts
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let stats = fx.stop().await;
+    assert_eq!((stats.credentials_refused, stats.calls), (2, 0));
+}
+
 /// A call upstream refuses (401) is recorded without its bodies and without the
 /// caller its refused token claims to be: nothing to bill, nobody to bill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,17 +120,20 @@ fn body_of(kib: usize) -> serde_json::Value {
 /// through at most `max_concurrent_streams` per connection, `max_calls` in all
 /// and `max_buffered_request_bytes` of bodies; the rest wait (streams, on the
 /// caller's side) or are refused (503 `proxy_busy`, 413), and every call let
-/// through completes.
+/// through completes. The phases wait for the records of the one before: a
+/// record holds its call's slot until the broker has it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_calls_and_bodies_are_held_within_the_limits() {
     let rest = limits(
-        "max_calls = 3\nmax_concurrent_streams = 2\nmax_request_bytes = 102400\nmax_buffered_request_bytes = 204800",
+        "max_calls = 4\nmax_concurrent_streams = 2\nmax_request_bytes = 102400\nmax_buffered_request_bytes = 204800",
     );
     let fx = Fixture::configured("adv-flood", &broker::address(), "", &rest).await;
     let (addr, counts) = (fx.proxy.addr(), std::sync::Arc::clone(&fx.upstream.counts));
     let url = format!("http://{addr}{}", path());
     let held = || counts.held.load(Ordering::SeqCst);
-    // One HTTP/2 connection, its settings known (one short call first).
+    let sent = || fx.proxy.stats().records_sent;
+    // Streams: one HTTP/2 connection, its settings known (one short call first),
+    // carries two at once; the other two wait on the caller's side.
     let h2 = crate::proxy::client(true);
     let warm = spawn_call(h2.clone(), url.clone(), chat_body(false));
     assert_eq!(warm.await.expect("call").0, 200);
@@ -138,22 +141,38 @@ async fn streams_calls_and_bodies_are_held_within_the_limits() {
         .map(|_| spawn_call(h2.clone(), url.clone(), chat_body(true)))
         .collect();
     eventually("two streams held upstream", || held() == 2).await;
-    // A call on another connection takes the last of max_calls; then the proxy is busy.
-    let third = spawn_call(crate::proxy::client(false), url.clone(), chat_body(true));
-    eventually("three streams held upstream", || held() == 3).await;
-    let (status, code) = refusal(post(addr, &path(), &[credential(Caller::Key("k"))], true).await).await;
-    assert_eq!((status, code.as_str()), (503, "proxy_busy"));
-    // Room for more to arrive if the limits let them.
+    // Room for more to arrive if the limit let them.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         counts.held_peak.load(Ordering::SeqCst),
-        3,
-        "no stream past the limits got through"
+        2,
+        "no stream past max_concurrent_streams got through"
     );
     fx.upstream.open_gate();
-    for call in streams.into_iter().chain([third]) {
+    for call in streams {
         assert_eq!(call.await.expect("call").0, 200);
     }
+    eventually("the five records delivered", || sent() == 5).await;
+
+    // Calls: one a connection, max_calls of them held; then the proxy is busy.
+    fx.upstream.gate.forget_permits(usize::MAX);
+    let calls: Vec<_> = (0..4)
+        .map(|_| spawn_call(crate::proxy::client(false), url.clone(), chat_body(true)))
+        .collect();
+    eventually("four calls held upstream", || held() == 4).await;
+    let (status, code) = refusal(post(addr, &path(), &[credential(Caller::Key("k"))], true).await).await;
+    assert_eq!((status, code.as_str()), (503, "proxy_busy"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        counts.held_peak.load(Ordering::SeqCst),
+        4,
+        "no call past max_calls got through"
+    );
+    fx.upstream.open_gate();
+    for call in calls {
+        assert_eq!(call.await.expect("call").0, 200);
+    }
+    eventually("the nine records delivered", || sent() == 9).await;
 
     // Bodies: two of 80 KiB are held; a third would pass the 200 KiB budget.
     fx.upstream.gate.forget_permits(usize::MAX);
@@ -174,7 +193,35 @@ async fn streams_calls_and_bodies_are_held_within_the_limits() {
         assert_eq!(call.await.expect("call").0, 200);
     }
     let stats = fx.stop().await;
-    assert_eq!((stats.calls_refused_busy, stats.calls), (2, 8), "{stats:?}");
+    assert_eq!((stats.calls_refused_busy, stats.calls), (2, 11), "{stats:?}");
+}
+
+/// A record holds its call's slot until the broker or the spool has it: with the
+/// broker away, a call past `max_calls` while the records of finished calls still
+/// wait is refused (503), so waiting records cannot pile up in memory; once they
+/// are spooled the slots are free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_waiting_for_the_broker_hold_their_slots() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let brokers = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let fx = Fixture::configured("adv-pending-records", &brokers, "", &limits("max_calls = 2")).await;
+    fx.upstream.open_gate();
+    let addr = fx.proxy.addr();
+    for _ in 0..2 {
+        let response = post(addr, &path(), &[credential(Caller::Key("k"))], false).await;
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("body");
+    }
+    // Both records wait for the absent broker (message.timeout.ms = 3000).
+    let (status, code) = refusal(post(addr, &path(), &[credential(Caller::Key("k"))], false).await).await;
+    assert_eq!((status, code.as_str()), (503, "proxy_busy"));
+    eventually("both records spooled", || fx.proxy.stats().records_spooled == 2).await;
+    let again = post(addr, &path(), &[credential(Caller::Key("k"))], false).await;
+    assert_eq!(again.status(), 200, "the slots are free again");
+    again.bytes().await.expect("body");
+    let stats = fx.stop().await;
+    assert_eq!((stats.calls_refused_busy, stats.calls), (1, 3), "{stats:?}");
 }
 
 /// A flood of connections: at most `max_connections` are held; the others wait

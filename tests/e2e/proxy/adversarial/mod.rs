@@ -1,9 +1,11 @@
 //! Attacks on the capture proxy (issue 15, docs/security.md), one test per point:
 //! who may say who pays (`identity`), what a caller can make the proxy hold and
-//! for how long (`limits`, `descriptors`), and a spool that never jams (`spool`). Each asserts
+//! for how long (`limits`, `descriptors`, `http2`), and a spool that never jams (`spool`). Each asserts
 //! what the attack must not achieve and that the refusal was counted.
 
 mod descriptors;
+mod h2_wire;
+mod http2;
 mod identity;
 mod limits;
 mod spool;
