@@ -15,7 +15,7 @@ async fn formula_text_is_escaped_in_every_csv_and_exact_in_parquet() {
     let read = |p: &Path| std::fs::read_to_string(p).expect("csv");
     let chargeback = read(&report.csv_path);
     assert!(
-        chargeback.contains("\"'@SUM(1+1)\",claim,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,\"'-2+3\","),
+        chargeback.contains("\"'@SUM(1+1)\",,claim,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,\"'-2+3\","),
         "{chargeback}"
     );
     let detail = read(&report.detail_csv_path);
