@@ -2,13 +2,11 @@
 //! ingest runs on a terminal, and chargeback lines that name their owner, their
 //! currency and only the model the call itself named.
 
-use crate::support::{repo_like, stdout, tokentally};
+use crate::support::{OnTerminal, repo_like, stdout, tokentally};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 /// A small gateway record (well under a terminal's 4 KiB line limit).
 fn call(id: &str, app: &str, status: u16, body: Value) -> Value {
@@ -35,48 +33,18 @@ fn ok_call(id: &str, app: &str) -> Value {
 #[test]
 fn stdin_ingest_on_a_terminal_shows_progress_before_the_input_ends() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let command = format!("{} ingest - --out out", env!("CARGO_BIN_EXE_tokentally"));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(dir.path())
-        .env_remove("TOKENTALLY_CONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    let shown = Arc::new(Mutex::new(String::new()));
-    let mut out = child.stdout.take().expect("stdout");
-    let reader = {
-        let shown = Arc::clone(&shown);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = out.read(&mut buf) {
-                shown
-                    .lock()
-                    .expect("lock")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{}", ok_call("p-1", "app-a")).expect("type");
+    let mut term = OnTerminal::start(dir.path(), "ingest - --out out", &[("NO_COLOR", "1")]);
+    writeln!(term.stdin, "{}", ok_call("p-1", "app-a")).expect("type");
     // The input is still open: only a live progress line can say "1 records".
-    while !shown.lock().expect("lock").contains("stdin: ") {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let during = shown.lock().expect("lock").clone();
+    term.wait_for(|screen| screen.contains("stdin: "));
+    let during = term.shown();
     assert!(during.contains("1 records"), "{during}");
-    writeln!(stdin, "{}", ok_call("p-2", "app-a")).expect("type");
+    writeln!(term.stdin, "{}", ok_call("p-2", "app-a")).expect("type");
     // Ctrl-D at the start of a line: end of input on a terminal.
-    stdin.write_all(b"\x04").expect("type EOF");
-    stdin.flush().expect("flush");
-    let status = child.wait().expect("wait");
-    drop(stdin);
-    reader.join().expect("reader");
-    let text = shown.lock().expect("lock").clone();
-    assert!(status.success(), "{text}");
+    term.stdin.write_all(b"\x04").expect("type EOF");
+    term.stdin.flush().expect("flush");
+    let (success, text) = term.finish();
+    assert!(success, "{text}");
     assert!(text.contains("rows written: 2"), "{text}");
 }
 

@@ -2,11 +2,9 @@
 //! statements split by the SQL parser, JSON Lines, and a prompt with line
 //! editing, history and `\d`.
 
-use crate::support::{sample, stderr, stdout, tokentally, tokentally_with_stdin};
-use std::io::{Read as _, Write as _};
+use crate::support::{OnTerminal, sample, stderr, stdout, tokentally, tokentally_with_stdin};
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 fn dataset(dir: &Path) {
     let input = sample(dir, "calls.jsonl", 30, 41);
@@ -57,48 +55,18 @@ fn json_is_json_lines() {
 fn the_prompt_lists_tables_and_columns_and_keeps_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     dataset(dir.path());
-    let command = format!("{} sql", env!("CARGO_BIN_EXE_tokentally"));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .env_remove("TOKENTALLY_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    let shown = Arc::new(Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = {
-        let shown = Arc::clone(&shown);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut buf) {
-                shown
-                    .lock()
-                    .expect("lock")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
+    let home = dir.path().to_str().expect("utf-8");
+    let mut term = OnTerminal::start(dir.path(), "sql", &[("HOME", home)]);
     let prompts = |text: &str| text.matches("tokentally> ").count() + text.matches("...> ").count();
-    let mut stdin = child.stdin.take().expect("stdin");
     for (i, line) in [".tables", "\\d calls", "SELECT 40 + 2", "  AS answer;", "\\q"]
         .iter()
         .enumerate()
     {
-        // Wait (bounded by the test runner's timeout) for the prompt of line i.
-        while prompts(&shown.lock().expect("lock")) <= i {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        writeln!(stdin, "{line}").expect("type");
+        term.wait_for(|screen| prompts(screen) > i);
+        writeln!(term.stdin, "{line}").expect("type");
     }
-    drop(stdin);
-    let status = child.wait().expect("wait");
-    reader.join().expect("reader");
-    let text = shown.lock().expect("lock").clone();
-    assert!(status.success(), "{text}");
+    let (success, text) = term.finish();
+    assert!(success, "{text}");
     assert!(text.contains("chargeback"), "{text}");
     assert!(
         text.contains("request_time") && text.contains("Timestamp"),

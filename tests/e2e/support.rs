@@ -149,3 +149,78 @@ pub fn config(dir: &Path, inputs: &[&Path]) -> PathBuf {
     std::fs::write(&path, text).expect("write config");
     path
 }
+
+/// `tokentally ARGS` on a terminal (`script` from util-linux gives it one, stdin
+/// being that terminal), its screen collected as it comes.
+pub struct OnTerminal {
+    child: std::process::Child,
+    pub stdin: std::process::ChildStdin,
+    shown: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl OnTerminal {
+    pub fn start(cwd: &Path, args: &str, env: &[(&str, &str)]) -> Self {
+        use std::io::Read as _;
+        use std::process::Stdio;
+        let command = format!("{} {args}", env!("CARGO_BIN_EXE_tokentally"));
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(cwd)
+            .env_remove("TOKENTALLY_CONFIG")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut out = child.stdout.take().expect("stdout");
+        let stdin = child.stdin.take().expect("stdin");
+        let reader = {
+            let shown = std::sync::Arc::clone(&shown);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = out.read(&mut buf) {
+                    shown
+                        .lock()
+                        .expect("lock")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        Self {
+            child,
+            stdin,
+            shown,
+            reader,
+        }
+    }
+
+    /// The screen so far.
+    pub fn shown(&self) -> String {
+        self.shown.lock().expect("lock").clone()
+    }
+
+    /// Waits (bounded by the test runner's timeout) until `ready` holds of the screen.
+    pub fn wait_for(&self, ready: impl Fn(&str) -> bool) {
+        while !ready(&self.shown.lock().expect("lock")) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Closes stdin, waits for the exit; whether it succeeded and the whole screen.
+    pub fn finish(self) -> (bool, String) {
+        let Self {
+            mut child,
+            stdin,
+            shown,
+            reader,
+        } = self;
+        drop(stdin);
+        let status = child.wait().expect("wait");
+        reader.join().expect("reader");
+        let text = shown.lock().expect("lock").clone();
+        (status.success(), text)
+    }
+}
