@@ -172,7 +172,14 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         ),
         None => None,
     };
-    if succeeded || (streamed && !output.choices.is_empty()) {
+    // Sent upstream, and the caller left before any answer came (the proxy
+    // records that as status 0, incomplete): upstream may have run and billed
+    // it, so its prompt is estimated rather than the call counted as free.
+    let unanswered = status == 0 && partial && output.choices.is_empty() && output.error.is_none();
+    if unanswered {
+        notes.push("the caller left before upstream answered; prompt estimated".to_owned());
+    }
+    if succeeded || unanswered || (streamed && !output.choices.is_empty()) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
         estimate(

@@ -86,6 +86,10 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
             capture: shared.capture_budget.share(),
         },
     };
+    let mut pending = Unanswered {
+        shared: Arc::clone(&shared),
+        call: Some(call),
+    };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let sent = shared
         .client
@@ -93,7 +97,15 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
         .headers(forwarded_headers(&parts.headers))
         .body(body.bytes)
         .send();
-    match tokio::time::timeout(limits.upstream_idle_timeout(), sent).await {
+    let answer = tokio::time::timeout(limits.upstream_idle_timeout(), sent).await;
+    let Some(call) = pending.call.take() else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "proxy_error",
+            "the tokentally proxy lost track of the call",
+        );
+    };
+    match answer {
         Ok(Ok(upstream)) => relay(&shared, call, upstream),
         Ok(Err(e)) => unreachable(&shared, call, &origin, parts.uri.path(), e),
         Err(_) => {
@@ -116,6 +128,29 @@ pub async fn forward(shared: Arc<Shared>, request: Request<Incoming>) -> Respons
 struct Call {
     info: CallInfo,
     reserved: Reserved,
+}
+
+/// A call sent upstream and not yet answered. A caller that goes away now makes
+/// hyper drop the future holding this, while upstream may already be running
+/// (and billing) the call: it is recorded as unanswered (status 0, partial; the
+/// parser estimates its prompt) rather than lost, so hanging up early hides no
+/// charge.
+struct Unanswered {
+    shared: Arc<Shared>,
+    call: Option<Call>,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            Stats::add(&self.shared.delivery.stats.callers_left_unanswered);
+            tracing::info!(
+                request_id = %call.info.request_id,
+                "caller went away before upstream answered; recording the call as unanswered"
+            );
+            capture(&self.shared, call, 0, false, Vec::new(), None).finish(Ending::Partial);
+        }
+    }
 }
 
 fn call_info(

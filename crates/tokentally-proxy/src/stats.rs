@@ -16,6 +16,7 @@ pub struct Stats {
     pub request_timeouts: AtomicU64,
     pub captures_cut_short: AtomicU64,
     pub callers_not_reading: AtomicU64,
+    pub callers_left_unanswered: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_peak: AtomicU64,
     pub connections_timed_out: AtomicU64,
@@ -54,6 +55,9 @@ pub struct StatsSnapshot {
     /// Calls cut off because the caller left the response unread for
     /// `response_write_timeout_secs` (recorded as partial).
     pub callers_not_reading: u64,
+    /// Calls whose caller went away after the request was sent upstream and
+    /// before upstream answered (recorded as unanswered: status 0, partial).
+    pub callers_left_unanswered: u64,
     pub connections_open: u64,
     /// Most connections open at once since the start (at most `max_connections`).
     pub connections_peak: u64,
@@ -104,6 +108,7 @@ impl Stats {
             request_timeouts: get(&self.request_timeouts),
             captures_cut_short: get(&self.captures_cut_short),
             callers_not_reading: get(&self.callers_not_reading),
+            callers_left_unanswered: get(&self.callers_left_unanswered),
             connections_open: get(&self.connections_open),
             connections_peak: get(&self.connections_peak),
             connections_timed_out: get(&self.connections_timed_out),

@@ -161,6 +161,29 @@ async fn a_caller_leaving_mid_stream_leaves_a_partial_record() {
     assert_eq!(fx.stop().await.records_sent, 1);
 }
 
+/// A caller that hangs up after its request went upstream and before any answer
+/// still leaves a record (status 0, incomplete), which the parser counts as a
+/// partial call with its prompt estimated: hanging up early hides no charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_leaving_before_the_answer_leaves_an_unanswered_record() {
+    let fx = Fixture::start("proxy-unanswered").await;
+    let addr = fx.proxy.addr();
+    // Upstream never answers `silent`; the caller gives up first.
+    let hasty = tokio::spawn(async move { call(addr, "silent", Caller::App("app-hasty"), false).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    hasty.abort();
+
+    let records = read_records(&fx.topic, 1);
+    let record = &records[0].1;
+    assert_eq!(record["response"]["status"], json!(0));
+    assert_eq!(record["response"]["complete"], json!(false));
+    let row = tokentally_parse::parse_record(&records[0].0, here()).expect("parses");
+    assert!(row.partial && row.prompt_tokens > 0, "{row:?}");
+    assert_eq!(row.app_id, "app-hasty");
+    let stats = fx.stop().await;
+    assert_eq!((stats.callers_left_unanswered, stats.records_sent), (1, 1));
+}
+
 /// A record over the broker's event limit is sent gzip-compressed, and inflates
 /// to the whole record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

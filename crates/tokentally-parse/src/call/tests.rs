@@ -164,6 +164,30 @@ fn failed_call_is_kept_with_zero_tokens() {
     assert!(notes(&row).contains("Rate limit"));
 }
 
+/// Sent upstream, and the caller hung up before any answer (the proxy's record:
+/// status 0, incomplete, no body): upstream may have run it, so the prompt is
+/// estimated and the row is partial. Without the incomplete flag, a missing
+/// status is just a failed call.
+#[test]
+fn a_call_the_caller_left_unanswered_is_partial_with_its_prompt_estimated() {
+    let row = parse(&record(json!({"status": 0, "complete": false}))).expect("row");
+    assert!(row.partial);
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.prompt_tokens > 0, "{row:?}");
+    assert_eq!(row.completion_tokens, 0);
+    assert!(
+        notes(&row).contains("left before upstream answered"),
+        "{:?}",
+        row.notes
+    );
+
+    let unflagged = parse(&record(json!({"status": 0}))).expect("row");
+    assert_eq!(
+        (unflagged.usage_source, unflagged.total_tokens),
+        (UsageSource::None, 0)
+    );
+}
+
 #[test]
 fn unknown_model_is_flagged() {
     let mut r = record(json!({"status": 200, "body": {"model": "mystery-1",
