@@ -36,6 +36,16 @@ fn readme_first_command_runs_the_embedded_sample() {
     assert!(!committed.is_empty(), "{detail}");
     let unpriced = fs::read_to_string(dir.path().join("out/unpriced-2026-10.csv")).expect("unpriced");
     assert_eq!(unpriced.lines().count(), 1, "{unpriced}");
+    // The statement beside it: one page, a linked section per cost center
+    // (check_outputs compares its totals with the chargeback's).
+    assert!(text.contains("statement: out/statement-2026-10.html"), "{text}");
+    let statement = fs::read_to_string(dir.path().join("out/statement-2026-10.html")).expect("statement");
+    for section in ["cc-CC-1100", "cc-unassigned"] {
+        assert!(
+            statement.contains(&format!("<section class=\"cost-center\" id=\"{section}\">")),
+            "{section}"
+        );
+    }
     check_outputs(&dir.path().join("out"), "2026-10");
 }
 
@@ -53,6 +63,7 @@ fn same_input_gives_byte_identical_outputs() {
         "chargeback-detail-2026-10.csv",
         "chargeback-detail-2026-10.parquet",
         "unpriced-2026-10.csv",
+        "statement-2026-10.html",
     ];
     let first = names.map(read);
     tokentally(dir.path(), &["run", "--config", cfg], 0);

@@ -15,7 +15,9 @@ CSV with Python's csv module and its Parquet with pyarrow, and asserts that
     its class costs and provisioned share;
   * the unpriced file lists exactly the chargeback's unpriced tokens;
   * no CSV cell starts a spreadsheet formula: text that would is escaped with a
-    leading quote, and Parquet holds the exact value.
+    leading quote, and Parquet holds the exact value;
+  * the HTML statement (when written) states the chargeback's total per currency,
+    links a section per cost center, and loads nothing (no script, no URL).
 Exit status 0 when all hold; prints what differs otherwise.
 
 usage: check_outputs.py OUT_DIR YYYY-MM
@@ -24,6 +26,7 @@ usage: check_outputs.py OUT_DIR YYYY-MM
 import csv
 import datetime
 import decimal
+import html.parser
 import sys
 from pathlib import Path
 
@@ -163,6 +166,54 @@ def check_classes(detail_rows, expected):
     return sorted({cls for _, cls in got})
 
 
+class StatementParser(html.parser.HTMLParser):
+    """Collects what the statement check needs: totals, sections, links, and
+    anything that would load a resource."""
+
+    def __init__(self):
+        super().__init__()
+        self.totals = {}
+        self.ids = set()
+        self.links = set()
+        self.loads = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "data-total" in a:
+            self.totals[a.get("data-currency")] = decimal.Decimal(a["data-total"])
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href", "").startswith("#"):
+            self.links.add(a["href"][1:])
+        if tag in ("script", "link", "img", "iframe", "object", "embed"):
+            self.loads.append(tag)
+        for name, value in attrs:
+            if value and ("://" in value or value.startswith("//")):
+                self.loads.append(f"{tag} {name}={value}")
+
+
+def check_statement(out_dir: Path, month: str, lines):
+    path = out_dir / f"statement-{month}.html"
+    if not path.exists():
+        return "no statement"
+    parser = StatementParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    want = {}
+    for line in lines:
+        if line["cost"] and line["currency"]:
+            cur = unescape(line["currency"])
+            want[cur] = want.get(cur, decimal.Decimal(0)) + decimal.Decimal(line["cost"])
+    if parser.totals != want:
+        fail(f"statement totals {parser.totals} differ from the chargeback's {want}")
+    centers = {unescape(line["cost_center"]) for line in lines}
+    sections = {i for i in parser.ids if i.startswith("cc-")}
+    if len(sections) != len(centers) or not sections <= parser.links:
+        fail(f"statement sections {sorted(sections)} for cost centers {sorted(centers)}")
+    if parser.loads:
+        fail(f"statement loads external resources: {parser.loads}")
+    return f"statement totals {', '.join(f'{v} {k}' for k, v in sorted(want.items()))}"
+
+
 def main(out_dir: Path, month: str):
     usage_glob = str(out_dir / "usage" / "**" / "*.parquet")
     con = duckdb.connect()
@@ -224,6 +275,7 @@ def main(out_dir: Path, month: str):
     same_rows("chargeback", lines, parquet_lines)
     detail_count, detail_rows = check_detail(out_dir, month, lines)
     classes = check_classes(detail_rows, expected_classes)
+    statement = check_statement(out_dir, month, lines)
 
     got = {}
     for line in lines:
@@ -240,7 +292,7 @@ def main(out_dir: Path, month: str):
         fail("per-app totals in the chargeback differ from the usage rows")
     print(
         f"check_outputs: ok ({n_duck} usage rows, {len(lines)} chargeback lines, "
-        f"{detail_count} detail rows, {len(got)} apps, classes {', '.join(classes)})"
+        f"{detail_count} detail rows, {len(got)} apps, classes {', '.join(classes)}; {statement})"
     )
 
 

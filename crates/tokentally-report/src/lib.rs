@@ -25,6 +25,7 @@ mod scan_files;
 mod sql;
 mod sql_output;
 mod sql_tables;
+mod statement;
 mod statements;
 mod summary;
 mod unpriced;
@@ -90,6 +91,8 @@ pub struct ChargebackReport {
     pub detail_csv_path: PathBuf,
     pub detail_parquet_path: PathBuf,
     pub unpriced_path: PathBuf,
+    /// `statement-YYYY-MM.html`: the month for people to read.
+    pub statement_path: PathBuf,
     pub totals: Totals,
     pub apps: Vec<AppSummary>,
     /// Catalog models the month billed in a class no price row names (what
@@ -125,33 +128,63 @@ pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> 
 /// # Errors
 /// As [`write_chargeback`].
 pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) -> Result<ChargebackReport> {
-    let prices = PriceTable::load(&opts.prices)?;
-    let deployments = match &opts.deployments {
-        Some(path) => Deployments::load(path)?,
-        None => Deployments::default(),
-    };
-    let owners = match &opts.cost_centers {
-        Some(path) => CostCenters::load(path)?,
-        None => CostCenters::default(),
+    let tables = Tables {
+        prices: PriceTable::load(&opts.prices)?,
+        deployments: match &opts.deployments {
+            Some(path) => Deployments::load(path)?,
+            None => Deployments::default(),
+        },
+        owners: match &opts.cost_centers {
+            Some(path) => CostCenters::load(path)?,
+            None => CostCenters::default(),
+        },
     };
     let usage_dir = dataset::check_usage(&opts.data_dir)?;
     let parallel = ctx.copied_config().target_partitions();
-    let days = scan::daily_usage(&usage_dir, opts.month, parallel).await?;
-    if days.is_empty() {
+    let month = charge_month(&usage_dir, opts.month, parallel, &tables).await?;
+    if month.days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
-    let priced = charges::price_month(opts.month, &days, &prices, &deployments)?;
-    let mut lines = chargeback::build_lines(opts.month, &days, &deployments, &priced)?;
-    chargeback::label_lines(&mut lines, &owners, prices.single_currency());
-    let charges = priced.charges;
-    // Every sum is checked before a file is written: an overflow leaves no file
-    // with a wrapped number behind.
-    let totals = Totals::from_lines(&lines)?;
+    // The statement's month-over-month change; a month without calls (before the
+    // dataset starts) has nothing to compare with.
+    let previous = match opts.month.previous() {
+        Some(m) => {
+            let before = charge_month(&usage_dir, m, parallel, &tables).await?;
+            (!before.days.is_empty()).then_some(statement::PreviousMonth {
+                month: m,
+                totals: before.totals,
+            })
+        }
+        None => None,
+    };
+    let MonthCharges {
+        days,
+        charges,
+        lines,
+        totals,
+    } = month;
+    let Tables {
+        prices,
+        deployments,
+        owners,
+    } = tables;
     let apps = summary::app_summaries(&lines, &owners)?;
     let missing_prices = prices_check::missing_prices(&days, &prices, &deployments)?;
     for missing in &missing_prices {
         tracing::warn!(%missing, "catalog model without a price row");
     }
+    let page = statement::Statement::build(&statement::Inputs {
+        month: opts.month,
+        days: &days,
+        lines: &lines,
+        charges: &charges,
+        totals: &totals,
+        apps: &apps,
+        owners: &owners,
+        deployments: &deployments,
+        previous: previous.as_ref(),
+    })?
+    .render()?;
 
     std::fs::create_dir_all(&opts.out_dir).map_err(Error::file(&opts.out_dir))?;
     let csv_path = output::csv_path(&opts.out_dir, opts.month);
@@ -170,6 +203,8 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     .write(&detail_csv_path, &detail_parquet_path)?;
     let unpriced_path = unpriced::csv_path(&opts.out_dir, opts.month);
     unpriced::write(&unpriced_path, opts.month, &charges, &owners)?;
+    let statement_path = statement::html_path(&opts.out_dir, opts.month);
+    files::write_bytes(&statement_path, page.as_bytes())?;
 
     tracing::info!(
         month = %opts.month,
@@ -188,8 +223,45 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         detail_csv_path,
         detail_parquet_path,
         unpriced_path,
+        statement_path,
         totals,
         apps,
         missing_prices,
+    })
+}
+
+/// The tables a month is priced and labelled with.
+struct Tables {
+    prices: PriceTable,
+    deployments: Deployments,
+    owners: CostCenters,
+}
+
+/// A month of usage, priced and rolled up into labelled chargeback lines.
+struct MonthCharges {
+    days: Vec<dataset::DayUsage>,
+    charges: Vec<Charge>,
+    lines: Vec<ChargebackLine>,
+    totals: Totals,
+}
+
+/// Scans, prices and rolls up one month; every sum is checked here, before any
+/// file is written, so an overflow leaves no file with a wrapped number behind.
+async fn charge_month(
+    usage_dir: &std::path::Path,
+    month: Month,
+    parallel: usize,
+    tables: &Tables,
+) -> Result<MonthCharges> {
+    let days = scan::daily_usage(usage_dir, month, parallel).await?;
+    let priced = charges::price_month(month, &days, &tables.prices, &tables.deployments)?;
+    let mut lines = chargeback::build_lines(month, &days, &tables.deployments, &priced)?;
+    chargeback::label_lines(&mut lines, &tables.owners, tables.prices.single_currency());
+    let totals = Totals::from_lines(&lines)?;
+    Ok(MonthCharges {
+        days,
+        charges: priced.charges,
+        lines,
+        totals,
     })
 }

@@ -57,6 +57,21 @@ impl Month {
         NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MAX)
     }
 
+    /// The month before this one (`None` before year 1).
+    pub fn previous(self) -> Option<Self> {
+        let (y, m) = if self.month == 1 {
+            (self.year - 1, 12)
+        } else {
+            (self.year, self.month - 1)
+        };
+        Self::new(y, m).ok()
+    }
+
+    /// The number of days in the month.
+    pub fn days(self) -> i64 {
+        (self.end_day() - self.first_day()).num_days()
+    }
+
     /// Inclusive start: 00:00 UTC on the first day.
     pub fn start(self) -> DateTime<Utc> {
         self.first_day().and_time(chrono::NaiveTime::MIN).and_utc()
@@ -136,6 +151,11 @@ mod tests {
         let m: Month = "2026-12".parse().expect("valid");
         assert_eq!(m.start().to_rfc3339(), "2026-12-01T00:00:00+00:00");
         assert_eq!(m.end().to_rfc3339(), "2027-01-01T00:00:00+00:00");
+        let jan: Month = "2027-01".parse().expect("valid");
+        assert_eq!(jan.previous(), Some(m));
+        assert_eq!(m.previous().map(|p| p.to_string()).as_deref(), Some("2026-11"));
+        assert_eq!("0001-01".parse::<Month>().expect("valid").previous(), None);
+        assert_eq!((m.days(), jan.days()), (31, 31));
         let feb: Month = "2028-02".parse().expect("valid");
         assert_eq!(feb.end_day().to_string(), "2028-03-01");
     }

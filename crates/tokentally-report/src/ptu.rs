@@ -30,7 +30,7 @@ pub(crate) fn month_cost(row: &Deployment, month: Month) -> Result<Decimal> {
         what: "the monthly cost",
     };
     let amount = row.monthly_cost.as_ref().map_or(Decimal::ZERO, |c| c.amount);
-    let month_days = (month.end_day() - month.first_day()).num_days();
+    let month_days = month.days();
     let days = row.days_in(month);
     if days == month_days {
         return Ok(round_cost(amount));

@@ -550,3 +550,4 @@ mod detail;
 mod escaping;
 mod numbers;
 mod sql;
+mod statement;

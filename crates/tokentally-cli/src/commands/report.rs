@@ -86,13 +86,14 @@ pub fn write_report(month: Month, out: &Path, tables: &ReportConfig) -> Result<C
 
 pub fn render(report: &ChargebackReport) -> String {
     format!(
-        "{}\nchargeback written to:\n  {}\n  {}\n  {}\n  {}\n  {}\n",
+        "{}\nchargeback written to:\n  {}\n  {}\n  {}\n  {}\n  {}\nstatement: {}\n",
         report.summary_table(),
         report.csv_path.display(),
         report.parquet_path.display(),
         report.detail_csv_path.display(),
         report.detail_parquet_path.display(),
         report.unpriced_path.display(),
+        report.statement_path.display(),
     )
 }
 
@@ -144,6 +145,7 @@ pub fn report_json(report: &ChargebackReport) -> Value {
             "detail_csv": path(&report.detail_csv_path),
             "detail_parquet": path(&report.detail_parquet_path),
             "unpriced_csv": path(&report.unpriced_path),
+            "statement_html": path(&report.statement_path),
         },
     })
 }
