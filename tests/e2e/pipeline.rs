@@ -1,6 +1,8 @@
 //! The batch job from gateway records to chargeback.
 
-use crate::support::{check_outputs, config, repo_like, repo_root, sample, stderr, stdout, tokentally};
+use crate::support::{
+    check_invoice, check_outputs, config, repo_like, repo_root, sample, stderr, stdout, tokentally,
+};
 use std::fs;
 
 #[test]
@@ -46,7 +48,55 @@ fn readme_first_command_runs_the_embedded_sample() {
             "{section}"
         );
     }
-    check_outputs(&dir.path().join("out"), "2026-10");
+    // The sample invoice: every invoiced resource's cost shared over its apps,
+    // the evaluation account (no gateway traffic) unallocated, East US 2's low
+    // coverage flagged.
+    assert!(
+        text.contains("invoice sample-data/focus-2026-10.csv: 2146.365607 USD allocated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aoai-eval-westeurope: invoiced 3.750000 USD"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "aoai-prod-eastus2: invoiced 2.413930 USD, list price 1.382986 USD, prices explain 57.3%"
+        ),
+        "{text}"
+    );
+    assert!(
+        statement.contains("Tied to the invoice") && statement.contains("Low coverage"),
+        "{statement}"
+    );
+    let out = dir.path().join("out");
+    check_outputs(&out, "2026-10");
+    check_invoice(
+        &out,
+        "2026-10",
+        &dir.path().join("sample-data/focus-2026-10.csv"),
+        &dir.path().join("pipelines/deployments.csv"),
+    );
+}
+
+#[test]
+fn a_bad_invoice_row_is_a_usage_error_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo_like(dir.path());
+    let sample =
+        fs::read_to_string(dir.path().join("sample-data/focus-2026-10.csv")).expect("sample invoice");
+    let mut lines: Vec<&str> = sample.lines().collect();
+    let broken = lines[3].replacen("USD", "dollars", 1);
+    lines[3] = &broken;
+    fs::write(dir.path().join("bad.csv"), lines.join("\n")).expect("write");
+    let err = stderr(&tokentally(dir.path(), &["report", "--invoice", "bad.csv"], 2));
+    assert!(
+        err.contains("bad.csv:4: BillingCurrency: currency \"dollars\""),
+        "{err}"
+    );
+    fs::write(dir.path().join("bad.csv"), "Cost,Currency\n1,USD\n").expect("write");
+    let err = stderr(&tokentally(dir.path(), &["report", "--invoice", "bad.csv"], 2));
+    assert!(err.contains("bad.csv:1: no BilledCost column"), "{err}");
 }
 
 #[test]

@@ -102,6 +102,28 @@ pub fn check_outputs(out: &Path, month: &str) {
     );
 }
 
+/// Runs the independent invoice checker (`tests/python/check_invoice.py`) on
+/// `out`'s detail and chargeback for `month` against the export and the
+/// deployment table.
+pub fn check_invoice(out: &Path, month: &str, invoice: &Path, deployments: &Path) {
+    let script = repo_root().join("tests/python/check_invoice.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = Command::new(&python)
+        .arg(script)
+        .arg(out)
+        .arg(month)
+        .arg(invoice)
+        .arg(deployments)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e} (scripts/test installs the Python checkers)"));
+    assert!(
+        output.status.success(),
+        "independent invoice check failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Generates `calls` sample calls for October 2026 into `dir/name`.
 pub fn sample(dir: &Path, name: &str, calls: usize, seed: u64) -> PathBuf {
     let path = dir.join(name);

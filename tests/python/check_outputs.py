@@ -115,8 +115,11 @@ def check_detail(out_dir: Path, month: str, lines):
         acc = summary.setdefault(unescape(line["app_id"]), [decimal.Decimal(0), 0])
         acc[0] += decimal.Decimal(line["cost"] or "0")
         acc[1] += int(line["prompt_tokens"]) + int(line["completion_tokens"])
-    # Apps whose lines have no tokens and no cost (failed calls only) have no detail row.
+    # Apps whose lines have no tokens and no cost (failed calls only) have no
+    # detail row; an invoice's (unallocated) row has neither either
+    # (check_invoice.py checks its invoice share).
     summary = {k: v for k, v in summary.items() if v != [0, 0]}
+    detail = {k: v for k, v in detail.items() if v != [0, 0]}
     if detail != summary:
         for app in sorted(set(detail) | set(summary)):
             if detail.get(app) != summary.get(app):

@@ -112,6 +112,12 @@ pub enum Command {
         month: Option<String>,
         #[command(flatten)]
         tables: TableArgs,
+        /// An Azure Cost Management export in the FOCUS format (CSV or
+        /// Parquet): each Azure OpenAI resource's invoiced cost is shared over
+        /// the apps that used it (`invoice_cost`). Default: the config's
+        /// [report] invoice.
+        #[arg(long)]
+        invoice: Option<PathBuf>,
         /// Exit with status 3 when some usage has no price (the files are still
         /// written), so a scheduler notices instead of finance finding a gap.
         #[arg(long)]

@@ -102,6 +102,12 @@ pub struct ReportConfig {
     /// file; without it only prices for any deployment type apply.
     #[serde(default)]
     pub deployments: Option<PathBuf>,
+    /// Azure Cost Management export in the FOCUS format (CSV or Parquet),
+    /// relative to the config file: each Azure OpenAI resource's invoiced cost
+    /// is shared over the apps that used it (the deployment table names each
+    /// deployment's resource). Without it the chargeback is list prices only.
+    #[serde(default)]
+    pub invoice: Option<PathBuf>,
 }
 
 fn default_out_dir() -> PathBuf {
@@ -141,6 +147,7 @@ impl Default for ReportConfig {
             prices: default_prices(),
             cost_centers: None,
             deployments: None,
+            invoice: None,
         }
     }
 }
@@ -204,6 +211,9 @@ impl PipelineConfig {
             resolve(path);
         }
         if let Some(path) = &mut config.report.deployments {
+            resolve(path);
+        }
+        if let Some(path) = &mut config.report.invoice {
             resolve(path);
         }
         Ok(config)

@@ -75,6 +75,7 @@ fn sample_here() -> Result<PipelineConfig> {
     let mut config = PipelineConfig::embedded_sample()?;
     config.report.deployments = config.report.deployments.filter(|p| p.is_file());
     config.report.cost_centers = config.report.cost_centers.filter(|p| p.is_file());
+    config.report.invoice = config.report.invoice.filter(|p| p.is_file());
     Ok(config)
 }
 

@@ -278,6 +278,7 @@ fn main() -> Result<(), BoxError> {
             prices: root.join("prices.csv"),
             deployments: Some(root.join("deployments.csv")),
             cost_centers: Some(root.join("cost-centers.csv")),
+            invoice: None,
         };
         let config = SessionConfig::new().with_target_partitions(partitions);
         let runtime = tokio::runtime::Builder::new_multi_thread()

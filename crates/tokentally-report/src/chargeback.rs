@@ -56,6 +56,11 @@ pub struct ChargebackLine {
     pub priced: bool,
     /// Tokens of the line no price applied to.
     pub unpriced_tokens: i64,
+    /// The line's share of what Azure invoiced (the sum of its charges'
+    /// shares, `invoice.rs`); `None` without an invoice or when the invoice does
+    /// not list the line's resource.
+    pub invoice_cost: Option<Decimal>,
+    pub invoice_currency: Option<String>,
 }
 
 impl ChargebackLine {
@@ -84,6 +89,8 @@ impl ChargebackLine {
             currency: None,
             priced: true,
             unpriced_tokens: 0,
+            invoice_cost: None,
+            invoice_currency: None,
         }
     }
 }
@@ -193,7 +200,30 @@ fn column(c: &Charge) -> usize {
     }
 }
 
+/// Sums the charges' invoice shares into the line's; a line on resources
+/// invoiced in two currencies keeps none (the tie-out reports each resource).
+fn invoice_line(line: &mut ChargebackLine, charges: &[&Charge]) -> Result<()> {
+    let mut currencies = BTreeSet::new();
+    let mut sum: Option<Decimal> = None;
+    for c in charges {
+        if let Some(share) = c.invoice_cost {
+            let add = sum.unwrap_or_default().checked_add(share);
+            sum = Some(add.ok_or_else(|| Error::Overflow {
+                line: line.label(),
+                what: "invoice shares",
+            })?);
+            currencies.extend(c.invoice_currency.clone());
+        }
+    }
+    if currencies.len() == 1 {
+        line.invoice_cost = sum;
+        line.invoice_currency = currencies.into_iter().next();
+    }
+    Ok(())
+}
+
 fn cost_line(line: &mut ChargebackLine, charges: &[&Charge], fallback: &[String]) -> Result<()> {
+    invoice_line(line, charges)?;
     let label = line.label();
     let overflow = || Error::Overflow {
         line: label.clone(),
@@ -262,7 +292,7 @@ fn describe(c: &Charge, currency: &str) -> String {
     match &c.pricing {
         Pricing::PerToken { price_line, .. } => format!("price line {price_line} {currency}"),
         Pricing::Provisioned { deployment_line } => format!("deployment line {deployment_line} {currency}"),
-        Pricing::Unpriced { .. } => String::new(),
+        Pricing::Unpriced { .. } | Pricing::Unallocated { .. } => String::new(),
     }
 }
 

@@ -25,6 +25,8 @@ pub enum Pricing {
     Provisioned { deployment_line: u64 },
     /// No price applies; the tokens are listed in the unpriced file.
     Unpriced { reason: String },
+    /// Invoiced cost of an Azure resource nothing priced ran on (`invoice.rs`).
+    Unallocated { resource: String },
 }
 
 /// One priced (or unpriced) quantity of tokens.
@@ -49,6 +51,12 @@ pub struct Charge {
     /// `None` exactly when unpriced.
     pub cost: Option<Decimal>,
     pub currency: Option<String>,
+    /// The Azure resource of the deployment row behind the charge.
+    pub resource: Option<String>,
+    /// The charge's share of its resource's invoiced cost (`invoice.rs`);
+    /// `None` without an invoice, or when the invoice does not list the resource.
+    pub invoice_cost: Option<Decimal>,
+    pub invoice_currency: Option<String>,
 }
 
 impl Charge {
@@ -226,6 +234,9 @@ fn charge(key: Key, acc: &Acc<'_>) -> Result<Charge> {
     };
     Ok(Charge {
         region: acc.row.and_then(|r| r.region.clone()),
+        resource: acc.row.and_then(|r| r.resource.clone()),
+        invoice_cost: None,
+        invoice_currency: None,
         app_id: key.app_id,
         app_id_source: key.app_id_source,
         deployment: key.deployment,
@@ -300,11 +311,19 @@ fn allocate_provisioned(month: Month, deployments: &Deployments, charges: &mut V
             },
             cost: Some(total),
             currency: row.monthly_cost.as_ref().map(|c| c.currency.clone()),
+            resource: row.resource.clone(),
+            invoice_cost: None,
+            invoice_currency: None,
         });
     }
+    sort_charges(charges);
+    Ok(())
+}
+
+/// The detail file's order: by line, then class, then period.
+pub(crate) fn sort_charges(charges: &mut [Charge]) {
     charges.sort_by(|a, b| {
         let key = |c: &Charge| (line_key(c), c.class, c.period.0);
         key(a).cmp(&key(b))
     });
-    Ok(())
 }

@@ -82,6 +82,10 @@ pub struct Deployment {
     pub region: Option<String>,
     /// Set exactly for provisioned deployments.
     pub monthly_cost: Option<MonthlyCost>,
+    /// The Azure OpenAI resource (account) the deployment belongs to, as its
+    /// Azure resource id: what a Cost Management export bills. `None`: the
+    /// deployment's cost cannot be tied to an invoice.
+    pub resource: Option<String>,
     /// `NaiveDate::MIN` when the row gives none.
     pub effective_from: NaiveDate,
     /// Exclusive; `None` while current.
@@ -138,6 +142,8 @@ struct Row {
     effective_to: String,
     #[serde(default)]
     source: String,
+    #[serde(default)]
+    resource: String,
 }
 
 impl Deployments {
@@ -217,6 +223,7 @@ fn validate(raw: Row, line: u64) -> Result<Deployment, String> {
         deployment_type,
         region: Some(raw.region).filter(|r| !r.is_empty()),
         monthly_cost,
+        resource: Some(raw.resource).filter(|r| !r.is_empty()),
         effective_to: csv_rows::end_date(&raw.effective_to, effective_from)?,
         effective_from,
         source: raw.source,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Column names, in file order.
-pub const DETAIL_COLUMNS: [&str; 24] = [
+pub const DETAIL_COLUMNS: [&str; 26] = [
     "BillingPeriodStart",
     "BillingPeriodEnd",
     "ChargePeriodStart",
@@ -43,6 +43,8 @@ pub const DETAIL_COLUMNS: [&str; 24] = [
     "x_DeploymentType",
     "x_TokenClass",
     "x_PriceRow",
+    "x_InvoiceCost",
+    "x_InvoiceCurrency",
 ];
 
 /// Tokens per pricing unit: prices are per 1 M tokens.
@@ -78,13 +80,16 @@ impl Row<'_> {
         match &self.charge.pricing {
             Pricing::PerToken { .. } => Some("Standard"),
             Pricing::Provisioned { .. } => Some("Committed"),
-            Pricing::Unpriced { .. } => None,
+            Pricing::Unpriced { .. } | Pricing::Unallocated { .. } => None,
         }
     }
 
     fn description(&self) -> String {
         let c = self.charge;
         let kind = c.deployment_type.map_or("unlisted", |t| t.as_str());
+        if let Pricing::Unallocated { resource } = &c.pricing {
+            return format!("Invoiced cost of resource {resource} with no priced usage");
+        }
         match c.class {
             None => format!("Idle provisioned capacity of deployment {}", c.deployment),
             Some(class) => format!(
@@ -121,7 +126,7 @@ fn price_row(c: &Charge, prices: &Path, deployments: Option<&Path>) -> String {
         Pricing::Provisioned { deployment_line } => {
             format!("{}:{deployment_line}", deployments.map(name).unwrap_or_default())
         }
-        Pricing::Unpriced { .. } => String::new(),
+        Pricing::Unpriced { .. } | Pricing::Unallocated { .. } => String::new(),
     }
 }
 
@@ -179,6 +184,8 @@ impl<'a> Detail<'a> {
             text(c.deployment_type.map(|t| t.as_str()).unwrap_or_default()),
             text(c.class.map(TokenClass::as_str).unwrap_or_default()),
             text(&r.price_row),
+            value(cost_text(c.invoice_cost)),
+            text(c.invoice_currency.as_deref().unwrap_or_default()),
         ]
     }
 
@@ -209,11 +216,11 @@ impl<'a> Detail<'a> {
                 DataType::Decimal128(PRICE_PRECISION, MAX_PRICE_SCALE as i8),
                 true,
             ),
-            "BilledCost" | "EffectiveCost" => {
+            "BilledCost" | "EffectiveCost" | "x_InvoiceCost" => {
                 Field::new(name, DataType::Decimal128(COST_PRECISION, COST_SCALE as i8), true)
             }
             "PricingCategory" | "RegionId" | "BillingCurrency" | "x_DeploymentType" | "x_TokenClass"
-            | "x_PriceRow" => Field::new(name, DataType::Utf8, true),
+            | "x_PriceRow" | "x_InvoiceCurrency" => Field::new(name, DataType::Utf8, true),
             _ => Field::new(name, DataType::Utf8, false),
         });
         Arc::new(Schema::new(fields.to_vec()))
@@ -263,6 +270,8 @@ impl<'a> Detail<'a> {
             text(&|r| r.charge.deployment_type.map(|t| t.as_str().to_owned())),
             text(&|r| r.charge.class.map(TokenClass::as_str).map(str::to_owned)),
             text(&|r| nonempty(r.price_row.clone())),
+            money(|r| r.charge.invoice_cost, COST_PRECISION, COST_SCALE)?,
+            text(&|r| r.charge.invoice_currency.clone()),
         ];
         Ok(RecordBatch::try_new(Self::schema(), columns)?)
     }

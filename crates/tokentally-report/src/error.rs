@@ -33,6 +33,22 @@ pub enum Error {
         message: String,
     },
 
+    /// A bad row or column in a Cost Management (FOCUS) export; `at` is the CSV
+    /// line or `row N` of a Parquet file.
+    #[error("{}:{at}: {message}", path.display())]
+    Invoice {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
+
+    /// The charges on one invoiced resource are priced in several currencies, so
+    /// their proportions of its invoice would mean nothing.
+    #[error(
+        "resource {resource}: its deployments are priced in {currencies}; the invoice can only be shared by prices in one currency"
+    )]
+    InvoiceCurrencies { resource: String, currencies: String },
+
     #[error("no usage dataset at {}: {reason} (run `tokentally ingest` first)", path.display())]
     NoUsage { path: PathBuf, reason: &'static str },
 

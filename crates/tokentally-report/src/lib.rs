@@ -14,6 +14,7 @@ mod deployments;
 mod detail;
 mod error;
 mod files;
+mod invoice;
 mod month;
 mod output;
 mod prices;
@@ -42,6 +43,7 @@ pub use dataset::{USAGE_TABLE, duplicate_event_ids};
 pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
 pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};
+pub use invoice::{ResourceTieout, Tieout, UNALLOCATED_APP};
 pub use month::Month;
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
@@ -76,6 +78,9 @@ pub struct ReportOptions {
     /// The cost-center map (`pipelines/cost-centers.csv`); `None` puts every app
     /// under `unassigned`.
     pub cost_centers: Option<PathBuf>,
+    /// An Azure Cost Management export (FOCUS, CSV or Parquet): each Azure
+    /// OpenAI resource's invoiced cost is shared over the charges on it.
+    pub invoice: Option<PathBuf>,
 }
 
 /// A written chargeback and its sums, for the CLI to print.
@@ -98,14 +103,31 @@ pub struct ChargebackReport {
     /// Catalog models the month billed in a class no price row names (what
     /// `tokentally prices check` lists).
     pub missing_prices: Vec<MissingPrice>,
+    /// The tie-out to the invoice, when one was given.
+    pub tieout: Option<Tieout>,
 }
 
 impl ChargebackReport {
     /// Per-app calls, tokens and cost with a total row, aligned for a terminal,
     /// and the models that lack price rows.
     pub fn summary_table(&self) -> String {
-        summary::render(&self.apps, &self.totals, &self.missing_prices)
+        summary::render(
+            &self.apps,
+            &self.totals,
+            &self.missing_prices,
+            self.tieout.as_ref(),
+        )
     }
+}
+
+/// Reads a Cost Management (FOCUS) export as the report will, so a bad row
+/// fails before any work.
+///
+/// # Errors
+/// As the report would: the file cannot be read, lacks a required column, or a
+/// row's cost, currency or date is not one (naming the file and row).
+pub fn check_invoice(path: &std::path::Path) -> Result<()> {
+    invoice::read(path).map(drop)
 }
 
 /// Computes the month's chargeback and writes its files: the chargeback (per
@@ -139,9 +161,14 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
             None => CostCenters::default(),
         },
     };
+    // Read before the scan, so a bad export fails before any work.
+    let invoice = match &opts.invoice {
+        Some(path) => Some((path.as_path(), invoice::read(path)?)),
+        None => None,
+    };
     let usage_dir = dataset::check_usage(&opts.data_dir)?;
     let parallel = ctx.copied_config().target_partitions();
-    let month = charge_month(&usage_dir, opts.month, parallel, &tables).await?;
+    let (month, tieout) = charge_month(&usage_dir, opts.month, parallel, &tables, invoice).await?;
     if month.days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
@@ -149,7 +176,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     // dataset starts) has nothing to compare with.
     let previous = match opts.month.previous() {
         Some(m) => {
-            let before = charge_month(&usage_dir, m, parallel, &tables).await?;
+            let (before, _) = charge_month(&usage_dir, m, parallel, &tables, None).await?;
             (!before.days.is_empty()).then_some(statement::PreviousMonth {
                 month: m,
                 totals: before.totals,
@@ -183,6 +210,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         owners: &owners,
         deployments: &deployments,
         previous: previous.as_ref(),
+        tieout: tieout.as_ref(),
     })?
     .render()?;
 
@@ -227,6 +255,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         totals,
         apps,
         missing_prices,
+        tieout,
     })
 }
 
@@ -252,16 +281,30 @@ async fn charge_month(
     month: Month,
     parallel: usize,
     tables: &Tables,
-) -> Result<MonthCharges> {
+    invoice: Option<(&std::path::Path, Vec<invoice::InvoiceRow>)>,
+) -> Result<(MonthCharges, Option<Tieout>)> {
     let days = scan::daily_usage(usage_dir, month, parallel).await?;
-    let priced = charges::price_month(month, &days, &tables.prices, &tables.deployments)?;
+    let mut priced = charges::price_month(month, &days, &tables.prices, &tables.deployments)?;
+    let tieout = match invoice {
+        Some((path, rows)) => Some(invoice::tie_out(
+            path,
+            month,
+            &rows,
+            &tables.deployments,
+            &mut priced.charges,
+        )?),
+        None => None,
+    };
     let mut lines = chargeback::build_lines(month, &days, &tables.deployments, &priced)?;
     chargeback::label_lines(&mut lines, &tables.owners, tables.prices.single_currency());
     let totals = Totals::from_lines(&lines)?;
-    Ok(MonthCharges {
-        days,
-        charges: priced.charges,
-        lines,
-        totals,
-    })
+    Ok((
+        MonthCharges {
+            days,
+            charges: priced.charges,
+            lines,
+            totals,
+        },
+        tieout,
+    ))
 }

@@ -16,7 +16,7 @@ use tokentally_core::{TokenClass, TokenCounts};
 /// Output column names, in file order: the line's key, its counts (the usage
 /// dataset's token columns), then one cost per token class, the provisioned
 /// share and the total.
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 40] = [
     "month",
     "cost_center",
     "app_id",
@@ -55,6 +55,8 @@ pub const COLUMNS: [&str; 38] = [
     "currency",
     "priced",
     "unpriced_tokens",
+    "invoice_cost",
+    "invoice_currency",
 ];
 
 pub fn csv_path(out_dir: &Path, month: Month) -> PathBuf {
@@ -93,6 +95,8 @@ fn csv_row(l: &ChargebackLine) -> Vec<Cell> {
         text(l.currency.as_deref().unwrap_or_default()),
         value(l.priced.to_string()),
         value(l.unpriced_tokens.to_string()),
+        value(cost_text(l.invoice_cost)),
+        text(l.invoice_currency.as_deref().unwrap_or_default()),
     ]);
     row
 }
@@ -114,7 +118,7 @@ pub fn schema() -> SchemaRef {
             Field::new(name, DataType::Utf8, false)
         }
         _ if name.ends_with("_cost") || name == "cost" => Field::new(name, cost.clone(), true),
-        "currency" | "deployment_type" => Field::new(name, DataType::Utf8, true),
+        "currency" | "deployment_type" | "invoice_currency" => Field::new(name, DataType::Utf8, true),
         "priced" => Field::new(name, DataType::Boolean, false),
         _ => Field::new(name, DataType::Int64, false),
     });
@@ -170,6 +174,13 @@ pub fn to_batch(lines: &[ChargebackLine]) -> Result<RecordBatch> {
         ),
         Arc::new(lines.iter().map(|l| Some(l.priced)).collect::<BooleanArray>()),
         int(&|l| l.unpriced_tokens),
+        decimal(&|l| l.invoice_cost)?,
+        Arc::new(
+            lines
+                .iter()
+                .map(|l| l.invoice_currency.as_deref())
+                .collect::<StringArray>(),
+        ),
     ]);
     Ok(RecordBatch::try_new(schema(), columns)?)
 }

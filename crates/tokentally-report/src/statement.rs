@@ -19,13 +19,14 @@ use crate::charges::Charge;
 use crate::cost_centers::CostCenters;
 use crate::dataset::DayUsage;
 use crate::deployments::Deployments;
+use crate::invoice::Tieout;
 use crate::summary::{AppSummary, Totals};
 use crate::{Error, Month, Result};
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use sections::{CostCenterSection, EstimateRow, ModelRow, ProvisionedRow, UnpricedRow};
+use sections::{CostCenterSection, EstimateRow, InvoiceSection, ModelRow, ProvisionedRow, UnpricedRow};
 
 /// The page template; `.html`, so the engine escapes every value by default.
 const TEMPLATE: &str = include_str!("../templates/statement.html");
@@ -57,6 +58,7 @@ pub(crate) struct Inputs<'a> {
     pub owners: &'a CostCenters,
     pub deployments: &'a Deployments,
     pub previous: Option<&'a PreviousMonth>,
+    pub tieout: Option<&'a Tieout>,
 }
 
 /// The month's total in one currency, and its change against the month before.
@@ -90,6 +92,8 @@ pub(crate) struct Statement {
     pub provisioned: Vec<ProvisionedRow>,
     pub estimates: Vec<EstimateRow>,
     pub unpriced: Vec<UnpricedRow>,
+    /// The tie-out to the invoice, when one was given.
+    pub invoice: Option<InvoiceSection>,
     #[serde(skip)]
     charts: Charts,
 }
@@ -176,6 +180,7 @@ impl Statement {
             provisioned: sections::provisioned(inputs.month, inputs.deployments, inputs.charges)?,
             estimates: sections::estimates(inputs.lines)?,
             unpriced: sections::unpriced(inputs.charges, inputs.owners),
+            invoice: inputs.tieout.map(|t| sections::invoice(t, totals)),
             charts,
         })
     }

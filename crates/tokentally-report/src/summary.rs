@@ -5,6 +5,7 @@
 
 use crate::chargeback::ChargebackLine;
 use crate::cost_centers::CostCenters;
+use crate::invoice::Tieout;
 use crate::prices_check::MissingPrice;
 use crate::{Error, Result};
 use rust_decimal::Decimal;
@@ -29,6 +30,8 @@ pub struct Totals {
     pub unpriced_lines: usize,
     /// Those tokens: counted here, in no cost (see the unpriced file).
     pub unpriced_tokens: i64,
+    /// The lines' shares of the invoice, per invoice currency.
+    pub invoice_cost: Costs,
 }
 
 /// One app's share of the month.
@@ -84,6 +87,13 @@ impl Totals {
             t.unpriced_lines += usize::from(!l.priced);
             t.unpriced_tokens = checked(t.unpriced_tokens, l.unpriced_tokens, l, "unpriced tokens")?;
             add_cost(&mut t.cost, l)?;
+            if let (Some(share), Some(currency)) = (l.invoice_cost, &l.invoice_currency) {
+                let sum = t.invoice_cost.entry(currency.clone()).or_default();
+                *sum = sum.checked_add(share).ok_or_else(|| Error::Overflow {
+                    line: format!("the totals, adding chargeback line {}", l.label()),
+                    what: "invoice shares",
+                })?;
+            }
         }
         Ok(t)
     }
@@ -131,7 +141,12 @@ fn format_costs(costs: &Costs) -> String {
 
 /// Renders apps and a total row as an aligned text table for the terminal, then
 /// the unpriced tokens and the catalog models without price rows, if any.
-pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) -> String {
+pub fn render(
+    apps: &[AppSummary],
+    totals: &Totals,
+    missing: &[MissingPrice],
+    tieout: Option<&Tieout>,
+) -> String {
     const COLUMNS: usize = 7;
     let header = [
         "cost_center",
@@ -206,6 +221,9 @@ pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) ->
             totals.unpriced_tokens, totals.unpriced_lines
         );
     }
+    if let Some(t) = tieout {
+        render_tieout(&mut out, t, totals);
+    }
     if !missing.is_empty() {
         let _ = writeln!(
             out,
@@ -216,4 +234,50 @@ pub fn render(apps: &[AppSummary], totals: &Totals, missing: &[MissingPrice]) ->
         }
     }
     out
+}
+
+/// Per invoiced resource: what Azure billed, what tokentally's prices explain,
+/// and what could not be tied.
+fn render_tieout(out: &mut String, t: &Tieout, totals: &Totals) {
+    let _ = writeln!(
+        out,
+        "invoice {}: {} allocated to the lines (invoice_cost)",
+        t.invoice.display(),
+        format_costs(&totals.invoice_cost)
+    );
+    for r in &t.resources {
+        let list = format_costs(&r.list_cost);
+        match r.invoiced {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {}: not in the invoice; {list} of usage on it has no invoice_cost",
+                    r.resource_name
+                );
+            }
+            Some(invoiced) => {
+                let coverage = r
+                    .coverage()
+                    .map(|c| format!(", prices explain {}%", (c * Decimal::ONE_HUNDRED).round_dp(1)))
+                    .unwrap_or_default();
+                let unallocated = if r.unallocated {
+                    " (no priced usage: billed to (unallocated))"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}: invoiced {invoiced} {}, list price {list}{coverage}{unallocated}",
+                    r.resource_name, r.currency
+                );
+            }
+        }
+    }
+    if !t.without_resource.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} of usage on deployments with no resource in the deployment table is not tied to the invoice",
+            format_costs(&t.without_resource)
+        );
+    }
 }

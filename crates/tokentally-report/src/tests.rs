@@ -21,6 +21,7 @@ fn options(root: &Path, m: &str) -> ReportOptions {
         prices: write_prices(root),
         deployments: Some(write_deployments(root)),
         cost_centers: Some(write_cost_centers(root)),
+        invoice: None,
     }
 }
 

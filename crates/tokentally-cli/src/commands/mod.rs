@@ -62,11 +62,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             config,
             month,
             tables,
+            invoice,
             strict,
             allow_empty,
             json,
         } => {
-            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
+            let mut pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
+            if invoice.is_some() {
+                pipeline.config.report.invoice = invoice;
+            }
             let flags = report::ReportFlags {
                 strict,
                 allow_empty,

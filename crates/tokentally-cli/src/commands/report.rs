@@ -44,6 +44,11 @@ pub fn check_tables(tables: &ReportConfig) -> Result<()> {
     if let Some(path) = &tables.cost_centers {
         CostCenters::load(path).context("[report] cost_centers").usage()?;
     }
+    if let Some(path) = &tables.invoice {
+        tokentally_report::check_invoice(path)
+            .context("[report] invoice")
+            .usage()?;
+    }
     Ok(())
 }
 
@@ -78,6 +83,7 @@ pub fn write_report(month: Month, out: &Path, tables: &ReportConfig) -> Result<C
         prices: tables.prices.clone(),
         deployments: tables.deployments.clone(),
         cost_centers: tables.cost_centers.clone(),
+        invoice: tables.invoice.clone(),
     };
     runtime()?
         .block_on(write_chargeback(&options))
@@ -135,8 +141,31 @@ pub fn report_json(report: &ChargebackReport) -> Value {
     totals.insert("cost".into(), costs(&t.cost));
     totals.insert("unpriced_lines".into(), json!(t.unpriced_lines));
     totals.insert("unpriced_tokens".into(), json!(t.unpriced_tokens));
+    totals.insert("invoice_cost".into(), costs(&t.invoice_cost));
+    let invoice = report.tieout.as_ref().map(|t| {
+        let resources: Vec<Value> = t
+            .resources
+            .iter()
+            .map(|r| {
+                json!({
+                    "resource_id": r.resource_id,
+                    "resource_name": r.resource_name,
+                    "currency": r.currency,
+                    "invoiced": r.invoiced.map(|i| i.to_string()),
+                    "list_cost": costs(&r.list_cost),
+                    "unallocated": r.unallocated,
+                })
+            })
+            .collect();
+        json!({
+            "file": path(&t.invoice),
+            "resources": resources,
+            "without_resource": costs(&t.without_resource),
+        })
+    });
     json!({
         "month": report.month.to_string(),
+        "invoice": invoice,
         "totals": totals,
         "apps": apps,
         "files": {

@@ -59,6 +59,7 @@ async fn the_calls_view_keeps_the_copy_the_report_counts() {
         prices: write_prices(dir.path()),
         deployments: None,
         cost_centers: None,
+        invoice: None,
     };
     let report = write_chargeback(&options).await.expect("report");
     let reported: BTreeSet<String> = report.lines.iter().map(|l| l.app_id.clone()).collect();
