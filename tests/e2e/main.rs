@@ -7,6 +7,7 @@
 //! area, and `regression` for bugs that once escaped.
 
 mod billing;
+mod browser;
 mod broker;
 mod cli_config;
 mod cli_errors;
