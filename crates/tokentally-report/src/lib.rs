@@ -200,6 +200,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     for missing in &missing_prices {
         tracing::warn!(%missing, "catalog model without a price row");
     }
+    let estimates = statement::drift::by_model(&opts.data_dir, opts.month).await?;
     let page = statement::Statement::build(&statement::Inputs {
         month: opts.month,
         days: &days,
@@ -211,6 +212,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         deployments: &deployments,
         previous: previous.as_ref(),
         tieout: tieout.as_ref(),
+        estimates: &estimates,
     })?
     .render()?;
 

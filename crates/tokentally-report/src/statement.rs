@@ -11,6 +11,7 @@
 
 mod charts;
 mod daily;
+pub(crate) mod drift;
 mod numbers;
 mod sections;
 
@@ -59,6 +60,8 @@ pub(crate) struct Inputs<'a> {
     pub deployments: &'a Deployments,
     pub previous: Option<&'a PreviousMonth>,
     pub tieout: Option<&'a Tieout>,
+    /// Per model, estimated tokens and the estimates' drift (`drift.rs`).
+    pub estimates: &'a std::collections::BTreeMap<String, drift::ModelEstimates>,
 }
 
 /// The month's total in one currency, and its change against the month before.
@@ -178,7 +181,7 @@ impl Statement {
             cost_centers,
             models: sections::models(inputs.lines)?,
             provisioned: sections::provisioned(inputs.month, inputs.deployments, inputs.charges)?,
-            estimates: sections::estimates(inputs.lines)?,
+            estimates: sections::estimates(inputs.lines, inputs.estimates)?,
             unpriced: sections::unpriced(inputs.charges, inputs.owners),
             invoice: inputs.tieout.map(|t| sections::invoice(t, totals)),
             charts,

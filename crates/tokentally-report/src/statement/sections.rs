@@ -84,6 +84,8 @@ pub(crate) struct AppRow {
     pub tokens: String,
     pub cost: String,
     pub unpriced_tokens: String,
+    /// The app's share of the invoice (`-` without one).
+    pub invoice_cost: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,6 +115,17 @@ pub(crate) struct CostCenterSection {
 
 /// One section per cost center, in name order (the apps are sorted so).
 pub(crate) fn cost_centers(apps: &[AppSummary], lines: &[ChargebackLine]) -> Result<Vec<CostCenterSection>> {
+    let mut invoiced: BTreeMap<&str, Costs> = BTreeMap::new();
+    for l in lines {
+        if let (Some(share), Some(currency)) = (l.invoice_cost, &l.invoice_currency) {
+            let sum = invoiced
+                .entry(&l.app_id)
+                .or_default()
+                .entry(currency.clone())
+                .or_default();
+            *sum = sum.checked_add(share).ok_or_else(|| overflow("invoice shares"))?;
+        }
+    }
     let mut taken = BTreeSet::new();
     let mut sections: Vec<CostCenterSection> = Vec::new();
     let mut sums: Vec<(i64, i64)> = Vec::new();
@@ -143,6 +156,9 @@ pub(crate) fn cost_centers(apps: &[AppSummary], lines: &[ChargebackLine]) -> Res
             tokens: numbers::count(a.total_tokens),
             cost: numbers::costs(&a.cost),
             unpriced_tokens: numbers::count(a.unpriced_tokens),
+            invoice_cost: invoiced
+                .get(a.app_id.as_str())
+                .map_or_else(|| "-".to_owned(), numbers::costs),
         });
     }
     for (section, (calls, tokens)) in sections.iter_mut().zip(sums) {
@@ -331,11 +347,30 @@ pub(crate) struct EstimateRow {
     pub calls: String,
     pub estimated_calls: String,
     pub share: String,
+    /// Share of the model's tokens that were estimated.
+    pub token_share: String,
+    /// (estimate − reported) / reported over calls with both; `-` without any.
+    pub prompt_drift: String,
+    pub completion_drift: String,
+}
+
+/// `(estimated - reported) / reported` as a signed percentage, `-` without a base.
+fn drift(estimated: i64, reported: i64) -> String {
+    let diff = Decimal::from(estimated) - Decimal::from(reported);
+    match numbers::percent(diff, Decimal::from(reported)) {
+        Some(p) if !p.starts_with('-') => format!("+{p}"),
+        Some(p) => p,
+        None => "-".to_owned(),
+    }
 }
 
 /// Per model, the calls whose tokens tokentally counted itself because AOAI
-/// reported none (streams without usage).
-pub(crate) fn estimates(lines: &[ChargebackLine]) -> Result<Vec<EstimateRow>> {
+/// reported none (streams without usage), the share of tokens so counted, and
+/// the estimates' drift from reported counts (`drift.rs`).
+pub(crate) fn estimates(
+    lines: &[ChargebackLine],
+    figures: &BTreeMap<String, super::drift::ModelEstimates>,
+) -> Result<Vec<EstimateRow>> {
     let mut models: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.calls > 0) {
         let m = models.entry(&l.model).or_default();
@@ -344,11 +379,18 @@ pub(crate) fn estimates(lines: &[ChargebackLine]) -> Result<Vec<EstimateRow>> {
     }
     Ok(models
         .into_iter()
-        .map(|(model, (calls, estimated))| EstimateRow {
-            model: model.to_owned(),
-            calls: numbers::count(calls),
-            estimated_calls: numbers::count(estimated),
-            share: numbers::percent(Decimal::from(estimated), Decimal::from(calls)).unwrap_or_default(),
+        .map(|(model, (calls, estimated))| {
+            let f = figures.get(model).cloned().unwrap_or_default();
+            EstimateRow {
+                model: model.to_owned(),
+                calls: numbers::count(calls),
+                estimated_calls: numbers::count(estimated),
+                share: numbers::percent(Decimal::from(estimated), Decimal::from(calls)).unwrap_or_default(),
+                token_share: numbers::percent(Decimal::from(f.estimated_tokens), Decimal::from(f.tokens))
+                    .unwrap_or_else(|| "-".to_owned()),
+                prompt_drift: drift(f.estimated_prompt, f.reported_prompt),
+                completion_drift: drift(f.estimated_completion, f.reported_visible_completion),
+            }
         })
         .collect())
 }
