@@ -7,8 +7,8 @@
 //! area, and `regression` for bugs that once escaped.
 
 mod billing;
-mod browser;
 mod broker;
+mod browser;
 mod cli_config;
 mod cli_errors;
 mod cli_output;
