@@ -93,11 +93,15 @@ fn draw_bars(root: &DrawingArea<SVGBackend<'_>, Shift>, bars: &[Bar], n: usize, 
     let max = bars.iter().map(|b| geometry(b.value)).fold(0.0_f64, f64::max);
     let top = if max > 0.0 { max * 1.08 } else { 1.0 };
     let labels: Vec<String> = bars.iter().map(|b| short(&b.label)).collect();
+    // A segmented `0..k` axis has k + 1 rows: `0..n-1` gives exactly n (the top
+    // bar's upper edge, `n`, maps to the axis end). One bar keeps `0..1`, as a
+    // one-value range cannot be mapped.
+    let slots = if n > 1 { n - 1 } else { 1 };
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(LABEL_AREA)
-        .build_cartesian_2d(0.0..top, (0..n).into_segmented())
+        .build_cartesian_2d(0.0..top, (0..slots).into_segmented())
         .map_err(chart_error)?;
     // Slot 0 is the bottom row: bar k sits in slot n-1-k so the list reads down.
     let label_of = |v: &SegmentValue<usize>| match v {
