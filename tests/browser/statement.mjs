@@ -2,7 +2,8 @@
 // through playwright-core, with every network request refused and recorded.
 // Checks that the totals the page shows equal the chargeback CSV's, that every
 // cost center of the CSV has its section (and a link to it), that nothing
-// outside the file was requested, and saves a full-page screenshot.
+// outside the file was requested, and saves a full-page screenshot and the
+// page printed to PDF beside it.
 //
 // usage: node statement.mjs OUT_DIR YYYY-MM SCREENSHOT.png
 // CHROMIUM names the browser binary (default /usr/bin/chromium).
@@ -108,6 +109,9 @@ try {
   if ((await page.locator("svg").count()) < 3) fail("the charts are missing");
   if (requested.length) fail(`the page requested ${requested.join(", ")}`);
   await page.screenshot({ path: screenshot, fullPage: true });
+  // It prints: the PDF a reader would save, beside the screenshot.
+  const pdf = await page.pdf({ path: screenshot.replace(/\.png$/, "") + ".pdf", format: "A4", printBackground: true });
+  if (pdf.length < 10000) fail(`the printed PDF is only ${pdf.length} bytes`);
   if (!process.exitCode) console.log(`statement (browser): ok (${sections.length} cost center sections, totals ${totals.map(([c, v]) => `${v} ${c}`).join(", ")}, screenshot ${screenshot})`);
 } finally {
   await browser.close();

@@ -2,7 +2,7 @@
 //! opened offline in Debian's chromium through playwright-core
 //! (`tests/browser/statement.mjs`), which compares its totals with the
 //! chargeback CSV, finds every cost center's section, refuses and records any
-//! request, and saves a screenshot under the test's output
+//! request, and saves a screenshot and the page printed to PDF under the test's output
 //! (`target/tmp/browser/`).
 
 use crate::support::{repo_like, repo_root, tokentally};
