@@ -132,14 +132,16 @@ pub fn check_invoice(path: &std::path::Path) -> Result<()> {
 
 /// Computes the month's chargeback and writes its files: the chargeback (per
 /// app × deployment × model) and the FOCUS detail (per token class and price), as
-/// CSV and Parquet, and the unpriced usage as CSV.
+/// CSV and Parquet, the unpriced usage as CSV, and the HTML statement. With an
+/// invoice, every line and detail row also carries its share of it.
 ///
 /// The tables are loaded first so a broken one fails before the dataset scan.
 ///
 /// # Errors
-/// On an invalid price, deployment or cost-center table, a missing usage dataset,
-/// a query failure, prices of different currencies applying to one line, or an
-/// I/O error writing the outputs.
+/// On an invalid price, deployment or cost-center table or invoice export, a
+/// missing usage dataset, a query failure, prices of different currencies
+/// applying to one line (or to one invoiced resource), or an I/O error writing
+/// the outputs.
 pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> {
     write_chargeback_with(opts, SessionContext::new()).await
 }
