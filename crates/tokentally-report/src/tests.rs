@@ -549,6 +549,7 @@ async fn sql_sees_usage_with_date_partitions_and_prices() {
 mod dedup;
 mod detail;
 mod escaping;
+mod invoice;
 mod numbers;
 mod sql;
 mod statement;
