@@ -14,6 +14,7 @@ mod daily;
 pub(crate) mod drift;
 mod numbers;
 mod sections;
+mod tieout;
 
 use crate::chargeback::ChargebackLine;
 use crate::charges::Charge;
@@ -27,7 +28,8 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use sections::{CostCenterSection, EstimateRow, InvoiceSection, ModelRow, ProvisionedRow, UnpricedRow};
+use sections::{CostCenterSection, EstimateRow, ModelRow, ProvisionedRow, UnpricedRow};
+use tieout::InvoiceSection;
 
 /// The page template; `.html`, so the engine escapes every value by default.
 const TEMPLATE: &str = include_str!("../templates/statement.html");
@@ -183,7 +185,7 @@ impl Statement {
             provisioned: sections::provisioned(inputs.month, inputs.deployments, inputs.charges)?,
             estimates: sections::estimates(inputs.lines, inputs.estimates)?,
             unpriced: sections::unpriced(inputs.charges, inputs.owners),
-            invoice: inputs.tieout.map(|t| sections::invoice(t, totals)),
+            invoice: inputs.tieout.map(|t| tieout::invoice(t, totals)),
             charts,
         })
     }
