@@ -79,6 +79,9 @@ pub fn write_report(month: Month, out: &Path, tables: &ReportConfig) -> Result<C
         deployments: tables.deployments.clone(),
         cost_centers: tables.cost_centers.clone(),
     };
+    if let Some(remote) = super::lake::remote_root(out)? {
+        return super::lake::write_report(month, &remote, options);
+    }
     runtime()?
         .block_on(write_chargeback(&options))
         .with_context(|| format!("writing the chargeback for {month}"))
