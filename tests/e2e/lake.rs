@@ -358,6 +358,32 @@ fn lake_bad_urls_are_usage_errors_naming_the_url_never_a_secret() {
         text.contains("az://c/lake") && !text.contains("SECRETSIG"),
         "{text}"
     );
+    // An empty container: no dataset, named by its URL, exit 1 as for a local folder.
+    let url = lake.url();
+    let (prices, deployments, cost_centers) = (
+        table("prices.csv"),
+        table("deployments.csv"),
+        table("cost-centers.csv"),
+    );
+    let args = [
+        "report",
+        "--month",
+        "2026-10",
+        "--out",
+        &url,
+        "--prices",
+        &prices,
+        "--deployments",
+        &deployments,
+        "--cost-centers",
+        &cost_centers,
+    ];
+    let output = lake.run(dir.path(), &args, 1);
+    assert!(
+        stderr(&output).contains(&format!("no usage dataset at {url}/usage")),
+        "{}",
+        stderr(&output)
+    );
     let output = lake.run(
         dir.path(),
         &["ingest", path_str(&file), "--out", "ftp://host/x"],

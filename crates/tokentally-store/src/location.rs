@@ -186,6 +186,19 @@ mod tests {
     }
 
     #[test]
+    fn an_adls_url_names_its_account_and_container() -> Result<()> {
+        // No credential is needed to build the store: managed identity is the
+        // fallback, asked only when a request is made.
+        let remote = Remote::parse("abfss://usage@acct.dfs.core.windows.net/lake/tokentally")?;
+        assert_eq!(remote.prefix().as_ref(), "lake/tokentally");
+        assert_eq!(
+            remote.url_of("usage/date=2026-10-01/a.parquet"),
+            "abfss://usage@acct.dfs.core.windows.net/lake/tokentally/usage/date=2026-10-01/a.parquet"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn keys_and_urls_join_under_the_prefix() -> Result<()> {
         let remote = Remote::parse("s3://bucket/lake/tokentally/")?;
         assert_eq!(remote.url(), "s3://bucket/lake/tokentally");

@@ -107,6 +107,12 @@ pub fn write_report(month: Month, remote: &Remote, options: ReportOptions) -> Re
     };
     runtime()?.block_on(async {
         let days = download_month(remote, month, data.path()).await?;
+        if days == 0 {
+            anyhow::bail!(
+                "no usage dataset at {}: it holds no .parquet files (run `tokentally ingest` first)",
+                remote.url_of("usage")
+            );
+        }
         tracing::info!(%month, objects = days, from = %remote.url_of("usage"), "usage downloaded");
         let mut report = write_chargeback(&options)
             .await
