@@ -509,3 +509,31 @@ fn lake_a_file_past_the_single_put_size_goes_up_in_parts_and_comes_back_whole() 
     assert!(entries.iter().all(|e| e["raw"].as_str() == Some(line.as_str())));
     assert_eq!(dataset_counts(&copy), (10, 10));
 }
+
+#[test]
+fn lake_an_unreachable_store_fails_the_run_after_retries_naming_the_url_never_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = sample(dir.path(), "calls.jsonl", 20, 28);
+    // Nothing listens on port 9 of the loopback; the key is valid base64, so it is
+    // accepted and sent, never shown.
+    let key = "U0VDUkVUS0VZU0VDUkVUS0VZ";
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(["ingest", path_str(&file), "--out", "az://gone/lake"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", "http://127.0.0.1:9")
+        .env("AZURE_STORAGE_ACCOUNT_KEY", key)
+        .output()
+        .expect("run tokentally");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("az://gone/lake/usage/date=2026-10-"), "{text}");
+    assert!(text.contains("upload failed; retrying"), "retried first: {text}");
+    assert!(!text.contains(key), "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "gave up without backing off"
+    );
+}
