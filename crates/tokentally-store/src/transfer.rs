@@ -2,7 +2,7 @@
 //! backoff; downloads of a folder into a local staging folder.
 
 use crate::{Remote, Result, StoreError};
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt as _, PutPayload, WriteMultipart};
 use std::io::Read as _;
@@ -16,6 +16,9 @@ const PART_BYTES: usize = 16 << 20;
 /// Whole-upload attempts, on top of the retries inside each request.
 const UPLOAD_ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Objects moved at once by the folder-wide transfers: each request waits on the
+/// network far more than on this process, and stores serve requests in parallel.
+const IN_FLIGHT: usize = 8;
 
 impl Remote {
     /// Uploads the local file `local` whole as `relative` under this folder,
@@ -99,12 +102,15 @@ impl Remote {
         let mut files = Vec::new();
         walk(dir, dir, &mut files)?;
         files.sort();
-        let mut urls = Vec::with_capacity(files.len());
-        for relative in files {
-            self.upload_file(&dir.join(&relative), &relative).await?;
-            urls.push(self.url_of(&relative));
-        }
-        Ok(urls)
+        futures_util::stream::iter(
+            files
+                .iter()
+                .map(|relative| async move { self.upload_file(&dir.join(relative), relative).await }),
+        )
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(files.iter().map(|relative| self.url_of(relative)).collect())
     }
 
     /// The names (relative to this folder, `/`-separated) of every object under it.
@@ -151,6 +157,15 @@ impl Remote {
             })?;
         }
         std::fs::write(&path, &bytes).map_err(|source| StoreError::Local { path, source })
+    }
+
+    /// [`Self::download`] of each of `names`, several at a time.
+    pub async fn download_all(&self, names: &[&str], dir: &Path) -> Result<()> {
+        futures_util::stream::iter(names.iter().map(|name| self.download(name, dir)))
+            .buffer_unordered(IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     /// Deletes `relative` under this folder (no error when it is already gone).

@@ -60,20 +60,18 @@ pub async fn download_month(remote: &Remote, month: Month, dir: &Path) -> Result
     let usage = remote.join("usage");
     let names = usage.list().await.context("listing the usage dataset")?;
     let day_prefix = format!("date={month}-");
-    let mut wanted: Vec<&String> = names
+    let mut wanted: Vec<&str> = names
         .iter()
+        .map(String::as_str)
         .filter(|n| n.starts_with(&day_prefix) && n.ends_with(".parquet"))
         .collect();
     if wanted.is_empty() {
-        wanted.extend(names.iter().find(|n| n.ends_with(".parquet")));
+        wanted.extend(names.iter().map(String::as_str).find(|n| n.ends_with(".parquet")));
     }
-    let target = dir.join("usage");
-    for name in &wanted {
-        usage
-            .download(name, &target)
-            .await
-            .context("downloading the usage dataset")?;
-    }
+    usage
+        .download_all(&wanted, &dir.join("usage"))
+        .await
+        .context("downloading the usage dataset")?;
     Ok(wanted.len())
 }
 
@@ -81,16 +79,15 @@ pub async fn download_month(remote: &Remote, month: Month, dir: &Path) -> Result
 /// `remote` into `dir`, for the SQL `chargeback` table.
 pub async fn download_details(remote: &Remote, dir: &Path) -> Result<()> {
     let names = remote.list().await.context("listing the output root")?;
-    for name in names
+    let details: Vec<&str> = names
         .iter()
+        .map(String::as_str)
         .filter(|n| !n.contains('/') && n.starts_with("chargeback-detail-") && n.ends_with(".parquet"))
-    {
-        remote
-            .download(name, dir)
-            .await
-            .context("downloading the chargeback detail")?;
-    }
-    Ok(())
+        .collect();
+    remote
+        .download_all(&details, dir)
+        .await
+        .context("downloading the chargeback detail")
 }
 
 /// The month's report from the dataset under `remote`, its files uploaded to
