@@ -33,6 +33,9 @@ impl Staging {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let base = std::env::var_os("TOKENTALLY_STAGING_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        if n == 0 {
+            remove_orphans(&base);
+        }
         let path = base.join(format!("tokentally-{what}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)
             .with_context(|| format!("creating the staging folder {}", path.display()))?;
@@ -41,6 +44,36 @@ impl Staging {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Removes the staging folders of runs that were killed (their process is gone):
+/// what they held was either uploaded or, for Kafka, not committed and read again.
+fn remove_orphans(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("tokentally-"))
+            .and_then(|rest| rest.split('-').nth(1))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let path = entry.path();
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed the staging folder of a killed run")
+                }
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "stale staging folder not removed")
+                }
+            }
+        }
     }
 }
 
