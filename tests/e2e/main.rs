@@ -16,6 +16,7 @@ mod cli_sql;
 mod ingest_limits;
 mod kafka;
 mod kafka_faults;
+mod lake;
 mod llm_log;
 mod pipeline;
 mod proxy;

@@ -205,7 +205,10 @@ impl PipelineConfig {
             }
         };
         config.input.files.iter_mut().for_each(resolve);
-        resolve(&mut config.output.dir);
+        // An object-store URL is not relative to anything.
+        if !config.output.dir.to_str().is_some_and(tokentally_store::is_url) {
+            resolve(&mut config.output.dir);
+        }
         resolve(&mut config.report.prices);
         if let Some(path) = &mut config.report.cost_centers {
             resolve(path);

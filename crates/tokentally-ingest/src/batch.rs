@@ -4,13 +4,17 @@
 
 use crate::envelope::Decoded;
 use crate::{IngestOptions, IngestSummary, ParquetSink, Quarantine, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokentally_core::SourcePosition;
+use tokentally_store::BlockingRemote;
 
 #[derive(Debug)]
 pub(crate) struct Batch {
     sink: ParquetSink,
     quarantine: Quarantine,
+    out_dir: PathBuf,
+    remote: Option<Arc<BlockingRemote>>,
     rows: usize,
     /// The lowest position of any outcome stored: rows of held records that
     /// complete here sit before the batch's first new record.
@@ -22,6 +26,8 @@ impl Batch {
         Self {
             sink: ParquetSink::new(options.out_dir.join("usage"), options.sink.clone()),
             quarantine: Quarantine::new(&options.out_dir, options.max_quarantine_bytes),
+            out_dir: options.out_dir.clone(),
+            remote: options.remote.clone(),
             rows: 0,
             min_offset: None,
         }
@@ -79,11 +85,51 @@ impl Batch {
     }
 
     /// Makes the batch durable under names starting with `prefix` (fsynced and
-    /// renamed into place) and records the files in the summary.
+    /// renamed into place, then uploaded whole when the output is in object
+    /// storage) and records the files in the summary.
     pub(crate) fn finish(self, prefix: &str, summary: &mut IngestSummary) -> Result<Vec<PathBuf>> {
         let files = self.sink.finish(prefix)?;
+        let quarantined = self.quarantine.finish(prefix)?;
+        let Some(remote) = &self.remote else {
+            summary.files_written.extend(files.iter().cloned());
+            summary.quarantine_files.extend(quarantined);
+            return Ok(files);
+        };
+        let files = files
+            .iter()
+            .map(|path| upload(remote, &self.out_dir, path))
+            .collect::<Result<Vec<_>>>()?;
         summary.files_written.extend(files.iter().cloned());
-        summary.quarantine_files.extend(self.quarantine.finish(prefix)?);
+        if let Some(path) = quarantined {
+            summary
+                .quarantine_files
+                .push(upload(remote, &self.out_dir, &path)?);
+        }
         Ok(files)
     }
+}
+
+/// Uploads a finished staged file to the same name under the remote folder,
+/// removes the staged copy, and returns the object's URL (as a path, for the
+/// summary). A retry or replay puts the same object again.
+fn upload(remote: &BlockingRemote, staging: &Path, path: &Path) -> Result<PathBuf> {
+    let relative = path
+        .strip_prefix(staging)
+        .map_err(|_| crate::Error::Internal(format!("{} is not under the staging folder", path.display())))?;
+    let relative: Vec<_> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    let relative = relative.join("/");
+    fail::fail_point!("sink::upload", |_| Err(crate::Error::Internal(
+        "injected failure (sink::upload)".to_owned()
+    )));
+    remote.upload_file(path, &relative)?;
+    std::fs::remove_file(path).map_err(|source| crate::Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let url = remote.remote().url_of(&relative);
+    tracing::debug!(%url, "uploaded");
+    Ok(PathBuf::from(url))
 }

@@ -33,6 +33,9 @@ pub enum Error {
     /// Brokers unreachable, credentials refused, topic missing: after a bounded wait.
     #[error("kafka: {0}")]
     Unavailable(String),
+    /// An upload to (or listing of) the object-store output failed after its retries.
+    #[error(transparent)]
+    Store(#[from] tokentally_store::StoreError),
     #[error("internal error (a bug): {0}")]
     Internal(String),
 }

@@ -28,7 +28,13 @@ pub const DEFAULT_MAX_HELD_BYTES: usize = 2 * DEFAULT_MAX_EVENT_BYTES;
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// Output root: rows go to `<out>/usage/`, bad records to `<out>/quarantine/`.
+    /// With [`Self::remote`] set, the local staging folder files are written in
+    /// before they are uploaded.
     pub out_dir: PathBuf,
+    /// The object-store folder the output belongs in: every finished file is
+    /// uploaded under the same relative name (and its staged copy removed)
+    /// before its input counts as done.
+    pub remote: Option<std::sync::Arc<tokentally_store::BlockingRemote>>,
     pub sink: SinkOptions,
     /// Raw bytes kept in quarantine per input before only positions are kept.
     pub max_quarantine_bytes: usize,
@@ -45,6 +51,7 @@ impl IngestOptions {
     pub fn new(out_dir: impl Into<PathBuf>) -> Self {
         Self {
             out_dir: out_dir.into(),
+            remote: None,
             sink: SinkOptions::default(),
             max_quarantine_bytes: 64 << 20,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
 use tokentally_core::TokenCounts;
+use tokentally_store::Remote;
 
 /// Name of the usage table in SQL.
 pub const USAGE_TABLE: &str = "usage";
@@ -64,6 +65,23 @@ pub async fn duplicate_event_ids(data_dir: &Path, days: &[NaiveDate]) -> Result<
     }
     let ctx = SessionContext::new();
     register_usage(&ctx, data_dir).await?;
+    count_duplicates(&ctx, days).await
+}
+
+/// [`duplicate_event_ids`] of a dataset in object storage (`<remote>/usage/`).
+///
+/// # Errors
+/// When the dataset is missing or cannot be read.
+pub async fn duplicate_event_ids_remote(remote: &Remote, days: &[NaiveDate]) -> Result<u64> {
+    if days.is_empty() {
+        return Ok(0);
+    }
+    let ctx = SessionContext::new();
+    register_usage_remote(&ctx, remote).await?;
+    count_duplicates(&ctx, days).await
+}
+
+async fn count_duplicates(ctx: &SessionContext, days: &[NaiveDate]) -> Result<u64> {
     let dates: Vec<String> = days.iter().map(|d| format!("'{d}'")).collect();
     let sql = format!(
         "SELECT count(*) FROM (SELECT event_id FROM {USAGE_TABLE} WHERE date IN ({}) \
@@ -77,6 +95,27 @@ pub async fn duplicate_event_ids(data_dir: &Path, days: &[NaiveDate]) -> Result<
         .and_then(|c| (!c.is_empty()).then(|| c.value(0)))
         .unwrap_or(0);
     Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Registers `<remote>/usage/` as the `usage` table, read through DataFusion's
+/// object-store registry, as [`register_usage`] does for a local folder.
+pub(crate) async fn register_usage_remote(ctx: &SessionContext, remote: &Remote) -> Result<()> {
+    let usage = remote.join("usage");
+    let names = usage.list().await?;
+    if !names.iter().any(|n| n.ends_with(".parquet")) {
+        return Err(Error::NoUsage {
+            path: PathBuf::from(usage.url()),
+            reason: "holds no .parquet files",
+        });
+    }
+    ctx.register_object_store(remote.root(), remote.store());
+    ctx.register_parquet(
+        USAGE_TABLE,
+        format!("{}/", usage.url()),
+        parquet_options(&tokentally_core::usage_schema()),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `<data_dir>/usage`, checked as [`register_usage`] checks it: the report scan
@@ -94,13 +133,20 @@ async fn register_as(ctx: &SessionContext, data_dir: &Path, name: &str, schema: 
         path: dir.clone(),
         reason: "path is not UTF-8",
     })?;
-    let options = ParquetReadOptions::default()
+    ctx.register_parquet(
+        name,
+        format!("{}/", url.trim_end_matches('/')),
+        parquet_options(&schema),
+    )
+    .await?;
+    Ok(())
+}
+
+fn parquet_options(schema: &SchemaRef) -> ParquetReadOptions<'_> {
+    ParquetReadOptions::default()
         .file_extension(".parquet")
         .table_partition_cols(vec![("date".to_owned(), DataType::Utf8)])
-        .schema(&schema);
-    ctx.register_parquet(name, format!("{}/", url.trim_end_matches('/')), options)
-        .await?;
-    Ok(())
+        .schema(schema)
 }
 
 /// DataFusion reads an empty or missing directory as an empty table (or fails with

@@ -52,6 +52,10 @@ pub enum Error {
     #[error("no usage dataset at {}: {reason} (run `tokentally ingest` first)", path.display())]
     NoUsage { path: PathBuf, reason: &'static str },
 
+    /// The dataset's object store could not be listed or read.
+    #[error(transparent)]
+    Store(#[from] tokentally_store::StoreError),
+
     /// Two price rows billed to one chargeback line disagree on the currency;
     /// adding them up would be meaningless.
     #[error("{line}: prices in different currencies apply ({rows}); one line must have one currency")]

@@ -39,7 +39,7 @@ mod tests;
 pub use chargeback::{COST_SCALE, ChargebackLine, ClassCosts, NO_DEPLOYMENT, UNKNOWN_MODEL};
 pub use charges::{Charge, Pricing};
 pub use cost_centers::{CostCenter, CostCenters, UNASSIGNED};
-pub use dataset::{USAGE_TABLE, duplicate_event_ids};
+pub use dataset::{USAGE_TABLE, duplicate_event_ids, duplicate_event_ids_remote};
 pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
 pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};

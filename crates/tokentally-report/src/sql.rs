@@ -37,6 +37,9 @@ pub const CALLS_VIEW: &str = "calls";
 pub struct SqlTables {
     /// Holds `usage/` and the written `chargeback-detail-*.parquet`.
     pub data_dir: PathBuf,
+    /// When set, `usage` is read from `<usage_store>/usage/` through DataFusion's
+    /// object-store registry instead of from `data_dir`.
+    pub usage_store: Option<tokentally_store::Remote>,
     pub prices: Option<PathBuf>,
     pub deployments: Option<PathBuf>,
     pub cost_centers: Option<PathBuf>,
@@ -88,7 +91,10 @@ impl SqlSession {
     /// file cannot be read.
     pub async fn open(tables: &SqlTables) -> Result<Self> {
         let ctx = SessionContext::new();
-        dataset::register_usage(&ctx, &tables.data_dir).await?;
+        match &tables.usage_store {
+            Some(remote) => dataset::register_usage_remote(&ctx, remote).await?,
+            None => dataset::register_usage(&ctx, &tables.data_dir).await?,
+        }
         ctx.sql(&format!(
             "CREATE VIEW {CALLS_VIEW} AS {}",
             dedup::calls_view_sql(USAGE_TABLE)

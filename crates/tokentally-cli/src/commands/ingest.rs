@@ -107,6 +107,20 @@ pub fn check_inputs(config: &PipelineConfig) -> Result<()> {
 pub fn ingest_pipeline(config: &PipelineConfig) -> Result<Ingested> {
     let mut ingested = Ingested::default();
     let mut options = IngestOptions::new(&config.output.dir);
+    // An object-store output: files are written to a staging folder and each
+    // uploaded whole before its input (or Kafka offsets) counts as done.
+    let remote = super::lake::remote_root(&config.output.dir)?;
+    let staging = match &remote {
+        Some(remote) => {
+            let staging = super::lake::Staging::new("ingest")?;
+            options.out_dir = staging.path().to_owned();
+            let blocking = tokentally_store::BlockingRemote::new(remote.clone())
+                .with_context(|| format!("opening {remote}"))?;
+            options.remote = Some(std::sync::Arc::new(blocking));
+            Some(staging)
+        }
+        None => None,
+    };
     options.sink.max_buffered_rows = config.output.max_buffered_rows;
     options.sink.max_buffered_bytes = config.output.max_buffered_bytes;
     options.max_quarantine_bytes = config.output.max_quarantine_bytes;
@@ -133,14 +147,20 @@ pub fn ingest_pipeline(config: &PipelineConfig) -> Result<Ingested> {
         ingested.interrupted = interrupted && kafka.mode == tokentally_ingest::Mode::UntilCaughtUp;
         ingested.summaries.push(summary);
     }
-    ingested.duplicate_event_ids = warn_on_duplicates(config, &ingested.summaries)?;
+    drop(options);
+    drop(staging);
+    ingested.duplicate_event_ids = warn_on_duplicates(config, remote.as_ref(), &ingested.summaries)?;
     Ok(ingested)
 }
 
 /// Warns when the days this run wrote now hold a call more than once (the same
 /// calls ingested again from another path): the report and the SQL `calls` view
 /// count each once, but raw `usage` totals would not.
-fn warn_on_duplicates(config: &PipelineConfig, summaries: &[IngestSummary]) -> Result<u64> {
+fn warn_on_duplicates(
+    config: &PipelineConfig,
+    remote: Option<&tokentally_store::Remote>,
+    summaries: &[IngestSummary],
+) -> Result<u64> {
     let mut days: Vec<_> = summaries
         .iter()
         .flat_map(|s| s.rows_by_date.keys().copied())
@@ -151,9 +171,14 @@ fn warn_on_duplicates(config: &PipelineConfig, summaries: &[IngestSummary]) -> R
         return Ok(0);
     }
     let data_dir = &config.output.dir;
-    let duplicates = runtime()?
-        .block_on(tokentally_report::duplicate_event_ids(data_dir, &days))
-        .with_context(|| format!("checking {} for repeated calls", data_dir.join("usage").display()))?;
+    let duplicates = match remote {
+        Some(remote) => runtime()?
+            .block_on(tokentally_report::duplicate_event_ids_remote(remote, &days))
+            .with_context(|| format!("checking {} for repeated calls", remote.url_of("usage")))?,
+        None => runtime()?
+            .block_on(tokentally_report::duplicate_event_ids(data_dir, &days))
+            .with_context(|| format!("checking {} for repeated calls", data_dir.join("usage").display()))?,
+    };
     if duplicates > 0 {
         tracing::warn!(
             duplicate_event_ids = duplicates,

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns arguments into library calls and prints.
 
 mod ingest;
+mod lake;
 mod prices;
 mod progress;
 mod proxy;
@@ -88,11 +89,24 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             output,
         } => {
             let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
-            let sql_tables = tokentally_report::SqlTables {
+            let mut sql_tables = tokentally_report::SqlTables {
                 data_dir: pipeline.config.output.dir.clone(),
+                usage_store: None,
                 prices: pipeline.sql_prices(),
                 deployments: pipeline.config.report.deployments.clone(),
                 cost_centers: pipeline.config.report.cost_centers.clone(),
+            };
+            // `usage` is read in place through the store; the written detail files
+            // (the `chargeback` table) are staged.
+            let _staging = match lake::remote_root(&pipeline.config.output.dir)? {
+                Some(remote) => {
+                    let staging = lake::Staging::new("sql")?;
+                    runtime()?.block_on(lake::download_details(&remote, staging.path()))?;
+                    sql_tables.data_dir = staging.path().to_owned();
+                    sql_tables.usage_store = Some(remote);
+                    Some(staging)
+                }
+                None => None,
             };
             let source = sql::Source::from_args(query, file);
             sql::sql(source, &sql_tables, sql::Print { format, all }, output.as_deref())

@@ -22,7 +22,18 @@ pub fn check(month: Option<&str>, pipeline: &Pipeline) -> Result<ExitCode> {
         deployments: config.report.deployments.clone(),
     };
     let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let missing = runtime()?
+    let rt = runtime()?;
+    let mut options = options;
+    let _staging = match super::lake::remote_root(&config.output.dir)? {
+        Some(remote) => {
+            let staging = super::lake::Staging::new("prices")?;
+            rt.block_on(super::lake::download_month(&remote, month, staging.path()))?;
+            options.data_dir = staging.path().to_owned();
+            Some(staging)
+        }
+        None => None,
+    };
+    let missing = rt
         .block_on(check_prices(&options, parallel))
         .with_context(|| format!("checking {} against the usage of {month}", prices.display()))?;
     if missing.is_empty() {

@@ -85,6 +85,9 @@ pub fn write_report(month: Month, out: &Path, tables: &ReportConfig) -> Result<C
         cost_centers: tables.cost_centers.clone(),
         invoice: tables.invoice.clone(),
     };
+    if let Some(remote) = super::lake::remote_root(out)? {
+        return super::lake::write_report(month, &remote, options);
+    }
     runtime()?
         .block_on(write_chargeback(&options))
         .with_context(|| format!("writing the chargeback for {month}"))

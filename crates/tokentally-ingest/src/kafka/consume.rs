@@ -6,7 +6,7 @@
 
 use super::context::{IngestContext, RebalanceEvent, TopicPartition};
 use super::group::{GroupCheck, GroupProgress};
-use super::partition::{PartitionState, Release, remove_uncommitted};
+use super::partition::{PartitionState, Release, remove_uncommitted, remove_uncommitted_remote};
 use super::{KafkaConfig, KafkaSummary, Mode, Progress};
 use crate::{Error, IngestOptions, IngestSummary, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
@@ -372,6 +372,11 @@ impl State<'_> {
         let start = committed.unwrap_or(low).max(low);
         for path in remove_uncommitted(&self.run.options.out_dir, &key.0, key.1, start)? {
             tracing::warn!(path = %path.display(), "removed output of an interrupted run; its records are read again");
+        }
+        if let Some(remote) = &self.run.options.remote {
+            for url in remove_uncommitted_remote(remote, &key.0, key.1, start)? {
+                tracing::warn!(%url, "removed output of an interrupted run; its records are read again");
+            }
         }
         tracing::info!(topic = %key.0, partition = key.1, start, high, "partition assigned");
         let state = PartitionState::new(&key.0, key.1, start, high, self.run.options);

@@ -229,6 +229,30 @@ pub(crate) fn remove_uncommitted(
     Ok(removed)
 }
 
+/// [`remove_uncommitted`] for an output in object storage: the objects under
+/// `usage/` and `quarantine/` of `topic`/`partition` from `committed` on.
+/// Returns their URLs.
+pub(crate) fn remove_uncommitted_remote(
+    remote: &tokentally_store::BlockingRemote,
+    topic: &str,
+    partition: i32,
+    committed: i64,
+) -> Result<Vec<String>> {
+    let prefix = file_prefix(topic, partition);
+    let mut removed = Vec::new();
+    for folder in ["usage", "quarantine"] {
+        for name in remote.list(folder)? {
+            let file = name.rsplit('/').next().unwrap_or(&name);
+            if first_offset(file, &prefix).is_some_and(|first| first >= committed) {
+                let relative = format!("{folder}/{name}");
+                remote.delete(&relative)?;
+                removed.push(remote.remote().url_of(&relative));
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// The first offset in `<prefix><first>-<last>…` names; `None` for other files.
 fn first_offset(name: &str, prefix: &str) -> Option<i64> {
     let rest = name.strip_prefix(prefix)?;

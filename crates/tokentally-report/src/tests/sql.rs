@@ -9,6 +9,7 @@ async fn sql_registers_the_tables_and_the_chargeback_view() {
     let opts = options(root.path(), "2026-10");
     let tables = SqlTables {
         data_dir: root.path().join("data"),
+        usage_store: None,
         prices: Some(opts.prices.clone()),
         deployments: opts.deployments.clone(),
         cost_centers: opts.cost_centers.clone(),
