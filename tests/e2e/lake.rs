@@ -171,6 +171,10 @@ impl Lake {
             stdout(&output)
         );
         let copy = self.download(&dir.join(format!("copy-{}", unique("r"))));
+        assert!(
+            copy.join("statement-2026-10.html").is_file(),
+            "the statement goes up with the other files"
+        );
         std::fs::read_to_string(copy.join("chargeback-2026-10.csv")).expect("stored chargeback")
     }
 }

@@ -85,22 +85,28 @@ impl Drop for Staging {
     }
 }
 
-/// Downloads the month's days of `<remote>/usage/` into `<dir>/usage/`. When the
-/// month has none, one object of another day comes along, so that an empty month
-/// reads as an empty month (as a local dataset holding other months does) rather
-/// than as a missing dataset.
+/// Downloads the month's days of `<remote>/usage/` into `<dir>/usage/`, and the
+/// previous month's (the statement shows the change against it). When the month
+/// has none, one object of another day comes along, so that an empty month reads
+/// as an empty month (as a local dataset holding other months does) rather than
+/// as a missing dataset. Returns how many objects came.
 pub async fn download_month(remote: &Remote, month: Month, dir: &Path) -> Result<usize> {
     let usage = remote.join("usage");
     let names = usage.list().await.context("listing the usage dataset")?;
-    let day_prefix = format!("date={month}-");
-    let mut wanted: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| n.starts_with(&day_prefix) && n.ends_with(".parquet"))
-        .collect();
+    let of_month = |m: Month| {
+        let day_prefix = format!("date={m}-");
+        names
+            .iter()
+            .map(String::as_str)
+            .filter(move |n| n.starts_with(&day_prefix) && n.ends_with(".parquet"))
+    };
+    let mut wanted: Vec<&str> = of_month(month).collect();
     if wanted.is_empty() {
         wanted.extend(names.iter().map(String::as_str).find(|n| n.ends_with(".parquet")));
     }
+    wanted.extend(month.previous().into_iter().flat_map(of_month));
+    wanted.sort_unstable();
+    wanted.dedup();
     usage
         .download_all(&wanted, &dir.join("usage"))
         .await
@@ -157,6 +163,7 @@ pub fn write_report(month: Month, remote: &Remote, options: ReportOptions) -> Re
             &mut report.detail_csv_path,
             &mut report.detail_parquet_path,
             &mut report.unpriced_path,
+            &mut report.statement_path,
         ] {
             if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
                 *path = PathBuf::from(remote.url_of(name));
