@@ -179,6 +179,22 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// The month's report from the store equals the file run's, the stored
+    /// dataset and outputs pass the independent checks, and `sql` counts `rows`
+    /// in `table`, reading it in place through DataFusion's object-store registry.
+    fn assert_report_and_sql(&self, dir: &Path, file: &Path, rows: u64, table: &str) {
+        let chargeback = self.report(dir);
+        assert_eq!(chargeback, reference_chargeback(dir, file));
+        let copy = self.download(&dir.join("copy"));
+        assert_eq!(dataset_counts(&copy), (rows, rows));
+        check_outputs(&copy, "2026-10");
+        let (url, query) = (self.url(), format!("SELECT count(*) AS n FROM {table}"));
+        let sql = self.run(dir, &["sql", "--out", &url, "--format", "csv", &query], 0);
+        assert_eq!(stdout(&sql), format!("n\n{rows}\n"));
+    }
+}
+
 /// A pipeline config reading `topic` into the store.
 fn kafka_config(dir: &Path, lake: &Lake, topic: &str, extra: &str) -> PathBuf {
     let text = format!(
@@ -227,26 +243,7 @@ fn lake_kafka_ingest_into_azurite_then_report_from_and_into_azurite_is_exact() {
         "no temporary object is ever uploaded: {objects:?}"
     );
 
-    let chargeback = lake.report(dir.path());
-    assert_eq!(chargeback, reference_chargeback(dir.path(), &file));
-    let copy = lake.download(&dir.path().join("copy"));
-    assert_eq!(dataset_counts(&copy), (1200, 1200));
-    check_outputs(&copy, "2026-10");
-
-    // `sql` reads `usage` in place through DataFusion's object-store registry.
-    let sql = lake.run(
-        dir.path(),
-        &[
-            "sql",
-            "--out",
-            &url,
-            "--format",
-            "csv",
-            "SELECT count(*) AS n FROM calls",
-        ],
-        0,
-    );
-    assert_eq!(stdout(&sql), "n\n1200\n");
+    lake.assert_report_and_sql(dir.path(), &file, 1200, "calls");
 }
 
 #[test]
@@ -258,24 +255,7 @@ fn lake_files_into_s3_then_report_and_sql_match_the_local_run() {
     lake.run(dir.path(), &["ingest", path_str(&file), "--out", &url], 0);
     // Ingesting the same file again overwrites the same objects.
     lake.run(dir.path(), &["ingest", path_str(&file), "--out", &url], 0);
-    let chargeback = lake.report(dir.path());
-    assert_eq!(chargeback, reference_chargeback(dir.path(), &file));
-    let copy = lake.download(&dir.path().join("copy"));
-    assert_eq!(dataset_counts(&copy), (800, 800));
-    check_outputs(&copy, "2026-10");
-    let sql = lake.run(
-        dir.path(),
-        &[
-            "sql",
-            "--out",
-            &url,
-            "--format",
-            "csv",
-            "SELECT count(*) AS n FROM usage",
-        ],
-        0,
-    );
-    assert_eq!(stdout(&sql), "n\n800\n");
+    lake.assert_report_and_sql(dir.path(), &file, 800, "usage");
 }
 
 #[test]
