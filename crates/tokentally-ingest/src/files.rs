@@ -89,53 +89,47 @@ pub fn ingest_files_with_progress(
     let mut summary = IngestSummary::default();
     let mut ticker = Ticker::new(progress);
     for input in expand(inputs)? {
-        let name = if input.as_os_str() == "-" {
+        let stdin = input.as_os_str() == "-";
+        let name = if stdin {
             "stdin".to_owned()
         } else {
             input.display().to_string()
         };
         summary.inputs.push(name.clone());
         let mut batch = Batch::new(options);
-        let hash = if input.as_os_str() == "-" {
-            let read = ticker.start(&name, None);
-            let stdin = BufReader::with_capacity(
-                1 << 16,
-                Counting {
-                    inner: std::io::stdin().lock(),
-                    read,
-                },
-            );
-            let mut source = Source {
-                input: &input,
-                name: &name,
-                options,
-                summary: &mut summary,
-                batch: &mut batch,
-                ticker: &mut ticker,
-            };
-            read_lines(stdin, &mut source)?
+        let file = if stdin {
+            None
         } else {
-            let file = File::open(&input).at(&input)?;
-            let size = file.metadata().ok().map(|m| m.len());
-            let read = ticker.start(&name, size);
-            let mut reader = BufReader::with_capacity(1 << 16, Counting { inner: file, read });
-            let head = reader.fill_buf().at(&input)?;
-            let gzip = head.starts_with(&[0x1f, 0x8b]);
-            let avro = head.starts_with(capture::AVRO_MAGIC);
-            let mut source = Source {
-                input: &input,
-                name: &name,
-                options,
-                summary: &mut summary,
-                batch: &mut batch,
-                ticker: &mut ticker,
-            };
-            if gzip {
-                read_lines(BufReader::new(MultiGzDecoder::new(reader)), &mut source)?
-            } else if avro {
-                capture::ingest_capture(reader, &mut source)?
-            } else {
-                read_lines(reader, &mut source)?
+            Some(File::open(&input).at(&input)?)
+        };
+        let size = file.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.len());
+        let read = ticker.start(&name, size);
+        let mut source = Source {
+            input: &input,
+            name: &name,
+            options,
+            summary: &mut summary,
+            batch: &mut batch,
+            ticker: &mut ticker,
+        };
+        let hash = match file {
+            None => {
+                let inner = std::io::stdin().lock();
+                read_lines(
+                    BufReader::with_capacity(1 << 16, Counting { inner, read }),
+                    &mut source,
+                )?
+            }
+            Some(file) => {
+                let mut reader = BufReader::with_capacity(1 << 16, Counting { inner: file, read });
+                let head = reader.fill_buf().at(&input)?;
+                if head.starts_with(&[0x1f, 0x8b]) {
+                    read_lines(BufReader::new(MultiGzDecoder::new(reader)), &mut source)?
+                } else if head.starts_with(capture::AVRO_MAGIC) {
+                    capture::ingest_capture(reader, &mut source)?
+                } else {
+                    read_lines(reader, &mut source)?
+                }
             }
         };
         ticker.report(&summary);
