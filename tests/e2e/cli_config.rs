@@ -1,31 +1,19 @@
 //! One pipeline config for every command, found as users expect; arguments and
 //! config checked before any work; statuses for "nothing to report"; `run --json`.
 
-use crate::support::{config, repo_like, sample, stderr, stdout, tokentally};
+use crate::support::{command, config, expect_status, repo_like, sample, stderr, stdout, tokentally};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `tokentally` in `cwd` with `TOKENTALLY_CONFIG` set to `env_config` (or unset).
 pub fn tokentally_env(cwd: &Path, env_config: Option<&Path>, args: &[&str], expected: i32) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tokentally"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env_remove("TOKENTALLY_CONFIG");
+    let mut command = command(cwd, args);
     if let Some(path) = env_config {
         command.env("TOKENTALLY_CONFIG", path);
     }
     let output = command.output().expect("run tokentally");
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "tokentally {args:?}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
+    expect_status(output, args, expected)
 }
 
 /// Cost centers of the written detail, as `sql` reads them back.

@@ -4,7 +4,7 @@
 //! are equal" means byte-identical chargeback files.
 
 use super::broker::{dataset_counts, kafka_config, produce, unique};
-use super::support::{check_outputs, config, sample, stdout, table, tokentally};
+use super::support::{as_strs, check_outputs, config, report_args, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,25 +19,7 @@ pub(super) fn reference_chargeback(dir: &Path, file: &Path) -> String {
 }
 
 pub(super) fn report(dir: &Path) -> String {
-    let (prices, deployments, cost_centers) = (
-        table("prices.csv"),
-        table("deployments.csv"),
-        table("cost-centers.csv"),
-    );
-    let args = [
-        "report",
-        "--month",
-        "2026-10",
-        "--out",
-        "out",
-        "--prices",
-        &prices,
-        "--deployments",
-        &deployments,
-        "--cost-centers",
-        &cost_centers,
-    ];
-    tokentally(dir, &args, 0);
+    tokentally(dir, &as_strs(&report_args("out", &[])), 0);
     std::fs::read_to_string(dir.join("out/chargeback-2026-10.csv")).expect("chargeback")
 }
 

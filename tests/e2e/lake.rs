@@ -6,7 +6,9 @@
 
 use super::broker::{address, dataset_counts, produce, unique};
 use super::kafka::{path_str, reference_chargeback};
-use super::support::{check_outputs, repo_root, report_section, sample, stderr, stdout, table};
+use super::support::{
+    as_strs, check_outputs, repo_root, report_args, report_section, sample, stderr, stdout,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -113,26 +115,14 @@ impl Lake {
     }
 
     fn command(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tokentally"));
-        command
-            .args(args)
-            .current_dir(dir)
-            .env_remove("RUST_LOG")
-            .env_remove("TOKENTALLY_CONFIG")
-            .envs(self.env());
+        let mut command = super::support::command(dir, args);
+        command.envs(self.env());
         command
     }
 
     fn run(&self, dir: &Path, args: &[&str], expected: i32) -> Output {
         let output = self.command(dir, args).output().expect("run tokentally");
-        assert_eq!(
-            output.status.code(),
-            Some(expected),
-            "tokentally {args:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        output
+        super::support::expect_status(output, args, expected)
     }
 
     fn spawn(&self, dir: &Path, args: &[&str]) -> Child {
@@ -145,26 +135,9 @@ impl Lake {
 
     /// `report` for October 2026 from and to the store; returns the stored chargeback CSV.
     fn report(&self, dir: &Path) -> String {
-        let (prices, deployments, cost_centers) = (
-            table("prices.csv"),
-            table("deployments.csv"),
-            table("cost-centers.csv"),
-        );
         let url = self.url();
-        let args = [
-            "report",
-            "--month",
-            "2026-10",
-            "--out",
-            &url,
-            "--prices",
-            &prices,
-            "--deployments",
-            &deployments,
-            "--cost-centers",
-            &cost_centers,
-        ];
-        let output = self.run(dir, &args, 0);
+        let args = report_args(&url, &[]);
+        let output = self.run(dir, &as_strs(&args), 0);
         assert!(
             stdout(&output).contains(&format!("{url}/chargeback-2026-10.csv")),
             "the report names the objects it wrote:\n{}",
@@ -346,25 +319,8 @@ fn lake_bad_urls_are_usage_errors_naming_the_url_never_a_secret() {
     );
     // An empty container: no dataset, named by its URL, exit 1 as for a local folder.
     let url = lake.url();
-    let (prices, deployments, cost_centers) = (
-        table("prices.csv"),
-        table("deployments.csv"),
-        table("cost-centers.csv"),
-    );
-    let args = [
-        "report",
-        "--month",
-        "2026-10",
-        "--out",
-        &url,
-        "--prices",
-        &prices,
-        "--deployments",
-        &deployments,
-        "--cost-centers",
-        &cost_centers,
-    ];
-    let output = lake.run(dir.path(), &args, 1);
+    let args = report_args(&url, &[]);
+    let output = lake.run(dir.path(), &as_strs(&args), 1);
     assert!(
         stderr(&output).contains(&format!("no usage dataset at {url}/usage")),
         "{}",
@@ -408,29 +364,7 @@ fn lake_spark_reads_a_dataset_written_by_tokentally_and_its_totals_equal_the_cha
     again.extend_from_slice(b"{oops\n");
     std::fs::write(&copy, again).expect("write");
     lake.run(dir.path(), &["ingest", path_str(&copy), "--out", &url], 0);
-    let (prices, deployments, cost_centers) = (
-        table("prices.csv"),
-        table("deployments.csv"),
-        table("cost-centers.csv"),
-    );
-    let output = lake.run(
-        dir.path(),
-        &[
-            "report",
-            "--json",
-            "--month",
-            "2026-10",
-            "--out",
-            &url,
-            "--prices",
-            &prices,
-            "--deployments",
-            &deployments,
-            "--cost-centers",
-            &cost_centers,
-        ],
-        0,
-    );
+    let output = lake.run(dir.path(), &as_strs(&report_args(&url, &["--json"])), 0);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON report");
     let mut chargeback = serde_json::Map::new();
     for app in report["apps"].as_array().expect("apps") {

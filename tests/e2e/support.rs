@@ -9,16 +9,20 @@ pub fn repo_root() -> PathBuf {
         .expect("workspace root")
 }
 
-/// Runs `tokentally` with `args` in `cwd`; panics with its output if the exit
-/// status is not `expected`.
-pub fn tokentally(cwd: &Path, args: &[&str], expected: i32) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+/// `tokentally ARGS` in `cwd`, with no `RUST_LOG` or `TOKENTALLY_CONFIG` from the
+/// test's own environment.
+pub fn command(cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokentally"));
+    command
         .args(args)
         .current_dir(cwd)
         .env_remove("RUST_LOG")
-        .env_remove("TOKENTALLY_CONFIG")
-        .output()
-        .expect("run tokentally");
+        .env_remove("TOKENTALLY_CONFIG");
+    command
+}
+
+/// `output` of `tokentally ARGS`; panics with it if the exit status is not `expected`.
+pub fn expect_status(output: Output, args: &[&str], expected: i32) -> Output {
     assert_eq!(
         output.status.code(),
         Some(expected),
@@ -29,14 +33,17 @@ pub fn tokentally(cwd: &Path, args: &[&str], expected: i32) -> Output {
     output
 }
 
+/// Runs `tokentally` with `args` in `cwd`; panics with its output if the exit
+/// status is not `expected`.
+pub fn tokentally(cwd: &Path, args: &[&str], expected: i32) -> Output {
+    let output = command(cwd, args).output().expect("run tokentally");
+    expect_status(output, args, expected)
+}
+
 /// Like [`tokentally`], with `input` on stdin (not a terminal, so `sql` reads it).
 pub fn tokentally_with_stdin(cwd: &Path, args: &[&str], input: &str, expected: i32) -> Output {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env_remove("TOKENTALLY_CONFIG")
+    let mut child = command(cwd, args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -49,14 +56,7 @@ pub fn tokentally_with_stdin(cwd: &Path, args: &[&str], input: &str, expected: i
         .write_all(input.as_bytes())
         .expect("write stdin");
     let output = child.wait_with_output().expect("wait for tokentally");
-    assert_eq!(
-        output.status.code(),
-        Some(expected),
-        "tokentally {args:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    expect_status(output, args, expected)
 }
 
 pub fn stderr(output: &Output) -> String {
@@ -138,8 +138,6 @@ pub fn sample(dir: &Path, name: &str, calls: usize, seed: u64) -> PathBuf {
     path
 }
 
-/// Writes a pipeline config reading `inputs` into `dir/out`, with the repo's
-/// prices, deployments and cost centers.
 /// A `[report]` section for October 2026 with the repo's price, deployment and
 /// cost-center tables.
 pub fn report_section() -> String {
@@ -157,6 +155,32 @@ pub fn table(name: &str) -> String {
     path.to_str().expect("utf-8").to_owned()
 }
 
+/// `report` for October 2026 into `out` with the repo's price, deployment and
+/// cost-center tables (the flags [`report_section`] sets in a config), then `extra`.
+pub fn report_args(out: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["report", "--month", "2026-10", "--out", out]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    for (flag, name) in [
+        ("--prices", "prices.csv"),
+        ("--deployments", "deployments.csv"),
+        ("--cost-centers", "cost-centers.csv"),
+    ] {
+        args.push(flag.to_owned());
+        args.push(table(name));
+    }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// Owned arguments as the `&str`s the runners take.
+pub fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Writes a pipeline config reading `inputs` into `dir/out`, with the repo's
+/// prices, deployments and cost centers.
 pub fn config(dir: &Path, inputs: &[&Path]) -> PathBuf {
     let files: Vec<String> = inputs
         .iter()

@@ -34,6 +34,13 @@ def azure(endpoint, command, name, *rest):
         return
     prefix = rest[0].strip("/") + "/"
     names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+    list_or_download(
+        command, names, prefix, rest, lambda n, path: path.write_bytes(container.download_blob(n).readall())
+    )
+
+
+def list_or_download(command, names, prefix, rest, fetch):
+    """`list` prints the names below `prefix`; `download` fetches each into rest[1]."""
     if command == "list":
         print("\n".join(n[len(prefix):] for n in names))
         return
@@ -41,7 +48,7 @@ def azure(endpoint, command, name, *rest):
     for n in names:
         path = dest / n[len(prefix):]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(container.download_blob(n).readall())
+        fetch(n, path)
 
 
 def s3(endpoint, command, bucket, *rest):
@@ -61,14 +68,7 @@ def s3(endpoint, command, bucket, *rest):
     names = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         names.extend(o["Key"] for o in page.get("Contents", []))
-    if command == "list":
-        print("\n".join(n[len(prefix):] for n in names))
-        return
-    dest = Path(rest[1])
-    for n in names:
-        path = dest / n[len(prefix):]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(bucket, n, str(path))
+    list_or_download(command, names, prefix, rest, lambda n, path: client.download_file(bucket, n, str(path)))
 
 
 if __name__ == "__main__":
