@@ -299,3 +299,46 @@ fn prices_check_lists_models_without_price_rows() {
         stdout(&report)
     );
 }
+
+/// Two copies of a call that differ (one file's estimate and another's reported
+/// usage; one file's subscription and another's token claim) are billed by the
+/// documented rule, whichever file sorts first, and the independent checker,
+/// which states that rule itself, agrees with the chargeback.
+#[test]
+fn copies_that_differ_are_billed_by_the_documented_rule_and_the_checker_agrees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo_like(dir.path());
+    let usage = json!({"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500});
+    let with_claim = |mut record: Value, app: &str| {
+        record["caller"]["claims"] = json!({"appid": app});
+        record
+    };
+    // `a.jsonl` sorts first: a rule that took the first source would bill its copies.
+    write_jsonl(
+        &dir.path().join("a.jsonl"),
+        &[
+            chat("dup-usage", "estimate-app", "gpt-4o", "gpt-4o-2024-08-06", Value::Null),
+            chat("dup-identity", "subscription-app", "gpt-4o", "gpt-4o-2024-08-06", usage.clone()),
+        ],
+    );
+    write_jsonl(
+        &dir.path().join("b.jsonl"),
+        &[
+            chat("dup-usage", "reported-app", "gpt-4o", "gpt-4o-2024-08-06", usage.clone()),
+            with_claim(
+                chat("dup-identity", "subscription-app", "gpt-4o", "gpt-4o-2024-08-06", usage),
+                "claim-app",
+            ),
+        ],
+    );
+    tokentally(dir.path(), &["ingest", "a.jsonl", "b.jsonl", "--out", "out"], 0);
+    tokentally(dir.path(), &["report", "--month", "2026-10", "--out", "out"], 0);
+    let chargeback = fs::read_to_string(dir.path().join("out/chargeback-2026-10.csv")).expect("csv");
+    let billed = |app: &str| chargeback.lines().any(|l| l.contains(&format!(",{app},")));
+    assert!(billed("reported-app") && billed("claim-app"), "{chargeback}");
+    assert!(
+        !billed("estimate-app") && !billed("subscription-app"),
+        "a losing copy was billed:\n{chargeback}"
+    );
+    check_outputs(&dir.path().join("out"), "2026-10");
+}

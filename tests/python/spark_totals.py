@@ -25,7 +25,25 @@ def main(usage_dir, month):
     usage = spark.read.parquet(usage_dir)
     if "date" not in usage.columns:
         sys.exit("Spark found no `date` partition column")
-    first = Window.partitionBy("event_id").orderBy("source", "source_offset")
+    # Which copy of a call counts (docs/formats.md, "Usage dataset"), stated here
+    # from the documented rule: reported over estimated over none, claim over
+    # subscription over API key over none, then source, partition (none last), offset.
+    usage_rank = (
+        F.when(F.col("usage_source") == "reported", 0)
+        .when(F.col("usage_source") == "estimated", 1)
+        .when(F.col("usage_source") == "none", 2)
+        .otherwise(3)
+    )
+    identity_rank = (
+        F.when(F.col("app_id_source") == "claim", 0)
+        .when(F.col("app_id_source") == "subscription", 1)
+        .when(F.col("app_id_source") == "api_key", 2)
+        .when(F.col("app_id_source") == "none", 3)
+        .otherwise(4)
+    )
+    first = Window.partitionBy("event_id").orderBy(
+        usage_rank, identity_rank, "source", F.col("source_partition").asc_nulls_last(), "source_offset"
+    )
     calls = (
         usage.where(F.date_format("request_time", "yyyy-MM") == month)
         .withColumn("copy", F.row_number().over(first))
