@@ -317,16 +317,40 @@ fn copies_that_differ_are_billed_by_the_documented_rule_and_the_checker_agrees()
     write_jsonl(
         &dir.path().join("a.jsonl"),
         &[
-            chat("dup-usage", "estimate-app", "gpt-4o", "gpt-4o-2024-08-06", Value::Null),
-            chat("dup-identity", "subscription-app", "gpt-4o", "gpt-4o-2024-08-06", usage.clone()),
+            chat(
+                "dup-usage",
+                "estimate-app",
+                "gpt-4o",
+                "gpt-4o-2024-08-06",
+                Value::Null,
+            ),
+            chat(
+                "dup-identity",
+                "subscription-app",
+                "gpt-4o",
+                "gpt-4o-2024-08-06",
+                usage.clone(),
+            ),
         ],
     );
     write_jsonl(
         &dir.path().join("b.jsonl"),
         &[
-            chat("dup-usage", "reported-app", "gpt-4o", "gpt-4o-2024-08-06", usage.clone()),
+            chat(
+                "dup-usage",
+                "reported-app",
+                "gpt-4o",
+                "gpt-4o-2024-08-06",
+                usage.clone(),
+            ),
             with_claim(
-                chat("dup-identity", "subscription-app", "gpt-4o", "gpt-4o-2024-08-06", usage),
+                chat(
+                    "dup-identity",
+                    "subscription-app",
+                    "gpt-4o",
+                    "gpt-4o-2024-08-06",
+                    usage,
+                ),
                 "claim-app",
             ),
         ],

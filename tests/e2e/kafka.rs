@@ -3,7 +3,7 @@
 //! Each test compares with the same records ingested from a file, so "the totals
 //! are equal" means byte-identical chargeback files.
 
-use super::broker::{dataset_counts, kafka_config, produce, unique};
+use super::broker::{dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session};
 use super::support::{as_strs, check_outputs, config, report_args, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -118,6 +118,7 @@ fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
     let (rows_before, _) = dataset_counts(&dir.path().join("out"));
     assert!(rows_before < 4000, "the kill came too late to test anything");
 
+    wait_out_dead_members_session();
     tokentally(dir.path(), &["ingest", "--config", path_str(&cfg)], 0);
     assert_eq!(dataset_counts(&dir.path().join("out")), (4000, 4000));
     assert_eq!(report(dir.path()), reference_chargeback(dir.path(), &file));

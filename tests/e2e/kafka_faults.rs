@@ -3,7 +3,9 @@
 //! renames and the offset commit. Offsets are read back with confluent-kafka and
 //! the rows with DuckDB, so neither side trusts tokentally's own account.
 
-use super::broker::{address, dataset_counts, kafka_config, produce, unique};
+use super::broker::{
+    SESSION_TIMEOUT_MS, address, dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session,
+};
 use super::kafka::{path_str, reference_chargeback, report};
 use super::support::{repo_root, report_section, sample, stderr, stdout};
 use std::io::{BufRead as _, BufReader};
@@ -138,6 +140,7 @@ fn a_crash_between_rename_and_commit_is_replayed_never_lost() {
         "the crash left no durable, uncommitted rows to replay: {rows} rows, committed {offsets:?}"
     );
 
+    wait_out_dead_members_session();
     let rerun = ingest_with_faults(dir.path(), &cfg, "");
     assert!(rerun.status.success(), "{}", stderr(&rerun));
     assert_eq!(
@@ -195,7 +198,7 @@ fn an_until_caught_up_run_never_finishes_while_another_member_holds_unread_parti
         &batch,
         format!(
             "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\ngroup_id = {topic:?}\nconnect_timeout_secs = 3\n\n\
-             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\n[output]\ndir = \"out-batch\"\n\n{}",
+             [kafka.options]\n\"session.timeout.ms\" = \"{SESSION_TIMEOUT_MS}\"\n\n[output]\ndir = \"out-batch\"\n\n{}",
             address(),
             report_section()
         ),

@@ -4,7 +4,9 @@
 //! (the Azure Storage Blob SDK for Python, boto3) into a local folder that the
 //! local checkers (DuckDB, pyarrow, Spark) then read.
 
-use super::broker::{address, dataset_counts, produce, unique};
+use super::broker::{
+    SESSION_TIMEOUT_MS, address, dataset_counts, produce, unique, wait_out_dead_members_session,
+};
 use super::kafka::{path_str, reference_chargeback};
 use super::support::{
     as_strs, check_outputs, repo_root, report_args, report_section, sample, stderr, stdout,
@@ -172,7 +174,7 @@ impl Lake {
 fn kafka_config(dir: &Path, lake: &Lake, topic: &str, extra: &str) -> PathBuf {
     let text = format!(
         "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\ngroup_id = {topic:?}\nconnect_timeout_secs = 60\n{extra}\n\n\
-         [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\n[output]\ndir = {:?}\n\n{}",
+         [kafka.options]\n\"session.timeout.ms\" = \"{SESSION_TIMEOUT_MS}\"\n\n[output]\ndir = {:?}\n\n{}",
         address(),
         lake.url(),
         report_section()
@@ -254,7 +256,7 @@ fn lake_killed_kafka_ingest_into_azurite_then_rerun_gives_the_uninterrupted_tota
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 
-    // Restarted at once, as a scheduler's retry would be.
+    wait_out_dead_members_session();
     let rerun = lake.run(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
     let rerun: serde_json::Value = serde_json::from_str(&stdout(&rerun)).expect("JSON summary");
     let reread = rerun["records"].as_u64().expect("records");
