@@ -11,6 +11,14 @@ use std::time::Duration;
 /// short, so a member that died is dropped from its group within seconds.
 pub const SESSION_TIMEOUT_MS: u64 = 6000;
 
+/// `TOKENTALLY_FAILPOINTS` that holds an ingest at its sixth commit, after that
+/// flush's files are durable and before its offsets are committed. A test that
+/// kills the run once six files exist therefore kills it after some output and
+/// before the end, at a point it chose rather than in a race with the child's
+/// speed: five committed flushes and the sixth's renamed files are six files at
+/// least, and the run cannot get past the sixth commit.
+pub const HOLD_AT_SIXTH_COMMIT: &str = "kafka::commit=5*off->sleep(600000)";
+
 /// Waits until the broker has dropped a consumer that died without leaving its
 /// group (SIGKILL, abort) before the test runs it again.
 ///

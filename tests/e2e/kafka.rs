@@ -3,7 +3,9 @@
 //! Each test compares with the same records ingested from a file, so "the totals
 //! are equal" means byte-identical chargeback files.
 
-use super::broker::{dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session};
+use super::broker::{
+    HOLD_AT_SIXTH_COMMIT, dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session,
+};
 use super::support::{as_strs, check_outputs, config, report_args, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,9 +102,16 @@ fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
     assert_eq!(produce(&topic, 4, &[&file]), 4000);
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 200");
 
-    let mut child = spawn(dir.path(), &["ingest", "--config", path_str(&cfg)], false);
-    // Kill (SIGKILL: no flush, no commit) once some files are durable but the run
-    // is not done.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
+        .args(["ingest", "--config", path_str(&cfg)])
+        .current_dir(dir.path())
+        .env("TOKENTALLY_FAILPOINTS", HOLD_AT_SIXTH_COMMIT)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tokentally");
+    // Kill (SIGKILL: no flush, no commit) once some files are durable; the run is
+    // held at its sixth commit, so it is not done.
     let usage = dir.path().join("out/usage");
     let deadline = Instant::now() + Duration::from_secs(60);
     while parquet_files(&usage).len() < 6 {

@@ -5,14 +5,15 @@
 //! local checkers (DuckDB, pyarrow, Spark) then read.
 
 use super::broker::{
-    SESSION_TIMEOUT_MS, address, dataset_counts, produce, unique, wait_out_dead_members_session,
+    HOLD_AT_SIXTH_COMMIT, SESSION_TIMEOUT_MS, address, dataset_counts, produce, unique,
+    wait_out_dead_members_session,
 };
 use super::kafka::{path_str, reference_chargeback};
 use super::support::{
     as_strs, check_outputs, repo_root, report_args, report_section, sample, stderr, stdout,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// An emulator's endpoint from the environment `scripts/test` sets up. Panics
@@ -127,14 +128,6 @@ impl Lake {
         super::support::expect_status(output, args, expected)
     }
 
-    fn spawn(&self, dir: &Path, args: &[&str]) -> Child {
-        self.command(dir, args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tokentally")
-    }
-
     /// `report` for October 2026 from and to the store; returns the stored chargeback CSV.
     fn report(&self, dir: &Path) -> String {
         let url = self.url();
@@ -242,8 +235,15 @@ fn lake_killed_kafka_ingest_into_azurite_then_rerun_gives_the_uninterrupted_tota
     assert_eq!(produce(&topic, 4, &[&file]), 4000);
     let cfg = kafka_config(dir.path(), &lake, &topic, "flush_records = 200");
 
-    let mut child = lake.spawn(dir.path(), &["ingest", "--config", path_str(&cfg)]);
-    // SIGKILL (no flush, no commit) once some objects are uploaded but the run is not done.
+    let mut child = lake
+        .command(dir.path(), &["ingest", "--config", path_str(&cfg)])
+        .env("TOKENTALLY_FAILPOINTS", HOLD_AT_SIXTH_COMMIT)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tokentally");
+    // SIGKILL (no flush, no commit) once some objects are uploaded; the run is held
+    // at its sixth commit, so it is not done.
     let deadline = Instant::now() + Duration::from_secs(120);
     while lake.objects().iter().filter(|o| o.ends_with(".parquet")).count() < 6 {
         assert!(Instant::now() < deadline, "no output appeared");
