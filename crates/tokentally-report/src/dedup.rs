@@ -48,7 +48,7 @@ pub(crate) fn usage_rank(stored: Option<&str>) -> u8 {
     USAGE_ORDER
         .iter()
         .find(|s| Some(s.as_str()) == stored)
-        .map_or(USAGE_ORDER.len() as u8, |s| usage_source_rank(*s))
+        .map_or(UNKNOWN_USAGE_RANK, |s| usage_source_rank(*s))
 }
 
 /// The rank of a stored `app_id_source` value; anything unknown ranks last.
@@ -56,7 +56,44 @@ pub(crate) fn identity_rank(stored: &str) -> u8 {
     IDENTITY_ORDER
         .iter()
         .find(|s| s.as_str() == stored)
-        .map_or(IDENTITY_ORDER.len() as u8, |s| identity_source_rank(*s))
+        .map_or(UNKNOWN_IDENTITY_RANK, |s| identity_source_rank(*s))
+}
+
+/// Rank of a stored `usage_source` outside [`USAGE_ORDER`] (after every known one).
+pub(crate) const UNKNOWN_USAGE_RANK: u8 = USAGE_ORDER.len() as u8;
+
+/// Rank of a stored `app_id_source` outside [`IDENTITY_ORDER`].
+pub(crate) const UNKNOWN_IDENTITY_RANK: u8 = IDENTITY_ORDER.len() as u8;
+
+/// One copy's standing among the copies of its call, as the report scan reads it
+/// from Parquet: the rule above, field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rank {
+    /// [`usage_rank`] of the copy's `usage_source`.
+    pub usage: u8,
+    /// [`identity_rank`] of the copy's `app_id_source`.
+    pub identity: u8,
+    /// Index into the day's source names.
+    pub source: u32,
+    /// `i64::MAX` for null (files), sorting after Kafka partitions.
+    pub partition: i64,
+    pub offset: i64,
+}
+
+impl Rank {
+    /// Whether this copy counts rather than `other`; `sources` names the
+    /// `source` indexes (by name, so the choice never depends on listing order).
+    pub(crate) fn before(&self, other: &Self, sources: &[String]) -> bool {
+        let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
+        (self.usage, self.identity, name(self), self.partition, self.offset)
+            < (
+                other.usage,
+                other.identity,
+                name(other),
+                other.partition,
+                other.offset,
+            )
+    }
 }
 
 /// `CASE column WHEN 'name' THEN rank … ELSE last END`.

@@ -7,11 +7,11 @@
 //! day by day: copies of one call carry its one `request_time`, so they always
 //! sit in the same `date=` partition, and a day's event ids are all the state
 //! deduplication needs. Memory is bounded by the days in flight (their event
-//! tables and one batch each), never by the month. A sort or a hash join over
-//! all event ids in SQL was several times slower, and reading through
-//! DataFusion cost a string lookup per row (the history of this file has both).
+//! tables and one batch each), never by the month. Which copy of a call counts
+//! is `dedup.rs`'s rule ([`Rank`]); this pass only applies it.
 
 use crate::dataset::DayUsage;
+pub(crate) use crate::dedup::Rank;
 use crate::scan_columns::{Columns, Interner, Key};
 use crate::scan_files::{day_files, file_rows, read_file};
 use crate::{Month, Result};
@@ -23,38 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokentally_core::TokenCounts;
 use tokio::sync::Semaphore;
-
-/// Which copy of a call counts: reported usage over an estimate over none, then
-/// the caller's token claim over an APIM subscription over nothing (a call logged
-/// both by the gateway-record policy and by APIM's LLM log is charged to the app
-/// the token names, whichever copy was read first), then the first by source
-/// position (source name, partition, offset), so the choice never depends on
-/// listing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Rank {
-    pub usage: u8,
-    /// 0 claim, 1 subscription, 2 none (`app_id_source`).
-    pub identity: u8,
-    /// Index into the day's source names.
-    pub source: u32,
-    /// `i64::MAX` for null (files), sorting after Kafka partitions.
-    pub partition: i64,
-    pub offset: i64,
-}
-
-impl Rank {
-    fn before(&self, other: &Self, sources: &[String]) -> bool {
-        let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
-        (self.usage, self.identity, name(self), self.partition, self.offset)
-            < (
-                other.usage,
-                other.identity,
-                name(other),
-                other.partition,
-                other.offset,
-            )
-    }
-}
 
 /// One call as the aggregate needs it.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +79,7 @@ fn hash_id(id: u128) -> u64 {
 
 /// A fast hasher for the scan's keys (event ids, id tuples, the day's strings):
 /// they come from our own dataset, so there is no adversary to resist, and
-/// SipHash was a fifth of the scan's time.
+/// SipHash would be a large share of the scan (the `monthly_report` bench).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdHasher;
 
@@ -167,7 +135,7 @@ const HEX: [u8; 256] = {
 /// A lowercase 32-digit hex id as a number; anything else (upper case, signs,
 /// other lengths) is `None`, so two different ids never share a number. A table
 /// lookup per digit without branches: digits and letters alternate at random in
-/// an id, so a branch per digit was mispredicted half the time.
+/// an id, so a branch per digit would be mispredicted half the time.
 fn parse_hex_id(id: &str) -> Option<u128> {
     let bytes: &[u8; 32] = id.as_bytes().try_into().ok()?;
     let mut n: u128 = 0;
@@ -253,7 +221,7 @@ impl DayCalls {
             table.reserve(p.len(), |&(h, _)| h);
             for &(hash, i) in p.iter() {
                 // The ids are read only when the 64-bit hashes are equal (a
-                // copy, almost always): reading each row's id was a cache miss.
+                // copy, almost always): reading each row's id would be a cache miss.
                 let entry = table.entry(
                     hash,
                     |&(h, j)| h == hash && hex_ids.get(j as usize) == hex_ids.get(i as usize),

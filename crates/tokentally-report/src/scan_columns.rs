@@ -78,20 +78,25 @@ impl Interner {
         id
     }
 
-    /// The identity rank (0 claim, 1 subscription, 2 API-key fingerprint, 3 none)
-    /// of key `key`.
+    /// The identity rank ([`crate::dedup::identity_rank`]) of key `key`.
     fn identity(&self, key: u32) -> u8 {
-        self.key_identity.get(key as usize).copied().unwrap_or(3)
+        self.key_identity
+            .get(key as usize)
+            .copied()
+            .unwrap_or(crate::dedup::UNKNOWN_IDENTITY_RANK)
     }
 
-    /// The usage rank (0 reported, 1 estimated, 2 none) of usage-source id `id`.
+    /// The usage rank ([`crate::dedup::usage_rank`]) of usage-source id `id`.
     fn usage(&mut self, id: u32) -> u8 {
         let names = &self.names[5];
         while self.usage_rank.len() < names.len() {
             let rank = crate::dedup::usage_rank(names.get(self.usage_rank.len()).and_then(Option::as_deref));
             self.usage_rank.push(rank);
         }
-        self.usage_rank.get(id as usize).copied().unwrap_or(2)
+        self.usage_rank
+            .get(id as usize)
+            .copied()
+            .unwrap_or(crate::dedup::UNKNOWN_USAGE_RANK)
     }
 
     pub(crate) fn keys(&self) -> &[Key] {
