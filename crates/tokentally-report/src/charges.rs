@@ -95,29 +95,38 @@ pub(crate) struct Priced {
     pub fallback_currency: BTreeMap<LineKey, Vec<String>>,
 }
 
-/// app, app_id_source, deployment, deployment type, model: one chargeback line.
-pub(crate) type LineKey = (String, String, String, Option<DeploymentType>, String);
+/// One chargeback line: who was charged (and by which identity rule), through
+/// which deployment, on which model. Lines are ordered field by field, in this
+/// order (the chargeback's row order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LineKey {
+    pub app_id: String,
+    pub app_id_source: String,
+    pub deployment: String,
+    pub deployment_type: Option<DeploymentType>,
+    pub model: String,
+}
 
 pub(crate) fn line_key(c: &Charge) -> LineKey {
-    (
-        c.app_id.clone(),
-        c.app_id_source.clone(),
-        c.deployment.clone(),
-        c.deployment_type,
-        c.model.clone(),
-    )
+    LineKey {
+        app_id: c.app_id.clone(),
+        app_id_source: c.app_id_source.clone(),
+        deployment: c.deployment.clone(),
+        deployment_type: c.deployment_type,
+        model: c.model.clone(),
+    }
 }
 
 /// The deployment row in effect for `d`, and the line `d` belongs to.
 pub(crate) fn resolve<'a>(d: &DayUsage, deployments: &'a Deployments) -> (Option<&'a Deployment>, LineKey) {
     let row = d.deployment.as_deref().and_then(|n| deployments.on(n, d.day));
-    let key = (
-        d.app_id.clone(),
-        d.app_id_source.clone(),
-        d.deployment.clone().unwrap_or_else(|| NO_DEPLOYMENT.to_owned()),
-        row.map(|r| r.deployment_type),
-        d.model.clone().unwrap_or_else(|| UNKNOWN_MODEL.to_owned()),
-    );
+    let key = LineKey {
+        app_id: d.app_id.clone(),
+        app_id_source: d.app_id_source.clone(),
+        deployment: d.deployment.clone().unwrap_or_else(|| NO_DEPLOYMENT.to_owned()),
+        deployment_type: row.map(|r| r.deployment_type),
+        model: d.model.clone().unwrap_or_else(|| UNKNOWN_MODEL.to_owned()),
+    };
     (row, key)
 }
 
@@ -165,11 +174,11 @@ pub(crate) fn price_month(
                 period.1 = p.effective_to.map_or(period.1, |to| period.1.min(to));
             }
             let key = Key {
-                app_id: line.0.clone(),
-                app_id_source: line.1.clone(),
-                deployment: line.2.clone(),
-                deployment_type: line.3,
-                model: line.4.clone(),
+                app_id: line.app_id.clone(),
+                app_id_source: line.app_id_source.clone(),
+                deployment: line.deployment.clone(),
+                deployment_type: line.deployment_type,
+                model: line.model.clone(),
                 class: Some(class),
                 period_start: period.0,
                 rows: (row.map_or(0, |r| r.line), price.map_or(0, |p| p.line)),

@@ -19,13 +19,13 @@ use std::collections::BTreeMap;
 pub(crate) type DailyCosts = BTreeMap<String, Vec<Decimal>>;
 
 fn key(l: &ChargebackLine) -> LineKey {
-    (
-        l.app_id.clone(),
-        l.app_id_source.clone(),
-        l.deployment.clone(),
-        l.deployment_type,
-        l.model.clone(),
-    )
+    LineKey {
+        app_id: l.app_id.clone(),
+        app_id_source: l.app_id_source.clone(),
+        deployment: l.deployment.clone(),
+        deployment_type: l.deployment_type,
+        model: l.model.clone(),
+    }
 }
 
 /// Each app's cost per day in `currency`, lines of other currencies left out.
