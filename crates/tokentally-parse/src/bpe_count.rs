@@ -3,7 +3,8 @@
 //!
 //! Most pieces of prose and code (` the`, `ing`, ` {`) are a token of their own.
 //! `bpe-openai` sets up a backtracking encoder for every piece (two allocations
-//! and an Aho-Corasick search), which was the largest single cost of counting.
+//! and an Aho-Corasick search), the largest single cost of counting without
+//! this lookup (the `parse` bench; figures in benches/README.md).
 //! tiktoken itself answers a piece found in its vocabulary without merging, so
 //! the lookup is the reference behaviour; `every_token_counts_as_one` checks
 //! that the BPE encoder agrees for every token of both encodings.

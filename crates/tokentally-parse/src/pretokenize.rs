@@ -2,11 +2,11 @@
 //! encodes one by one), hand-written for ASCII text, with `bpe-openai`'s regex
 //! deciding every piece that touches a non-ASCII character.
 //!
-//! Why: after one-token pieces became table lookups (`bpe_count.rs`), running
-//! the regex was the largest part of counting. Prompts and completions are
-//! mostly ASCII, where the regex's character classes reduce to a few byte
+//! Why: with one-token pieces answered by table lookups (`bpe_count.rs`),
+//! running the regex is the largest part of counting. Prompts and completions
+//! are mostly ASCII, where the regex's character classes reduce to a few byte
 //! classes and its backtracking to a handful of runs, so a byte scan finds the
-//! same pieces several times faster.
+//! same pieces faster (the `parse` bench; figures in benches/README.md).
 //!
 //! Exactness: the scan emulates each alternative of the regex in its order, on
 //! the classes of the bytes it looks at. Whenever it would have to classify a

@@ -3,7 +3,7 @@
 //!
 //! Counting uses `bpe-openai`: the same encodings as OpenAI's tiktoken (checked
 //! against Python tiktoken and tiktoken-rs by `tests/token_counts.rs`), faster on
-//! this workload than tiktoken-rs (1.5-3x, benches/README.md), and linear in the
+//! this workload than tiktoken-rs (the `tokenizers` bench), and linear in the
 //! length of a pre-tokenized piece, so a megabyte without spaces (a base64 image
 //! pasted as text, minified data) costs what a megabyte of prose costs; BPE
 //! merging as tiktoken-rs does it grows faster than the piece. Tables are

@@ -244,7 +244,8 @@ where
     /// the body over one chunk at a time (hyper's body channel holds one). When a
     /// socket read brought many SSE events, the next is ready only after that task
     /// has run again, so passing each on at once cost a write syscall and a TCP
-    /// segment per event: about 40 % of the proxy's CPU on a 62-event stream. A
+    /// segment per event, most of the proxy's CPU on a long stream (the `proxy`
+    /// bench; figures in benches/README.md). A
     /// turn never waits for upstream: it ends when every task that was ready has
     /// run ([`Turn`]), so an event that arrives alone is passed on within
     /// microseconds, and a proxy that falls behind writes bigger, fewer pieces

@@ -1,8 +1,11 @@
 //! The monthly chargeback and ad-hoc SQL over the usage dataset.
 //!
-//! DataFusion does the heavy part (scan, month filter, dedup by `event_id`, daily
-//! aggregate); pricing happens in Rust with exact decimals because money must add
-//! up to the cent across lines, files and runs. Formats: docs/formats.md.
+//! The report reads the month's Parquet itself (`scan_files.rs`: projection,
+//! time filter, dictionaries) and deduplicates and aggregates per day in one pass
+//! (`scan.rs`, by `dedup.rs`'s rule); pricing happens with exact decimals because
+//! money must add up to the cent across lines, files and runs (`charges.rs`,
+//! `ptu.rs`). DataFusion serves `tokentally sql` (`sql.rs`), with the same
+//! dedup rule as its `calls` view. Formats: docs/formats.md.
 
 mod chargeback;
 mod charges;

@@ -3,8 +3,8 @@
 //! app source, deployment, model, source, usage source) come back as Arrow
 //! dictionaries, so `scan_columns.rs` resolves an id per dictionary value instead
 //! of per row. DataFusion reads no dictionary it was not given in the file's own
-//! Arrow schema (it casts to the table's type), and that per-row string work was
-//! what remained after the dedup table (benches/README.md).
+//! Arrow schema (it casts to the table's type), and per-row string work is the
+//! cost this avoids (the `monthly_report` bench; figures in benches/README.md).
 //!
 //! What DataFusion's listing gave the scan, this keeps: only the `date=<day>`
 //! folder (and `key=value` folders below it, as a Hive listing does), only

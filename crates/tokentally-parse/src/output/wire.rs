@@ -8,7 +8,8 @@
 //!
 //! Members that are rare in chunks (usage, error, Responses objects, a whole
 //! message, a legacy function call) are boxed: serde moves a struct by value
-//! several times while building it, and unboxed they made a chunk 640 bytes.
+//! several times while building it, and unboxed they would make every chunk as
+//! large as all of them together.
 //!
 //! `usage` is kept as a `Value`: it arrives once per call (streams send
 //! `"usage": null` until the last chunk), and `usage.rs` reads its counts by
