@@ -9,13 +9,24 @@ use crate::{Error, Result};
 use arrow::array::AsArray as _;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use chrono::NaiveDate;
+use datafusion::datasource::file_format::options::ReadOptions as _;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokentally_core::TokenCounts;
 use tokentally_store::Remote;
 
 /// Name of the usage table in SQL.
 pub const USAGE_TABLE: &str = "usage";
+
+/// The file names the `usage` table reads: `.parquet` files that are neither
+/// hidden nor markers (`.x`, `_x`). DataFusion's listing follows only `key=value`
+/// folders, so with this the table reads exactly the files
+/// `scan_files::day_files` gives the report
+/// (`dedup::tests::the_report_and_the_sql_table_read_the_same_files`).
+const DATA_FILES: &str = "[!._]*.parquet";
 
 /// One (app, deployment, model, UTC day) cell of a month's usage, deduplicated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +56,33 @@ impl DayUsage {
 }
 
 /// Registers `<data_dir>/usage` as the `usage` table, with the `date` partition column.
+pub(crate) async fn register_usage(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
+    let dir = data_dir.join("usage");
+    check_dataset(&dir)?;
+    let absolute = std::path::absolute(&dir).map_err(Error::file(&dir))?;
+    let url = url::Url::from_directory_path(&absolute).map_err(|()| Error::NoUsage {
+        path: dir.clone(),
+        reason: "path cannot be a file URL",
+    })?;
+    register_listing(ctx, url).await
+}
+
+/// Registers the folder at `url` as the `usage` table, reading [`DATA_FILES`].
 ///
 /// The schema is given rather than inferred: every file was written with
 /// [`tokentally_core::usage_schema`], and a fixed schema keeps the table's types
 /// stable whatever mix of files the directory holds.
-pub(crate) async fn register_usage(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
-    register_as(ctx, data_dir, USAGE_TABLE, tokentally_core::usage_schema()).await
+async fn register_listing(ctx: &SessionContext, url: url::Url) -> Result<()> {
+    let files = glob::Pattern::new(DATA_FILES).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let path = ListingTableUrl::try_new(url, Some(files))?;
+    let schema = tokentally_core::usage_schema();
+    let options =
+        parquet_options(&schema).to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let config = ListingTableConfig::new(path)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ctx.register_table(USAGE_TABLE, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
 }
 
 /// How many event ids dated `days` have more than one row in the dataset: the
@@ -102,20 +134,19 @@ async fn count_duplicates(ctx: &SessionContext, days: &[NaiveDate]) -> Result<u6
 pub(crate) async fn register_usage_remote(ctx: &SessionContext, remote: &Remote) -> Result<()> {
     let usage = remote.join("usage");
     let names = usage.list().await?;
-    if !names.iter().any(|n| n.ends_with(".parquet")) {
+    let data = |n: &String| crate::scan_files::is_data_file(n.rsplit('/').next().unwrap_or_default());
+    if !names.iter().any(data) {
         return Err(Error::NoUsage {
             path: PathBuf::from(usage.url()),
             reason: "holds no .parquet files",
         });
     }
     ctx.register_object_store(remote.root(), remote.store());
-    ctx.register_parquet(
-        USAGE_TABLE,
-        format!("{}/", usage.url()),
-        parquet_options(&tokentally_core::usage_schema()),
-    )
-    .await?;
-    Ok(())
+    let url = url::Url::parse(&format!("{}/", usage.url())).map_err(|_| Error::NoUsage {
+        path: PathBuf::from(usage.url()),
+        reason: "is not a URL",
+    })?;
+    register_listing(ctx, url).await
 }
 
 /// `<data_dir>/usage`, checked as [`register_usage`] checks it: the report scan
@@ -124,22 +155,6 @@ pub(crate) fn check_usage(data_dir: &Path) -> Result<PathBuf> {
     let dir = data_dir.join("usage");
     check_dataset(&dir)?;
     Ok(dir)
-}
-
-async fn register_as(ctx: &SessionContext, data_dir: &Path, name: &str, schema: SchemaRef) -> Result<()> {
-    let dir = data_dir.join("usage");
-    check_dataset(&dir)?;
-    let url = dir.to_str().ok_or_else(|| Error::NoUsage {
-        path: dir.clone(),
-        reason: "path is not UTF-8",
-    })?;
-    ctx.register_parquet(
-        name,
-        format!("{}/", url.trim_end_matches('/')),
-        parquet_options(&schema),
-    )
-    .await?;
-    Ok(())
 }
 
 fn parquet_options(schema: &SchemaRef) -> ParquetReadOptions<'_> {
@@ -172,9 +187,13 @@ fn holds_parquet(dir: &Path) -> std::io::Result<bool> {
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
             let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
             if entry.file_type()?.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
+                if crate::scan_files::is_data_folder(&name) {
+                    pending.push(path);
+                }
+            } else if crate::scan_files::is_data_file(&name) {
                 return Ok(true);
             }
         }

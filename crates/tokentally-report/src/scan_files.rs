@@ -107,22 +107,30 @@ pub(crate) fn day_files(usage_dir: &Path, day: NaiveDate) -> Result<Vec<PathBuf>
             let path = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            // Hidden and marker files (`.x`, `_SUCCESS`, `_x.parquet`) are not data,
-            // as in Hive, Spark and DataFusion listings.
-            if name.starts_with(['.', '_']) {
-                continue;
-            }
             if entry.file_type().map_err(Error::file(&path))?.is_dir() {
-                if name.contains('=') {
+                if is_data_folder(&name) {
                     pending.push(path);
                 }
-            } else if name.ends_with(".parquet") {
+            } else if is_data_file(&name) {
                 files.push(path);
             }
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a folder below `date=<day>` holds data: `key=value`, not hidden.
+/// Hidden and marker names (`.x`, `_x`) are not data, as in Hive and Spark.
+pub(crate) fn is_data_folder(name: &str) -> bool {
+    !name.starts_with(['.', '_']) && name.contains('=')
+}
+
+/// Whether a file is data: a `.parquet` file, neither hidden nor a marker
+/// (`_SUCCESS`, `_x.parquet`). The SQL table reads the same names
+/// (`dataset::DATA_FILES`).
+pub(crate) fn is_data_file(name: &str) -> bool {
+    !name.starts_with(['.', '_']) && name.ends_with(".parquet")
 }
 
 /// Rows in `path` (from its footer), to size the day's tables before reading.

@@ -184,3 +184,55 @@ async fn report_totals_per_app_equal_the_calls_view_grouped_by_app() {
         "one row per call"
     );
 }
+
+/// The report's day lister and the SQL `usage` table read the same files: data
+/// files in `date=` folders and in `key=value` folders below them, never hidden
+/// or marker files (`.x`, `_x.parquet`) nor folders that are not `key=value`.
+#[tokio::test]
+async fn the_report_and_the_sql_table_read_the_same_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let at = "2026-10-05T10:00:00Z";
+    let day = dir.path().join("usage/date=2026-10-05");
+    let place = |name: &str, folder: &str, event: &str| {
+        let staged = tempfile::tempdir().expect("tempdir");
+        write_usage(
+            staged.path(),
+            "f",
+            &[call(event, at, &format!("app-{event}"), Some("gpt-4o"), 10, 1)],
+        );
+        let target = day.join(folder);
+        std::fs::create_dir_all(&target).expect("folder");
+        std::fs::copy(
+            staged.path().join("usage/date=2026-10-05/f.parquet"),
+            target.join(name),
+        )
+        .expect("copy");
+    };
+    place("data.parquet", "", "read-top");
+    place("part.parquet", "hour=10", "read-nested");
+    place("_marker.parquet", "", "skip-underscore");
+    place(".hidden.parquet", "", "skip-dot");
+    place("x.parquet", "_temporary", "skip-temp-folder");
+    place("x.parquet", ".staging", "skip-hidden-folder");
+
+    let listed = crate::scan_files::day_files(&dir.path().join("usage"), "2026-10-05".parse().expect("day"))
+        .expect("list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    let tables = SqlTables {
+        data_dir: dir.path().to_owned(),
+        ..SqlTables::default()
+    };
+    let session = SqlSession::open(&tables).await.expect("session");
+    let out = session
+        .query("SELECT app_id FROM usage ORDER BY app_id")
+        .await
+        .expect("query");
+    let mut apps = Vec::new();
+    for batch in &out.batches {
+        for row in 0..batch.num_rows() {
+            apps.push(arrow::util::display::array_value_to_string(batch.column(0), row).expect("text"));
+        }
+    }
+    assert_eq!(apps, ["app-read-nested", "app-read-top"]);
+}
