@@ -84,4 +84,18 @@ mod tests {
         assert!(!ends_statement("SELECT \"odd;"));
         assert!(ends_statement("SELECT 1; SELECT 2;"));
     }
+
+    #[test]
+    fn comment_markers_inside_strings_are_text() {
+        let (statements, rest) = split("SELECT '--';\nSELECT '/*' AS a;\nSELECT 'it''s; -- here' AS b;\n");
+        assert_eq!(
+            statements,
+            [
+                "SELECT '--';",
+                "SELECT '/*' AS a;",
+                "SELECT 'it''s; -- here' AS b;"
+            ]
+        );
+        assert_eq!(rest, None);
+    }
 }
