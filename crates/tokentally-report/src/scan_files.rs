@@ -24,10 +24,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
-/// The columns the report reads, and only those (projection).
-/// The token columns are those of `tokentally_core::TokenCounts::COLUMNS`; files
-/// written before schema 3 lack eight of them, which are read as nulls.
-const COLUMNS: [&str; 24] = [
+/// The columns the report reads besides the token counts: the call's keys and
+/// status, then (after the counts) where the copy came from.
+const KEYS: [&str; 8] = [
     "event_id",
     "app_id",
     "app_id_source",
@@ -36,23 +35,19 @@ const COLUMNS: [&str; 24] = [
     "request_time",
     "status",
     "usage_source",
-    "prompt_tokens",
-    "cached_prompt_tokens",
-    "audio_prompt_tokens",
-    "cached_audio_prompt_tokens",
-    "image_prompt_tokens",
-    "cached_image_prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "audio_completion_tokens",
-    "image_completion_tokens",
-    "accepted_prediction_tokens",
-    "rejected_prediction_tokens",
-    "total_tokens",
-    "source",
-    "source_partition",
-    "source_offset",
 ];
+const POSITION: [&str; 3] = ["source", "source_partition", "source_offset"];
+
+/// The columns the report reads, and only those (projection): [`KEYS`],
+/// `TokenCounts::COLUMNS`, [`POSITION`]. Files written before schema 3 lack
+/// eight of the token columns, which are read as nulls.
+static COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    KEYS.iter()
+        .chain(&tokentally_core::TokenCounts::COLUMNS)
+        .chain(&POSITION)
+        .copied()
+        .collect()
+});
 
 /// The columns read as dictionaries: few distinct values, repeated on every row.
 const DICTIONARY: [&str; 6] = [
