@@ -131,3 +131,36 @@ pub(crate) fn write_deployments(dir: &Path) -> std::path::PathBuf {
     std::fs::write(&path, DEPLOYMENTS).expect("write deployments");
     path
 }
+
+/// The report's options for October 2026 over `dir` (dataset and outputs), with
+/// [`write_prices`]' table and no other input.
+pub(crate) fn october(dir: &Path) -> crate::ReportOptions {
+    crate::ReportOptions {
+        data_dir: dir.to_owned(),
+        out_dir: dir.to_owned(),
+        month: "2026-10".parse::<crate::Month>().expect("month"),
+        prices: write_prices(dir),
+        deployments: None,
+        cost_centers: None,
+        invoice: None,
+    }
+}
+
+/// `sql`'s answer over the dataset in `data_dir`, each row's cells as text.
+pub(crate) async fn query_rows(data_dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let tables = crate::SqlTables {
+        data_dir: data_dir.to_owned(),
+        ..crate::SqlTables::default()
+    };
+    let session = crate::SqlSession::open(&tables).await.expect("session");
+    let out = session.query(sql).await.expect("query");
+    let mut rows = Vec::new();
+    for batch in &out.batches {
+        for row in 0..batch.num_rows() {
+            let cell =
+                |c: usize| arrow::util::display::array_value_to_string(batch.column(c), row).expect("text");
+            rows.push((0..batch.num_columns()).map(cell).collect());
+        }
+    }
+    rows
+}

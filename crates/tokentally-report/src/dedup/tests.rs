@@ -1,7 +1,6 @@
 use super::*;
-use crate::fixtures::{call, write_prices, write_usage};
-use crate::{Month, ReportOptions, SqlSession, SqlTables, write_chargeback};
-use arrow::array::Array as _;
+use crate::fixtures::{call, october, query_rows, write_usage};
+use crate::write_chargeback;
 use std::collections::BTreeSet;
 use tokentally_core::UsageRecord;
 
@@ -52,31 +51,14 @@ async fn the_calls_view_keeps_the_copy_the_report_counts() {
     for (i, record) in copies.iter().enumerate().rev() {
         write_usage(dir.path(), &format!("copy-{i}"), std::slice::from_ref(record));
     }
-    let options = ReportOptions {
-        data_dir: dir.path().to_owned(),
-        out_dir: dir.path().to_owned(),
-        month: "2026-10".parse::<Month>().expect("month"),
-        prices: write_prices(dir.path()),
-        deployments: None,
-        cost_centers: None,
-        invoice: None,
-    };
-    let report = write_chargeback(&options).await.expect("report");
+    let report = write_chargeback(&october(dir.path())).await.expect("report");
     let reported: BTreeSet<String> = report.lines.iter().map(|l| l.app_id.clone()).collect();
 
-    let tables = SqlTables {
-        data_dir: dir.path().to_owned(),
-        ..SqlTables::default()
-    };
-    let session = SqlSession::open(&tables).await.expect("session");
-    let out = session.query("SELECT app_id FROM calls").await.expect("query");
-    let mut viewed = BTreeSet::new();
-    for batch in &out.batches {
-        let apps = batch.column(0);
-        for i in 0..apps.len() {
-            viewed.insert(arrow::util::display::array_value_to_string(apps, i).expect("text"));
-        }
-    }
+    let viewed: BTreeSet<String> = query_rows(dir.path(), "SELECT app_id FROM calls")
+        .await
+        .into_iter()
+        .flat_map(|row| row.into_iter().next())
+        .collect();
     assert_eq!(viewed, reported);
     assert!(viewed.iter().all(|a| a.starts_with("wins-")), "{viewed:?}");
     assert_eq!(viewed.len(), 4);
@@ -136,16 +118,7 @@ async fn report_totals_per_app_equal_the_calls_view_grouped_by_app() {
     for (i, rows) in files.iter().enumerate() {
         write_usage(dir.path(), &format!("part-{i}"), rows);
     }
-    let options = ReportOptions {
-        data_dir: dir.path().to_owned(),
-        out_dir: dir.path().to_owned(),
-        month: "2026-10".parse::<Month>().expect("month"),
-        prices: write_prices(dir.path()),
-        deployments: None,
-        cost_centers: None,
-        invoice: None,
-    };
-    let report = write_chargeback(&options).await.expect("report");
+    let report = write_chargeback(&october(dir.path())).await.expect("report");
     let mut reported: std::collections::BTreeMap<String, [i64; 4]> = std::collections::BTreeMap::new();
     for line in &report.lines {
         let sums = reported.entry(line.app_id.clone()).or_default();
@@ -155,28 +128,20 @@ async fn report_totals_per_app_equal_the_calls_view_grouped_by_app() {
         sums[3] += line.tokens.total;
     }
 
-    let tables = SqlTables {
-        data_dir: dir.path().to_owned(),
-        ..SqlTables::default()
-    };
-    let session = SqlSession::open(&tables).await.expect("session");
-    let out = session
-        .query(
-            "SELECT app_id, count(*), sum(prompt_tokens), sum(completion_tokens), sum(total_tokens) \
-             FROM calls WHERE request_time >= TIMESTAMP '2026-10-01T00:00:00Z' \
-             AND request_time < TIMESTAMP '2026-11-01T00:00:00Z' GROUP BY app_id",
-        )
+    let sql = "SELECT app_id, count(*), sum(prompt_tokens), sum(completion_tokens), sum(total_tokens) \
+               FROM calls WHERE request_time >= TIMESTAMP '2026-10-01T00:00:00Z' \
+               AND request_time < TIMESTAMP '2026-11-01T00:00:00Z' GROUP BY app_id";
+    let number = |cell: &String| cell.parse::<i64>().expect("integer");
+    let viewed: std::collections::BTreeMap<String, [i64; 4]> = query_rows(dir.path(), sql)
         .await
-        .expect("query");
-    let mut viewed = std::collections::BTreeMap::new();
-    for batch in &out.batches {
-        for row in 0..batch.num_rows() {
-            let cell =
-                |c: usize| arrow::util::display::array_value_to_string(batch.column(c), row).expect("text");
-            let number = |c: usize| cell(c).parse::<i64>().expect("integer");
-            viewed.insert(cell(0), [number(1), number(2), number(3), number(4)]);
-        }
-    }
+        .into_iter()
+        .map(|row| {
+            (
+                row[0].clone(),
+                [number(&row[1]), number(&row[2]), number(&row[3]), number(&row[4])],
+            )
+        })
+        .collect();
     assert_eq!(viewed, reported);
     assert_eq!(
         reported.values().map(|s| s[0]).sum::<i64>(),
@@ -219,20 +184,10 @@ async fn the_report_and_the_sql_table_read_the_same_files() {
         .expect("list");
     assert_eq!(listed.len(), 2, "{listed:?}");
 
-    let tables = SqlTables {
-        data_dir: dir.path().to_owned(),
-        ..SqlTables::default()
-    };
-    let session = SqlSession::open(&tables).await.expect("session");
-    let out = session
-        .query("SELECT app_id FROM usage ORDER BY app_id")
+    let apps: Vec<String> = query_rows(dir.path(), "SELECT app_id FROM usage ORDER BY app_id")
         .await
-        .expect("query");
-    let mut apps = Vec::new();
-    for batch in &out.batches {
-        for row in 0..batch.num_rows() {
-            apps.push(arrow::util::display::array_value_to_string(batch.column(0), row).expect("text"));
-        }
-    }
+        .into_iter()
+        .flat_map(|row| row.into_iter().next())
+        .collect();
     assert_eq!(apps, ["app-read-nested", "app-read-top"]);
 }
