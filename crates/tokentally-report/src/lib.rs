@@ -155,17 +155,7 @@ pub async fn write_chargeback(opts: &ReportOptions) -> Result<ChargebackReport> 
 /// # Errors
 /// As [`write_chargeback`].
 pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) -> Result<ChargebackReport> {
-    let tables = Tables {
-        prices: PriceTable::load(&opts.prices)?,
-        deployments: match &opts.deployments {
-            Some(path) => Deployments::load(path)?,
-            None => Deployments::default(),
-        },
-        owners: match &opts.cost_centers {
-            Some(path) => CostCenters::load(path)?,
-            None => CostCenters::default(),
-        },
-    };
+    let tables = Tables::load(opts)?;
     // Read before the scan, so a bad export fails before any work.
     let invoice = match &opts.invoice {
         Some(path) => Some((path.as_path(), invoice::read(path)?)),
@@ -177,18 +167,7 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     if month.days.is_empty() {
         tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
     }
-    // The statement's month-over-month change; a month without calls (before the
-    // dataset starts) has nothing to compare with.
-    let previous = match opts.month.previous() {
-        Some(m) => {
-            let (before, _) = charge_month(&usage_dir, m, parallel, &tables, None).await?;
-            (!before.days.is_empty()).then_some(statement::PreviousMonth {
-                month: m,
-                totals: before.totals,
-            })
-        }
-        None => None,
-    };
+    let previous = previous_month(&usage_dir, opts.month, parallel, &tables).await?;
     let MonthCharges {
         days,
         charges,
@@ -220,45 +199,26 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         estimates: &estimates,
     })?
     .render()?;
-
-    std::fs::create_dir_all(&opts.out_dir).map_err(Error::file(&opts.out_dir))?;
-    let csv_path = output::csv_path(&opts.out_dir, opts.month);
-    let parquet_path = output::parquet_path(&opts.out_dir, opts.month);
-    output::write_csv(&csv_path, &lines)?;
-    output::write_parquet(&parquet_path, &lines)?;
-    let detail_csv_path = detail::csv_path(&opts.out_dir, opts.month);
-    let detail_parquet_path = detail::parquet_path(&opts.out_dir, opts.month);
-    detail::Detail::new(
-        opts.month,
-        &charges,
-        &owners,
-        &opts.prices,
-        opts.deployments.as_deref(),
-    )
-    .write(&detail_csv_path, &detail_parquet_path)?;
-    let unpriced_path = unpriced::csv_path(&opts.out_dir, opts.month);
-    unpriced::write(&unpriced_path, opts.month, &charges, &owners)?;
-    let statement_path = statement::html_path(&opts.out_dir, opts.month);
-    files::write_bytes(&statement_path, page.as_bytes())?;
+    let written = write_outputs(opts, &lines, &charges, &owners, &page)?;
 
     tracing::info!(
         month = %opts.month,
         lines = lines.len(),
         calls = totals.calls,
         unpriced_tokens = totals.unpriced_tokens,
-        csv = %csv_path.display(),
+        csv = %written.csv_path.display(),
         "chargeback written"
     );
     Ok(ChargebackReport {
         month: opts.month,
         lines,
         charges,
-        csv_path,
-        parquet_path,
-        detail_csv_path,
-        detail_parquet_path,
-        unpriced_path,
-        statement_path,
+        csv_path: written.csv_path,
+        parquet_path: written.parquet_path,
+        detail_csv_path: written.detail_csv_path,
+        detail_parquet_path: written.detail_parquet_path,
+        unpriced_path: written.unpriced_path,
+        statement_path: written.statement_path,
         totals,
         apps,
         missing_prices,
@@ -271,6 +231,83 @@ struct Tables {
     prices: PriceTable,
     deployments: Deployments,
     owners: CostCenters,
+}
+
+impl Tables {
+    fn load(opts: &ReportOptions) -> Result<Self> {
+        Ok(Self {
+            prices: PriceTable::load(&opts.prices)?,
+            deployments: match &opts.deployments {
+                Some(path) => Deployments::load(path)?,
+                None => Deployments::default(),
+            },
+            owners: match &opts.cost_centers {
+                Some(path) => CostCenters::load(path)?,
+                None => CostCenters::default(),
+            },
+        })
+    }
+}
+
+/// The previous month's totals, for the statement's month-over-month change; a
+/// month without calls (before the dataset starts) has nothing to compare with.
+async fn previous_month(
+    usage_dir: &std::path::Path,
+    month: Month,
+    parallel: usize,
+    tables: &Tables,
+) -> Result<Option<statement::PreviousMonth>> {
+    let Some(before) = month.previous() else {
+        return Ok(None);
+    };
+    let (charged, _) = charge_month(usage_dir, before, parallel, tables, None).await?;
+    Ok((!charged.days.is_empty()).then_some(statement::PreviousMonth {
+        month: before,
+        totals: charged.totals,
+    }))
+}
+
+/// Where a report's files were written.
+struct Written {
+    csv_path: PathBuf,
+    parquet_path: PathBuf,
+    detail_csv_path: PathBuf,
+    detail_parquet_path: PathBuf,
+    unpriced_path: PathBuf,
+    statement_path: PathBuf,
+}
+
+/// Writes the chargeback, its detail, the unpriced usage and the statement
+/// `page` into `opts.out_dir`, every sum already checked.
+fn write_outputs(
+    opts: &ReportOptions,
+    lines: &[ChargebackLine],
+    charges: &[Charge],
+    owners: &CostCenters,
+    page: &str,
+) -> Result<Written> {
+    std::fs::create_dir_all(&opts.out_dir).map_err(Error::file(&opts.out_dir))?;
+    let written = Written {
+        csv_path: output::csv_path(&opts.out_dir, opts.month),
+        parquet_path: output::parquet_path(&opts.out_dir, opts.month),
+        detail_csv_path: detail::csv_path(&opts.out_dir, opts.month),
+        detail_parquet_path: detail::parquet_path(&opts.out_dir, opts.month),
+        unpriced_path: unpriced::csv_path(&opts.out_dir, opts.month),
+        statement_path: statement::html_path(&opts.out_dir, opts.month),
+    };
+    output::write_csv(&written.csv_path, lines)?;
+    output::write_parquet(&written.parquet_path, lines)?;
+    detail::Detail::new(
+        opts.month,
+        charges,
+        owners,
+        &opts.prices,
+        opts.deployments.as_deref(),
+    )
+    .write(&written.detail_csv_path, &written.detail_parquet_path)?;
+    unpriced::write(&written.unpriced_path, opts.month, charges, owners)?;
+    files::write_bytes(&written.statement_path, page.as_bytes())?;
+    Ok(written)
 }
 
 /// A month of usage, priced and rolled up into labelled chargeback lines.
