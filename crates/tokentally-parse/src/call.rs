@@ -1,7 +1,7 @@
 //! One gateway record in, one usage record out: ties together the envelope,
 //! identity, output reconstruction and token counting.
 
-use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord};
+use crate::gateway::{GATEWAY_SCHEMA, GatewayRecord, Response};
 use crate::output::{Output, rebuild_stream_str};
 use crate::tokens::{count_tokens, estimate_chat_prompt, estimate_responses_input, estimate_text_input};
 use crate::usage::read_usage;
@@ -54,22 +54,8 @@ fn parse_value(text: &str, source: SourcePosition) -> Result<UsageRecord, ParseE
     build(record, source)
 }
 
-fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
-    let request_id = record
-        .request_id
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(ParseError::MissingField("request_id"))?;
-    let time = record
-        .request_time
-        .as_deref()
-        .ok_or(ParseError::MissingField("request_time"))?;
-    let request_time = DateTime::parse_from_rfc3339(time)
-        .map_err(|e| ParseError::InvalidField {
-            field: "request_time",
-            reason: format!("{time:?}: {e}"),
-        })?
-        .with_timezone(&Utc);
-
+fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
+    let (request_id, request_time) = call_key(&mut record)?;
     let mut notes = Vec::new();
     let id = identity::identify(&record.caller);
     notes.extend(id.note.clone());
@@ -78,28 +64,11 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         None => infer_operation(&record.request, record.deployment.as_deref()),
     };
     let status = record.response.status.unwrap_or(0);
-
-    let mut output = Output::default();
-    let mut partial = record.response.complete == Some(false);
-    let streamed = record.response.sse.is_some() || record.response.streamed == Some(true);
-    if let Some(sse) = &record.response.sse {
-        let (rebuilt, cut) = rebuild(sse, &mut notes);
-        output = rebuilt;
-        partial |= cut;
-    } else {
-        match &record.response.body {
-            Value::String(s) => match serde_json::from_str::<Value>(s) {
-                Ok(body) => output.absorb_body(&body),
-                Err(_) if !s.trim().is_empty() => notes.push("response body is not JSON".to_owned()),
-                Err(_) => {}
-            },
-            Value::Null => {}
-            body => output.absorb_body(body),
-        }
-    }
-    if let Some(error) = &output.error {
-        notes.push(format!("error: {error}"));
-    }
+    let Answer {
+        output,
+        partial,
+        streamed,
+    } = answer(&record.response, &mut notes);
 
     let request_model = record
         .request
@@ -109,7 +78,6 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     // The stored model is only what the call named: a failed call's error body
     // names none, and the deployment's name is not a model (docs/formats.md).
     let model = output.model.clone().or(request_model.map(str::to_owned));
-    let succeeded = (200..300).contains(&status);
     // The tokenizer may still be chosen by a deployment named after its model.
     let catalog = model
         .as_deref()
@@ -163,9 +131,87 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
         source,
     };
 
+    count(&mut row, catalog, &record.request, &output, &mut notes)?;
+    if !notes.is_empty() {
+        row.notes = Some(notes.join("; "));
+    }
+    Ok(row)
+}
+
+/// The call's request id (never blank) and its time.
+fn call_key(record: &mut GatewayRecord) -> Result<(String, DateTime<Utc>), ParseError> {
+    let request_id = record
+        .request_id
+        .take()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ParseError::MissingField("request_id"))?;
+    let time = record
+        .request_time
+        .as_deref()
+        .ok_or(ParseError::MissingField("request_time"))?;
+    let request_time = DateTime::parse_from_rfc3339(time)
+        .map_err(|e| ParseError::InvalidField {
+            field: "request_time",
+            reason: format!("{time:?}: {e}"),
+        })?
+        .with_timezone(&Utc);
+    Ok((request_id, request_time))
+}
+
+/// What upstream answered, as far as the record holds it.
+struct Answer {
+    output: Output,
+    /// Cut off: the record says so, or the stream ended without `[DONE]`.
+    partial: bool,
+    streamed: bool,
+}
+
+/// Rebuilds the answer from the stream or the body; says in `notes` what was
+/// wrong with it.
+fn answer(response: &Response, notes: &mut Vec<String>) -> Answer {
+    let mut output = Output::default();
+    let mut partial = response.complete == Some(false);
+    let streamed = response.sse.is_some() || response.streamed == Some(true);
+    if let Some(sse) = &response.sse {
+        let (rebuilt, cut) = rebuild(sse, notes);
+        output = rebuilt;
+        partial |= cut;
+    } else {
+        match &response.body {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(body) => output.absorb_body(&body),
+                Err(_) if !s.trim().is_empty() => notes.push("response body is not JSON".to_owned()),
+                Err(_) => {}
+            },
+            Value::Null => {}
+            body => output.absorb_body(body),
+        }
+    }
+    if let Some(error) = &output.error {
+        notes.push(format!("error: {error}"));
+    }
+    Answer {
+        output,
+        partial,
+        streamed,
+    }
+}
+
+/// The row's token counts: as reported when the answer carries usage, and
+/// estimated (for the drift report, or as the count when none was reported)
+/// when upstream may have billed the call.
+fn count(
+    row: &mut UsageRecord,
+    catalog: Option<ModelInfo>,
+    request: &Value,
+    output: &Output,
+    notes: &mut Vec<String>,
+) -> Result<(), ParseError> {
+    let (status, partial, streamed) = (row.status, row.partial, row.streamed);
+    let succeeded = (200..300).contains(&status);
     let reported = match &output.usage {
         Some(usage) => Some(
-            read_usage(usage, operation).map_err(|e| ParseError::InvalidField {
+            read_usage(usage, row.operation).map_err(|e| ParseError::InvalidField {
                 field: "usage",
                 reason: e.0,
             })?,
@@ -182,23 +228,13 @@ fn build(record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, P
     if succeeded || unanswered || (streamed && !output.choices.is_empty()) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
-        estimate(
-            &mut row,
-            catalog,
-            &record.request,
-            &output,
-            reported.is_some(),
-            &mut notes,
-        );
+        estimate(row, catalog, request, output, reported.is_some(), notes);
     }
     if let Some(tokens) = reported {
         row.set_token_counts(tokens);
         row.usage_source = UsageSource::Reported;
     }
-    if !notes.is_empty() {
-        row.notes = Some(notes.join("; "));
-    }
-    Ok(row)
+    Ok(())
 }
 
 /// Rebuilds a streamed response; says in `notes` what made it partial.
