@@ -179,21 +179,10 @@ pub(crate) fn tie_out(
 ) -> Result<Tieout> {
     let known = resources(deployments);
     let mut invoiced = invoiced(path, month, rows, &known)?;
-    let mut list: BTreeMap<String, Costs> = BTreeMap::new();
-    let mut without_resource = Costs::new();
-    for c in charges.iter() {
-        let (Some(cost), Some(currency)) = (c.cost, &c.currency) else {
-            continue;
-        };
-        let costs = match &c.resource {
-            Some(r) => list.entry(r.to_ascii_lowercase()).or_default(),
-            None => &mut without_resource,
-        };
-        let sum = costs.entry(currency.clone()).or_default();
-        *sum = sum
-            .checked_add(cost)
-            .ok_or_else(|| overflow("list-price costs"))?;
-    }
+    let ListCosts {
+        mut list,
+        without_resource,
+    } = list_costs(charges)?;
     let mut out = Vec::new();
     let keys: std::collections::BTreeSet<String> = list.keys().chain(invoiced.keys()).cloned().collect();
     for key in keys {
@@ -219,33 +208,7 @@ pub(crate) fn tie_out(
             });
         }
         let total = round_cost(bill.total);
-        let ours: Vec<usize> = (0..charges.len())
-            .filter(|&i| {
-                let c = &charges[i];
-                c.cost.is_some()
-                    && c.resource
-                        .as_ref()
-                        .is_some_and(|r| r.eq_ignore_ascii_case(&resource_id))
-            })
-            .collect();
-        let weights = ours
-            .iter()
-            .map(|&i| weight(&charges[i]))
-            .collect::<Result<Vec<_>>>()?;
-        let unallocated = match shares(total, &weights) {
-            Some(split) => {
-                for (i, share) in ours.into_iter().zip(split) {
-                    charges[i].invoice_cost = Some(share);
-                    charges[i].invoice_currency = Some(bill.currency.clone());
-                }
-                false
-            }
-            None if weights.iter().any(|&w| w > 0) => return Err(overflow("invoice shares")),
-            None => {
-                charges.push(unallocated_charge(month, &resource_id, &bill, total));
-                true
-            }
-        };
+        let unallocated = share_invoice(month, &resource_id, &bill, total, charges)?;
         out.push(ResourceTieout {
             resource_id,
             resource_name: bill.name,
@@ -265,6 +228,74 @@ pub(crate) fn tie_out(
         resources: out,
         without_resource,
     })
+}
+
+/// The month's list-price costs per currency: per invoiced resource (by its id
+/// in lower case), and of charges on deployments without a resource.
+struct ListCosts {
+    list: BTreeMap<String, Costs>,
+    without_resource: Costs,
+}
+
+fn list_costs(charges: &[Charge]) -> Result<ListCosts> {
+    let mut list: BTreeMap<String, Costs> = BTreeMap::new();
+    let mut without_resource = Costs::new();
+    for c in charges {
+        let (Some(cost), Some(currency)) = (c.cost, &c.currency) else {
+            continue;
+        };
+        let costs = match &c.resource {
+            Some(r) => list.entry(r.to_ascii_lowercase()).or_default(),
+            None => &mut without_resource,
+        };
+        let sum = costs.entry(currency.clone()).or_default();
+        *sum = sum
+            .checked_add(cost)
+            .ok_or_else(|| overflow("list-price costs"))?;
+    }
+    Ok(ListCosts {
+        list,
+        without_resource,
+    })
+}
+
+/// Shares `total`, the resource's invoiced cost, over its priced charges by
+/// list-price cost; with none to share it over, adds an [`UNALLOCATED_APP`]
+/// charge instead and says so (`true`).
+fn share_invoice(
+    month: Month,
+    resource_id: &str,
+    bill: &Invoiced,
+    total: Decimal,
+    charges: &mut Vec<Charge>,
+) -> Result<bool> {
+    let ours: Vec<usize> = (0..charges.len())
+        .filter(|&i| {
+            let c = &charges[i];
+            c.cost.is_some()
+                && c.resource
+                    .as_ref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(resource_id))
+        })
+        .collect();
+    let weights = ours
+        .iter()
+        .map(|&i| weight(&charges[i]))
+        .collect::<Result<Vec<_>>>()?;
+    match shares(total, &weights) {
+        Some(split) => {
+            for (i, share) in ours.into_iter().zip(split) {
+                charges[i].invoice_cost = Some(share);
+                charges[i].invoice_currency = Some(bill.currency.clone());
+            }
+            Ok(false)
+        }
+        None if weights.iter().any(|&w| w > 0) => Err(overflow("invoice shares")),
+        None => {
+            charges.push(unallocated_charge(month, resource_id, bill, total));
+            Ok(true)
+        }
+    }
 }
 
 fn unallocated_charge(month: Month, resource_id: &str, bill: &Invoiced, total: Decimal) -> Charge {
