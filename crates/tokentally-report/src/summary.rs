@@ -139,6 +139,85 @@ fn format_costs(costs: &Costs) -> String {
         .join("; ")
 }
 
+/// How a column's cells line up: text left, numbers right, so digits line up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// The terminal table's columns, in order.
+const HEADER: [(&str, Align); 7] = [
+    ("cost_center", Align::Left),
+    ("app_name", Align::Left),
+    ("app_id", Align::Left),
+    ("calls", Align::Right),
+    ("total_tokens", Align::Right),
+    ("cost", Align::Left),
+    ("unpriced_tokens", Align::Right),
+];
+
+/// One line of the terminal table: an app, or the total.
+struct Row<'a> {
+    cost_center: &'a str,
+    app_name: &'a str,
+    app_id: &'a str,
+    calls: i64,
+    total_tokens: i64,
+    cost: &'a Costs,
+    unpriced_tokens: i64,
+}
+
+impl Row<'_> {
+    /// The cells, in [`HEADER`] order.
+    fn cells(&self) -> [String; HEADER.len()] {
+        [
+            self.cost_center.to_owned(),
+            self.app_name.to_owned(),
+            self.app_id.to_owned(),
+            self.calls.to_string(),
+            self.total_tokens.to_string(),
+            format_costs(self.cost),
+            self.unpriced_tokens.to_string(),
+        ]
+    }
+}
+
+/// The header, then `rows` between rules, the last one (the total) after a
+/// rule of its own; each column as wide as its widest cell.
+fn aligned_table(rows: &[Row<'_>]) -> String {
+    let mut table: Vec<[String; HEADER.len()]> = vec![HEADER.map(|(name, _)| name.to_owned())];
+    table.extend(rows.iter().map(Row::cells));
+    let mut widths = [0; HEADER.len()];
+    for r in &table {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let rule: String = widths
+        .iter()
+        .map(|w| "-".repeat(*w))
+        .collect::<Vec<_>>()
+        .join("  ");
+    let mut out = String::new();
+    for (i, r) in table.iter().enumerate() {
+        if i == 1 || i == table.len() - 1 {
+            let _ = writeln!(out, "{rule}");
+        }
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .zip(HEADER)
+            .map(|((cell, w), (_, align))| match align {
+                Align::Left => format!("{cell:<w$}"),
+                Align::Right => format!("{cell:>w$}"),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
 /// Renders apps and a total row as an aligned text table for the terminal, then
 /// the unpriced tokens and the catalog models without price rows, if any.
 pub fn render(
@@ -147,72 +226,28 @@ pub fn render(
     missing: &[MissingPrice],
     tieout: Option<&Tieout>,
 ) -> String {
-    const COLUMNS: usize = 7;
-    let header = [
-        "cost_center",
-        "app_name",
-        "app_id",
-        "calls",
-        "total_tokens",
-        "cost",
-        "unpriced_tokens",
-    ];
-    let row = |names: [&str; 3], calls: i64, tokens: i64, cost: &Costs, unpriced: i64| {
-        [
-            names[0].to_owned(),
-            names[1].to_owned(),
-            names[2].to_owned(),
-            calls.to_string(),
-            tokens.to_string(),
-            format_costs(cost),
-            unpriced.to_string(),
-        ]
-    };
-    let mut rows: Vec<[String; COLUMNS]> = vec![header.map(str::to_owned)];
-    rows.extend(apps.iter().map(|a| {
-        row(
-            [&a.cost_center, &a.app_name, &a.app_id],
-            a.calls,
-            a.total_tokens,
-            &a.cost,
-            a.unpriced_tokens,
-        )
-    }));
-    rows.push(row(
-        ["TOTAL", "", ""],
-        totals.calls,
-        totals.tokens.total,
-        &totals.cost,
-        totals.unpriced_tokens,
-    ));
-    let mut widths = [0; COLUMNS];
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let rule: String = widths
+    let mut rows: Vec<Row<'_>> = apps
         .iter()
-        .map(|w| "-".repeat(*w))
-        .collect::<Vec<_>>()
-        .join("  ");
-    for (i, r) in rows.iter().enumerate() {
-        if i == 1 || i == rows.len() - 1 {
-            let _ = writeln!(out, "{rule}");
-        }
-        let cells: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(col, (cell, w))| match col {
-                // Text columns left, numbers right, so digits line up.
-                0 | 1 | 2 | 5 => format!("{cell:<w$}"),
-                _ => format!("{cell:>w$}"),
-            })
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
+        .map(|a| Row {
+            cost_center: &a.cost_center,
+            app_name: &a.app_name,
+            app_id: &a.app_id,
+            calls: a.calls,
+            total_tokens: a.total_tokens,
+            cost: &a.cost,
+            unpriced_tokens: a.unpriced_tokens,
+        })
+        .collect();
+    rows.push(Row {
+        cost_center: "TOTAL",
+        app_name: "",
+        app_id: "",
+        calls: totals.calls,
+        total_tokens: totals.tokens.total,
+        cost: &totals.cost,
+        unpriced_tokens: totals.unpriced_tokens,
+    });
+    let mut out = aligned_table(&rows);
     if totals.unpriced_lines > 0 {
         let _ = writeln!(
             out,
