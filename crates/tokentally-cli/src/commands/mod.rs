@@ -89,27 +89,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             output,
         } => {
             let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
-            let mut sql_tables = tokentally_report::SqlTables {
-                data_dir: pipeline.config.output.dir.clone(),
-                usage_store: None,
-                prices: pipeline.sql_prices(),
-                deployments: pipeline.config.report.deployments.clone(),
-                cost_centers: pipeline.config.report.cost_centers.clone(),
-            };
-            // `usage` is read in place through the store; the written detail files
-            // (the `chargeback` table) are staged.
-            let _staging = match lake::remote_root(&pipeline.config.output.dir)? {
-                Some(remote) => {
-                    let staging = lake::Staging::new("sql")?;
-                    runtime()?.block_on(lake::download_details(&remote, staging.path()))?;
-                    sql_tables.data_dir = staging.path().to_owned();
-                    sql_tables.usage_store = Some(remote);
-                    Some(staging)
-                }
-                None => None,
-            };
             let source = sql::Source::from_args(query, file);
-            sql::sql(source, &sql_tables, sql::Print { format, all }, output.as_deref())
+            sql::sql_over(&pipeline, source, sql::Print { format, all }, output.as_deref())
         }
         Command::Prices {
             command:

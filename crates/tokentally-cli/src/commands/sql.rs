@@ -1,5 +1,6 @@
-use super::{print, runtime, sql_prompt};
+use super::{lake, print, runtime, sql_prompt};
 use crate::args::SqlFormat;
+use crate::discover::Pipeline;
 use crate::exit::{UsageContext as _, usage};
 use anyhow::{Context as _, Result};
 use std::io::{IsTerminal as _, Read as _};
@@ -58,6 +59,35 @@ pub fn query_name(source: &Source, text: &str) -> String {
             format!("{short:?}{more}")
         }
     }
+}
+
+/// `sql` over the pipeline's tables: a local dataset in place, or, for an
+/// object-store output, `usage` read in place through the store and the written
+/// detail files (the `chargeback` table) staged.
+pub fn sql_over(
+    pipeline: &Pipeline,
+    source: Source,
+    print_as: Print,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    let mut tables = SqlTables {
+        data_dir: pipeline.config.output.dir.clone(),
+        usage_store: None,
+        prices: pipeline.sql_prices(),
+        deployments: pipeline.config.report.deployments.clone(),
+        cost_centers: pipeline.config.report.cost_centers.clone(),
+    };
+    let _staging = match lake::remote_root(&pipeline.config.output.dir)? {
+        Some(remote) => {
+            let staging = lake::Staging::new("sql")?;
+            runtime()?.block_on(lake::download_details(&remote, staging.path()))?;
+            tables.data_dir = staging.path().to_owned();
+            tables.usage_store = Some(remote);
+            Some(staging)
+        }
+        None => None,
+    };
+    sql(source, &tables, print_as, output)
 }
 
 pub fn sql(source: Source, tables: &SqlTables, print_as: Print, output: Option<&Path>) -> Result<ExitCode> {
