@@ -7,6 +7,7 @@
 
 mod columns;
 mod error;
+mod jwt;
 pub mod model;
 mod record;
 mod schema;
@@ -14,6 +15,7 @@ mod tokens;
 
 pub use columns::UsageColumns;
 pub use error::{Error, Result};
+pub use jwt::jwt_claims;
 pub use model::{Encoding, ModelInfo, lookup_model};
 pub use record::{AppIdSource, Operation, SourcePosition, UsageRecord, UsageSource};
 pub use schema::{USAGE_SCHEMA_VERSION, usage_schema, usage_to_batch};

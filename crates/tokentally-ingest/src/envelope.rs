@@ -13,8 +13,6 @@ mod llm_call;
 mod parts;
 mod rejoin;
 
-pub use parts::split_event;
-
 use flate2::read::MultiGzDecoder;
 use std::io::Read as _;
 use std::time::{Duration, Instant};
@@ -135,7 +133,7 @@ impl EventDecoder {
             out.push((position.clone(), Decoded::bad("oversized", reason)));
             return;
         }
-        if parts::is_part(event) {
+        if tokentally_kafka::is_part(event) {
             match self.parts.add(event, position, self.max_event_bytes) {
                 Added::Held => {}
                 Added::Complete(joined, first) => {

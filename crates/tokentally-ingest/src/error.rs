@@ -25,6 +25,9 @@ pub enum Error {
     },
     #[error("config: {0}")]
     Config(String),
+    /// Event Hubs settings or a secret that cannot be used (`tokentally-kafka`).
+    #[error(transparent)]
+    KafkaSetup(#[from] tokentally_kafka::Error),
     #[error("kafka: {context}: {source}")]
     Kafka {
         context: String,

@@ -9,19 +9,10 @@
 mod config;
 mod consume;
 mod context;
-mod entra;
-mod eventhubs;
 mod group;
-mod oauth;
 mod partition;
 
-pub use config::{KafkaConfig, Mode, redacted};
-pub use entra::{AccessToken, Credential, CredentialKind, EntraToken, TokenError};
-pub use eventhubs::{
-    ClientRole, Connection, EventHubsConfig, RECOMMENDED as EVENT_HUBS_RECOMMENDED, RecommendedSetting,
-    connection_config,
-};
-pub use oauth::OAuthContext;
+pub use config::{KafkaConfig, Mode};
 pub use partition::PartitionSummary;
 
 use crate::{IngestOptions, IngestSummary, Result};

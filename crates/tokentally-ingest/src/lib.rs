@@ -12,22 +12,15 @@ mod faults;
 mod files;
 mod kafka;
 mod quarantine;
-mod secret;
 mod sink;
 mod summary;
 
-pub use envelope::split_event;
 pub use error::{Error, Result};
 pub use files::{
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_HELD_BYTES, FileProgress, IngestOptions, ingest_files,
     ingest_files_with_progress,
 };
-pub use kafka::{
-    AccessToken, ClientRole, Connection, Credential, CredentialKind, EVENT_HUBS_RECOMMENDED, EntraToken,
-    EventHubsConfig, KafkaConfig, KafkaSummary, Mode, OAuthContext, PartitionSummary, Progress,
-    RecommendedSetting, TokenError, connection_config, ingest_kafka, redacted as redacted_options,
-};
+pub use kafka::{KafkaConfig, KafkaSummary, Mode, PartitionSummary, Progress, ingest_kafka};
 pub use quarantine::{Quarantine, QuarantineEntry};
-pub use secret::read_secret;
 pub use sink::{DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_ROWS, ParquetSink, SinkOptions};
 pub use summary::IngestSummary;

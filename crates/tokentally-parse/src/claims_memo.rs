@@ -11,11 +11,12 @@
 //! of at most [`MAX_TOKEN`] bytes per thread, and emptied when full. Emptied
 //! by `CountCache::clear` too (`memo.rs`).
 
-use crate::identity::{claim, jwt_claims};
+use crate::identity::claim;
 use crate::memo;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use tokentally_core::jwt_claims;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Tokens remembered per thread before the table is emptied.

@@ -6,9 +6,6 @@
 
 use crate::claims_memo;
 use crate::gateway::Caller;
-use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
 use serde_json::{Map, Value};
 use tokentally_core::{AppIdSource, UsageRecord};
 
@@ -28,25 +25,6 @@ pub struct Identity {
 /// App ids of key-based callers: `api-key:<fingerprint>`, so cost-center tables can
 /// map a key to a team without the key itself ever being stored.
 pub const API_KEY_PREFIX: &str = "api-key:";
-
-/// base64url that accepts both padded and unpadded input, as JWT producers differ.
-const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// Decodes the payload (claims) of a JWT without checking its signature.
-pub fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_LENIENT
-        .decode(payload.trim())
-        .or_else(|_| general_purpose::STANDARD.decode(payload.trim()))
-        .ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
-}
 
 pub(crate) fn claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims
@@ -115,6 +93,8 @@ pub fn identify(caller: &Caller) -> Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose;
     use serde_json::json;
 
     fn jwt(payload: &Value) -> String {

@@ -141,7 +141,7 @@ fn bearer_claims(authorization: Option<&HeaderValue>) -> Option<Map<String, Valu
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let claims = tokentally_parse::identity::jwt_claims(token.trim())?;
+    let claims = tokentally_core::jwt_claims(token.trim())?;
     Some(
         claims
             .into_iter()

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokentally_ingest::EventHubsConfig;
+use tokentally_kafka::EventHubsConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +131,7 @@ impl fmt::Debug for ProducerConfig {
             .field("topic", &self.topic)
             .field("event_hubs", &self.event_hubs)
             .field("max_event_bytes", &self.max_event_bytes)
-            .field("options", &tokentally_ingest::redacted_options(&self.options))
+            .field("options", &tokentally_kafka::redacted(&self.options))
             .finish()
     }
 }
@@ -271,7 +271,7 @@ impl ProxyConfig {
 impl SecretSource {
     /// The secret's value; the error names where it was looked for, never a value.
     pub fn read(&self, section: &str) -> Result<String> {
-        Ok(tokentally_ingest::read_secret(
+        Ok(tokentally_kafka::read_secret(
             section,
             "secret",
             self.env.as_deref(),

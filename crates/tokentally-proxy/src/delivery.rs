@@ -24,7 +24,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokentally_ingest::{ClientRole, OAuthContext};
+use tokentally_kafka::{ClientRole, OAuthContext};
 use tokio::runtime::Handle;
 use tokio_util::task::TaskTracker;
 
@@ -132,7 +132,7 @@ impl Delivery {
     /// stop the proxy from serving) and opens the spool.
     pub fn new(config: &ProxyConfig, handle: Handle) -> Result<Arc<Self>> {
         let kafka = &config.kafka;
-        let connection = tokentally_ingest::connection_config(
+        let connection = tokentally_kafka::connection_config(
             kafka.brokers.as_deref(),
             kafka.event_hubs.as_ref(),
             ClientRole::Producer,
@@ -240,7 +240,7 @@ impl Delivery {
         if payload.len() <= self.max_event_bytes {
             return Ok(vec![payload]);
         }
-        let parts = tokentally_ingest::split_event(key, &payload, self.max_event_bytes);
+        let parts = tokentally_kafka::split_event(key, &payload, self.max_event_bytes);
         if parts.len() > MAX_PARTS {
             return Err(SendError::Permanent(format!(
                 "{} parts, more than ingest joins ({MAX_PARTS})",
@@ -267,7 +267,7 @@ impl Delivery {
 
     /// The events to send: the record itself when it fits; else gzip-compressed
     /// (ingest inflates gzip events); else the compressed record split into parts
-    /// that ingest joins (`tokentally_ingest::split_event`).
+    /// that ingest joins (`tokentally_kafka::split_event`).
     fn encode(&self, key: &str, record: Vec<u8>) -> Encoded {
         if record.len() <= self.max_event_bytes {
             return Encoded::One(record);
@@ -282,7 +282,7 @@ impl Delivery {
         if compressed.len() <= self.max_event_bytes {
             return Encoded::One(compressed);
         }
-        let parts = tokentally_ingest::split_event(key, &compressed, self.max_event_bytes);
+        let parts = tokentally_kafka::split_event(key, &compressed, self.max_event_bytes);
         if parts.len() > MAX_PARTS || parts.iter().any(|p| p.len() > self.max_event_bytes) {
             return Encoded::TooBig(compressed);
         }

@@ -27,7 +27,7 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(String),
     #[error(transparent)]
-    Ingest(#[from] tokentally_ingest::Error),
+    KafkaSetup(#[from] tokentally_kafka::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

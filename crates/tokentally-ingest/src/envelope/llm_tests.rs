@@ -9,6 +9,7 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tokentally_core::{AppIdSource, UsageSource};
+use tokentally_kafka::split_event;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Form {

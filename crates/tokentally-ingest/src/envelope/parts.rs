@@ -8,28 +8,10 @@
 
 use super::{Decoded, Expiry};
 use base64::Engine as _;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tokentally_core::SourcePosition;
-
-/// The prefix that tells a part from a gateway record without a JSON parse.
-const MARKER: &[u8] = b"\"tokentally_part\"";
-/// More parts than this is not a record anyone should send through Event Hubs.
-const MAX_PARTS: u32 = 1024;
-
-#[derive(Deserialize)]
-struct PartEvent {
-    tokentally_part: PartHeader,
-    data: String,
-}
-
-#[derive(Deserialize)]
-struct PartHeader {
-    record: String,
-    index: u32,
-    count: u32,
-}
+use tokentally_kafka::{MAX_PARTS, PartEvent, PartHeader};
 
 #[derive(Debug)]
 struct Group {
@@ -53,13 +35,6 @@ pub(crate) struct Parts {
     groups: BTreeMap<String, Group>,
     /// Sum of the groups' [`Group::bytes`].
     bytes: usize,
-}
-
-pub(crate) fn is_part(event: &[u8]) -> bool {
-    event
-        .trim_ascii_start()
-        .strip_prefix(b"{")
-        .is_some_and(|rest| rest.trim_ascii_start().starts_with(MARKER))
 }
 
 /// What one part event did.
@@ -197,48 +172,10 @@ impl Parts {
     }
 }
 
-/// Splits `event` into part events of at most `max_event_bytes` each (the capture
-/// proxy's side of the format, here so both sides live together).
-pub fn split_event(record_id: &str, event: &[u8], max_event_bytes: usize) -> Vec<Vec<u8>> {
-    // Room for the JSON around the data, the id included; base64 is 4/3 the size.
-    let overhead = 96 + record_id.len() * 2;
-    let chunk = (max_event_bytes.saturating_sub(overhead) / 4 * 3).max(3);
-    let count = event.len().div_ceil(chunk).max(1);
-    event
-        .chunks(chunk)
-        .enumerate()
-        .map(|(index, data)| {
-            let part = PartOut {
-                tokentally_part: HeaderOut {
-                    record: record_id,
-                    index,
-                    count,
-                },
-                data: base64::engine::general_purpose::STANDARD.encode(data),
-            };
-            // Serializing strings and numbers cannot fail.
-            serde_json::to_vec(&part).unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Field order matters: the marker comes first, so readers spot a part by its prefix.
-#[derive(serde::Serialize)]
-struct PartOut<'a> {
-    tokentally_part: HeaderOut<'a>,
-    data: String,
-}
-
-#[derive(serde::Serialize)]
-struct HeaderOut<'a> {
-    record: &'a str,
-    index: usize,
-    count: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokentally_kafka::{is_part, split_event};
 
     fn at(offset: i64) -> SourcePosition {
         SourcePosition {

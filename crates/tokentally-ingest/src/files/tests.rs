@@ -261,7 +261,7 @@ fn the_line_reader_holds_at_most_the_limit() {
 #[test]
 fn capture_files_quarantine_parts_never_completed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let parts = crate::split_event("req-cap", record("cap-split", 3).as_bytes(), 200);
+    let parts = tokentally_kafka::split_event("req-cap", record("cap-split", 3).as_bytes(), 200);
     assert!(parts.len() > 1);
     let path = dir.path().join("08.avro");
     let done = record("cap-done", 3);

@@ -3,12 +3,12 @@
 //! are read from the environment or a file at start and never printed: `Debug`
 //! redacts them.
 
-use super::eventhubs::{ClientRole, Connection, EventHubsConfig, connection_config};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+use tokentally_kafka::{ClientRole, Connection, EventHubsConfig, connection_config, redacted};
 
 /// Reading a Kafka topic (or an Event Hub through its Kafka endpoint) into the dataset.
 #[derive(Clone, Deserialize)]
@@ -101,13 +101,6 @@ impl fmt::Debug for KafkaConfig {
     }
 }
 
-fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "secret", "key", "token", "jaas"]
-        .iter()
-        .any(|s| key.contains(s))
-}
-
 impl KafkaConfig {
     /// A config reading `topics` from `brokers` with every other setting at its default.
     pub fn new(brokers: impl Into<String>, topics: Vec<String>) -> Self {
@@ -179,7 +172,7 @@ impl KafkaConfig {
             .get("session.timeout.ms")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(if self.event_hubs.is_some() {
-                super::eventhubs::CONSUMER_SESSION_TIMEOUT_MS
+                tokentally_kafka::CONSUMER_SESSION_TIMEOUT_MS
             } else {
                 45_000
             });
@@ -212,12 +205,4 @@ impl KafkaConfig {
         }
         Ok(connection)
     }
-}
-
-/// `options` with the values of secret-looking keys replaced, for `Debug` output.
-pub fn redacted(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
-    options
-        .iter()
-        .map(|(k, v)| (k.as_str(), if is_secret(k) { "<redacted>" } else { v.as_str() }))
-        .collect()
 }

@@ -2,7 +2,6 @@
 //! for the consume loop (which owns the batches), errors are logged through `tracing` and the last one is kept so a
 //! failed connection can say why.
 
-use super::entra::EntraToken;
 use rdkafka::client::OAuthToken;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
@@ -12,6 +11,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokentally_kafka::EntraToken;
 
 /// A partition of a topic.
 pub(crate) type TopicPartition = (String, i32);
@@ -104,7 +104,7 @@ impl ClientContext for IngestContext {
         &self,
         _oauthbearer_config: Option<&str>,
     ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
-        super::oauth::oauth_token(self.oauth.as_deref()).inspect_err(|e| {
+        tokentally_kafka::oauth_token(self.oauth.as_deref()).inspect_err(|e| {
             self.record_error(format!("Entra ID token: {e}"));
         })
     }

@@ -154,7 +154,7 @@ fn a_split_record_waits_for_its_parts_across_runs() {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gzip.write_all(record(99).as_bytes()).expect("gzip");
     let whole = gzip.finish().expect("gzip");
-    let parts = crate::split_event("req-99", &whole, 300);
+    let parts = tokentally_kafka::split_event("req-99", &whole, 300);
     assert!(parts.len() >= 2, "{} parts", parts.len());
     produce(&brokers, "split", &[record(0).into_bytes(), parts[0].clone()]);
 
@@ -265,4 +265,69 @@ fn held_llm_log_calls_are_written_when_the_run_catches_up() {
         summary.files_written
     );
     assert_eq!(run(&config, dir.path()).records, 0, "committed past the call");
+}
+
+/// The wiring librdkafka relies on: a consumer configured for OAUTHBEARER asks its
+/// context for a token through its queue, and a poll serves the request. (The
+/// token sources themselves are tested in `tokentally-kafka`.)
+#[test]
+fn a_consumer_polls_its_first_token_from_the_source() {
+    use super::context::IngestContext;
+    use rdkafka::consumer::BaseConsumer;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+    use tokentally_kafka::{Credential, CredentialKind, EntraToken};
+
+    // A fake managed-identity endpoint: reports the request line of the first request.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let (tx, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream);
+        let mut request_line = String::new();
+        let _ = reader.read_line(&mut request_line);
+        let _ = tx.send(request_line.trim().to_owned());
+        let reply = r#"{"access_token":"consumer-tok","expires_in":"3600"}"#;
+        let _ = write!(
+            reader.into_inner(),
+            "HTTP/1.1 200 X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+    });
+    let vars = [
+        ("IDENTITY_ENDPOINT", endpoint),
+        ("IDENTITY_HEADER", "h".to_owned()),
+    ];
+    let credential = Credential::from_env_with(CredentialKind::ManagedIdentity, None, &|name: &str| {
+        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    })
+    .expect("credential");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let consumer: BaseConsumer<IngestContext> = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanisms", "OAUTHBEARER")
+        .set("group.id", "oauth-test")
+        .create_with_context(IngestContext::new(Some(std::sync::Arc::new(EntraToken::new(
+            credential,
+            "contoso.servicebus.windows.net",
+        )))))
+        .expect("consumer");
+    for _ in 0..50 {
+        let _ = consumer.poll(Duration::from_millis(100));
+        if let Ok(request_line) = seen.try_recv() {
+            assert!(
+                request_line.starts_with("GET /?api-version=2019-08-01&resource="),
+                "{request_line}"
+            );
+            return;
+        }
+    }
+    panic!("the consumer never asked for a token");
 }

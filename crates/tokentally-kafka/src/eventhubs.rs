@@ -3,7 +3,7 @@
 //! has), and the client settings Microsoft recommends for it. Shared by every Kafka
 //! client tokentally makes: the ingest consumer and the capture proxy's producer.
 
-use super::entra::{Credential, CredentialKind, EntraToken};
+use crate::entra::{Credential, CredentialKind, EntraToken};
 use crate::{Error, Result};
 use rdkafka::ClientConfig;
 use serde::Deserialize;
@@ -56,7 +56,7 @@ pub struct Connection {
 }
 
 /// The consumer's session timeout on Event Hubs (`RECOMMENDED`).
-pub(crate) const CONSUMER_SESSION_TIMEOUT_MS: u64 = 30_000;
+pub const CONSUMER_SESSION_TIMEOUT_MS: u64 = 30_000;
 
 /// Microsoft's recommended client settings for the Event Hubs Kafka endpoint
 /// ("Recommended configurations for Apache Kafka clients", librdkafka section),

@@ -1,7 +1,7 @@
 //! Token requests against a local fake Entra ID / managed identity endpoint.
 
 use super::*;
-use crate::kafka::OAuthContext;
+use crate::OAuthContext;
 use rdkafka::ClientContext as _;
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -304,49 +304,4 @@ fn without_a_token_source_the_context_says_what_is_missing() {
     };
     let err = err.to_string();
     assert!(err.contains("namespace"), "{err}");
-}
-
-/// The wiring librdkafka relies on: a consumer configured for OAUTHBEARER asks its
-/// context for a token through its queue, and a poll serves the request.
-#[test]
-fn a_consumer_polls_its_first_token_from_the_source() {
-    use crate::kafka::context::IngestContext;
-    use rdkafka::consumer::BaseConsumer;
-    let (endpoint, seen) = fake_endpoint(vec![(
-        200,
-        r#"{"access_token":"consumer-tok","expires_in":"3600"}"#.into(),
-    )]);
-    let credential = Credential::from_env_with(
-        CredentialKind::ManagedIdentity,
-        None,
-        &env(&[("IDENTITY_ENDPOINT", &endpoint), ("IDENTITY_HEADER", "h")]),
-    )
-    .expect("credential");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let consumer: BaseConsumer<IngestContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
-        .set("security.protocol", "SASL_PLAINTEXT")
-        .set("sasl.mechanisms", "OAUTHBEARER")
-        .set("group.id", "oauth-test")
-        .create_with_context(IngestContext::new(Some(std::sync::Arc::new(EntraToken::new(
-            credential, HOST,
-        )))))
-        .expect("consumer");
-    for _ in 0..50 {
-        let _ = consumer.poll(Duration::from_millis(100));
-        if let Ok(request) = seen.try_recv() {
-            assert!(
-                request
-                    .request_line
-                    .starts_with("GET /?api-version=2019-08-01&resource="),
-                "{}",
-                request.request_line
-            );
-            return;
-        }
-    }
-    panic!("the consumer never asked for a token");
 }

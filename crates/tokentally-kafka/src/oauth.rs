@@ -2,14 +2,14 @@
 //! Both the ingest consumer's context and the capture proxy's producer context
 //! answer `generate_oauth_token` here.
 
-use super::entra::EntraToken;
+use crate::entra::EntraToken;
 use rdkafka::ClientContext;
 use rdkafka::client::OAuthToken;
 use std::sync::Arc;
 
 /// A token for librdkafka, or why there is none (logged by librdkafka, which
 /// retries after a back-off; the client reports the connection failure).
-pub(crate) fn oauth_token(source: Option<&EntraToken>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+pub fn oauth_token(source: Option<&EntraToken>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
     let Some(source) = source else {
         return Err(
             "OAUTHBEARER is set in [kafka.options] but [kafka.event_hubs] names no namespace to take an Entra ID token for"
