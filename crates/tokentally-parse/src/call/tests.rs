@@ -131,9 +131,30 @@ fn stream_without_done_is_partial_whatever_the_record_claims() {
         );
         assert_eq!(row.completion_tokens, 2, "counted from what arrived");
         assert_eq!(row.finish_reason.as_deref(), Some("stop"));
+        assert!(
+            notes(&row).contains("stream ended without its final event"),
+            "{:?}",
+            row.notes
+        );
     }
     let whole = parse(&record(json!({"status": 200, "sse": hello_stream(true)}))).expect("row");
     assert!(!whole.partial, "the same stream with [DONE] is whole");
+}
+
+/// An event that is not JSON lost its content: the counts are a lower bound
+/// even though the stream ended with `[DONE]`.
+#[test]
+fn stream_with_an_event_that_is_not_json_is_partial() {
+    let text = hello_stream(true).replacen("data: [DONE]", "data: {\"choices\": [\n\ndata: [DONE]", 1);
+    let row = parse(&record(json!({"status": 200, "sse": text}))).expect("row");
+    assert!(row.partial);
+    assert_eq!(row.completion_tokens, 2);
+    assert!(
+        notes(&row).contains("1 stream event(s) were not JSON"),
+        "{:?}",
+        row.notes
+    );
+    assert!(!notes(&row).contains("final event"), "{:?}", row.notes);
 }
 
 #[test]
