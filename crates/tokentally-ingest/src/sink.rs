@@ -297,7 +297,9 @@ mod tests {
             row("2026-10-01T12:00:01Z", "a", 2),
             // A replayed copy: same time and id, kept after the first.
             row("2026-10-01T12:00:01Z", "b", 3),
-            row("2026-10-02T00:00:00Z", "a", 4),
+            // Arriving in reverse: sorted all the same.
+            row("2026-10-02T00:00:01Z", "a", 4),
+            row("2026-10-02T00:00:00Z", "a", 5),
         ];
         for r in &rows {
             sink.push(r).expect("push");
@@ -305,7 +307,7 @@ mod tests {
         let files = sink.finish("t").expect("finish");
         assert_eq!(files.len(), 2, "{files:?}");
         assert_eq!(offsets(&files[0]), [2, 1, 3, 0]);
-        assert_eq!(offsets(&files[1]), [4]);
+        assert_eq!(offsets(&files[1]), [5, 4]);
     }
 
     #[test]

@@ -434,6 +434,10 @@ mod tests {
         assert_eq!(parse_hex_id("0123456789ABCDEF0123456789abcdef"), None);
         assert_eq!(parse_hex_id("e1"), None);
         assert_eq!(parse_hex_id("+123456789abcdef0123456789abcdef"), None);
+        // ':' follows '9', and two bad digits must not cancel out: either would
+        // give an id another id's number, merging two calls.
+        assert_eq!(parse_hex_id(":123456789abcdef0123456789abcdef"), None);
+        assert_eq!(parse_hex_id("gg23456789abcdef0123456789abcdef"), None);
     }
 
     #[test]
@@ -462,5 +466,22 @@ mod tests {
         assert_eq!(day.calls().count(), unique.len());
         // The earlier offset of each id's two copies won.
         assert!(day.calls().all(|c| c.rank.offset == 0));
+
+        // Ids whose halves fold to the same number have equal hashes: only the
+        // ids themselves tell the calls apart.
+        let mut day = DayCalls::with_capacity(8);
+        let pairs: Vec<(u128, u128)> = (1..100u128)
+            .map(|i| (i, (i << 64) | (i ^ u128::from((i as u64).rotate_left(29)))))
+            .collect();
+        for round in 0..2 {
+            for &(a, b) in &pairs {
+                assert_eq!(hash_id(a), hash_id(b));
+                for id in [a, b] {
+                    day.offer(&format!("{id:032x}"), call(0, 0, round, 0), &sources);
+                }
+            }
+        }
+        day.resolve(&sources);
+        assert_eq!(day.calls().count(), 2 * pairs.len());
     }
 }

@@ -131,9 +131,30 @@ fn stream_without_done_is_partial_whatever_the_record_claims() {
         );
         assert_eq!(row.completion_tokens, 2, "counted from what arrived");
         assert_eq!(row.finish_reason.as_deref(), Some("stop"));
+        assert!(
+            notes(&row).contains("stream ended without its final event"),
+            "{:?}",
+            row.notes
+        );
     }
     let whole = parse(&record(json!({"status": 200, "sse": hello_stream(true)}))).expect("row");
     assert!(!whole.partial, "the same stream with [DONE] is whole");
+}
+
+/// An event that is not JSON lost its content: the counts are a lower bound
+/// even though the stream ended with `[DONE]`.
+#[test]
+fn stream_with_an_event_that_is_not_json_is_partial() {
+    let text = hello_stream(true).replacen("data: [DONE]", "data: {\"choices\": [\n\ndata: [DONE]", 1);
+    let row = parse(&record(json!({"status": 200, "sse": text}))).expect("row");
+    assert!(row.partial);
+    assert_eq!(row.completion_tokens, 2);
+    assert!(
+        notes(&row).contains("1 stream event(s) were not JSON"),
+        "{:?}",
+        row.notes
+    );
+    assert!(!notes(&row).contains("final event"), "{:?}", row.notes);
 }
 
 #[test]
@@ -364,4 +385,60 @@ fn impossible_counts_are_invalid_fields() {
         let err = parse(&record(json!({"status": 200, "sse": sse}))).expect_err("invalid");
         assert!(err.to_string().starts_with("invalid `usage`: usage"), "{err}");
     }
+}
+
+/// A stream the caller left mid-answer (status 0, incomplete) is estimated from
+/// what arrived; a stream that failed before any choice counts nothing.
+#[test]
+fn a_streamed_call_is_estimated_only_when_an_answer_arrived() {
+    let left = parse(&record(
+        json!({"status": 0, "complete": false, "sse": hello_stream(false)}),
+    ))
+    .expect("row");
+    assert_eq!(
+        (left.usage_source, left.completion_tokens),
+        (UsageSource::Estimated, 2)
+    );
+    let error = json!({"error": {"code": "429", "message": "Rate limit"}});
+    let failed = parse(&record(json!({"status": 429, "sse": sse(&[error], true)}))).expect("row");
+    assert_eq!((failed.usage_source, failed.total_tokens), (UsageSource::None, 0));
+}
+
+/// A failed call's error body names no model: the request's is stored (prices
+/// look it up), and an empty one is none.
+#[test]
+fn the_request_names_the_model_when_the_response_does_not() {
+    let mut r = record(json!({"status": 400, "body": {"error": {"code": "400", "message": "bad"}}}));
+    r["request"]["model"] = json!("gpt-4o-mini");
+    assert_eq!(parse(&r).expect("row").model.as_deref(), Some("gpt-4o-mini"));
+    r["request"]["model"] = json!("");
+    assert_eq!(parse(&r).expect("row").model, None);
+}
+
+#[test]
+fn a_body_that_is_not_json_is_noted_and_an_empty_one_is_not() {
+    let html = parse(&record(
+        json!({"status": 502, "body": "<html>Bad gateway</html>"}),
+    ))
+    .expect("row");
+    assert!(
+        notes(&html).contains("response body is not JSON"),
+        "{:?}",
+        html.notes
+    );
+    let empty = parse(&record(json!({"status": 502, "body": " "}))).expect("row");
+    assert_eq!(empty.notes, None);
+}
+
+/// The id dedup keys on: one per request id, as the report reads it (32
+/// lowercase hex digits, its fast path), and different for different requests.
+#[test]
+fn event_ids_are_32_hex_digits_one_per_request_id() {
+    let id = event_id("req-1");
+    assert_eq!(id, event_id("req-1"));
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{id}"
+    );
+    assert_ne!(id, event_id("req-2"));
 }

@@ -312,3 +312,15 @@ proptest! {
         prop_assert_eq!(rebuild_stream_str(&text), rebuild_stream([text.as_bytes()]));
     }
 }
+
+#[test]
+fn a_stream_that_lost_an_event_is_partial_even_with_its_end() {
+    let whole = rebuild_stream([b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n".as_slice()]);
+    assert!(!whole.partial(), "{whole:?}");
+    let lost = rebuild_stream([b"data: {\"choices\":[]}\n\ndata: {\"choi\n\ndata: [DONE]\n\n".as_slice()]);
+    assert_eq!(
+        (lost.bad_events, lost.output.done, lost.truncated),
+        (1, true, false)
+    );
+    assert!(lost.partial());
+}

@@ -150,10 +150,20 @@ fn counts_that_cannot_be_true_are_errors_naming_the_member() {
         let got = chat(&usage).err().unwrap_or_default();
         assert!(got.contains(want), "{usage}: {got}");
     }
-    // A whole number written as a float is a count; null is absent.
+    // A negative float is refused even when whole, before it could pass as a count.
+    let got = chat(&json!({"prompt_tokens": -3.0})).err().unwrap_or_default();
+    assert!(
+        got.starts_with("usage.prompt_tokens: -3") && got.ends_with("is negative"),
+        "{got}"
+    );
+    // A whole number written as a float is a count, zero included; null is absent.
     assert_eq!(
         chat(&json!({"prompt_tokens": 12.0, "completion_tokens": null})).map(|t| (t.prompt, t.completion)),
         Ok((12, 0))
+    );
+    assert_eq!(
+        chat(&json!({"prompt_tokens": 0.0, "completion_tokens": 2})).map(|t| (t.prompt, t.completion)),
+        Ok((0, 2))
     );
 }
 

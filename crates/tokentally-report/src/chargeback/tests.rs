@@ -252,6 +252,10 @@ fn provisioned_cost_is_shared_by_tokens_and_idle_capacity_is_billed() {
     let total: Decimal = lines.iter().filter_map(|l| l.cost).sum();
     let charged: Decimal = priced.charges.iter().filter_map(|c| c.cost).sum();
     assert_eq!(total, charged);
+    // The detail file's order is the lines': the idle charge, added after the
+    // others, sorts first by its app.
+    let apps: Vec<&str> = priced.charges.iter().map(|c| c.app_id.as_str()).collect();
+    assert_eq!(apps, [crate::ptu::IDLE_CAPACITY_APP, "a", "a", "a", "b", "b"]);
 }
 
 #[test]
@@ -272,5 +276,23 @@ fn unlisted_deployments_are_unpriced_with_a_reason() {
     assert_eq!(
         (line.priced, line.unpriced_tokens, line.deployment_type),
         (false, 10, None)
+    );
+}
+
+#[test]
+fn calls_without_a_deployment_are_unpriced_with_their_own_reason() {
+    let mut day = on("other", "a", 10, 0, 0);
+    day.deployment = None;
+    let (priced, _) = build_typed(&[day]);
+    let unpriced: Vec<&Charge> = priced.charges.iter().filter(|c| !c.is_priced()).collect();
+    let [charge] = unpriced.as_slice() else {
+        panic!("one unpriced charge: {unpriced:?}")
+    };
+    let Pricing::Unpriced { reason } = &charge.pricing else {
+        panic!("{charge:?}")
+    };
+    assert!(
+        reason.starts_with("no deployment named; no input price for model gpt-4o"),
+        "{reason}"
     );
 }
