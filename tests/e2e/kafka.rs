@@ -6,7 +6,7 @@
 use super::broker::{
     HOLD_AT_SIXTH_COMMIT, dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session,
 };
-use super::support::{as_strs, check_outputs, config, report_args, sample, stdout, tokentally};
+use super::support::{as_strs, check_outputs, command, config, report_args, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,9 +102,7 @@ fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
     assert_eq!(produce(&topic, 4, &[&file]), 4000);
     let cfg = kafka_config(dir.path(), "kafka.toml", &topic, &topic, "flush_records = 200");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(["ingest", "--config", path_str(&cfg)])
-        .current_dir(dir.path())
+    let mut child = command(dir.path(), &["ingest", "--config", path_str(&cfg)])
         .env("TOKENTALLY_FAILPOINTS", HOLD_AT_SIXTH_COMMIT)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -227,9 +225,7 @@ fn an_unreachable_broker_fails_with_a_clear_error_after_the_bounded_wait() {
 /// `wait_with_output`), else it is discarded so a full pipe cannot stall the process.
 pub fn spawn(dir: &Path, args: &[&str], capture: bool) -> Child {
     let io = || if capture { Stdio::piped() } else { Stdio::null() };
-    Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(args)
-        .current_dir(dir)
+    command(dir, args)
         .stdout(io())
         .stderr(io())
         .spawn()

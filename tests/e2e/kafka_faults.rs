@@ -7,7 +7,7 @@ use super::broker::{
     SESSION_TIMEOUT_MS, address, dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session,
 };
 use super::kafka::{path_str, reference_chargeback, report};
-use super::support::{repo_root, report_section, sample, stderr, stdout};
+use super::support::{command, repo_root, report_section, sample, stderr, stdout};
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -18,10 +18,7 @@ const PARTITIONS: u32 = 2;
 
 /// `ingest --config cfg` with the fail points in `faults` armed.
 fn ingest_with_faults(dir: &Path, cfg: &Path, faults: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokentally"))
-        .args(["ingest", "--config", path_str(cfg)])
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
+    command(dir, &["ingest", "--config", path_str(cfg)])
         .env("TOKENTALLY_FAILPOINTS", faults)
         .output()
         .expect("run tokentally")
