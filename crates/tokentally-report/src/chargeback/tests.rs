@@ -258,9 +258,8 @@ fn provisioned_cost_is_shared_by_tokens_and_idle_capacity_is_billed() {
     assert_eq!(apps, [crate::ptu::IDLE_CAPACITY_APP, "a", "a", "a", "b", "b"]);
 }
 
-#[test]
-fn unlisted_deployments_are_unpriced_with_a_reason() {
-    let (priced, lines) = build_typed(&[on("other", "a", 10, 0, 0)]);
+/// The reason of the one unpriced charge in `priced`.
+fn only_unpriced_reason(priced: &Priced) -> &str {
     let unpriced: Vec<&Charge> = priced.charges.iter().filter(|c| !c.is_priced()).collect();
     let [charge] = unpriced.as_slice() else {
         panic!("one unpriced charge: {unpriced:?}")
@@ -268,6 +267,13 @@ fn unlisted_deployments_are_unpriced_with_a_reason() {
     let Pricing::Unpriced { reason } = &charge.pricing else {
         panic!("{charge:?}")
     };
+    reason
+}
+
+#[test]
+fn unlisted_deployments_are_unpriced_with_a_reason() {
+    let (priced, lines) = build_typed(&[on("other", "a", 10, 0, 0)]);
+    let reason = only_unpriced_reason(&priced);
     assert!(
         reason.contains("deployment other is not in the deployment table"),
         "{reason}"
@@ -284,13 +290,7 @@ fn calls_without_a_deployment_are_unpriced_with_their_own_reason() {
     let mut day = on("other", "a", 10, 0, 0);
     day.deployment = None;
     let (priced, _) = build_typed(&[day]);
-    let unpriced: Vec<&Charge> = priced.charges.iter().filter(|c| !c.is_priced()).collect();
-    let [charge] = unpriced.as_slice() else {
-        panic!("one unpriced charge: {unpriced:?}")
-    };
-    let Pricing::Unpriced { reason } = &charge.pricing else {
-        panic!("{charge:?}")
-    };
+    let reason = only_unpriced_reason(&priced);
     assert!(
         reason.starts_with("no deployment named; no input price for model gpt-4o"),
         "{reason}"
