@@ -19,15 +19,94 @@ pub(crate) struct Key {
     pub model: Option<String>,
 }
 
+/// The string columns the scan interns: few distinct values, repeated on every
+/// row, so `scan_files.rs` reads them as dictionaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextColumn {
+    App,
+    AppSource,
+    Deployment,
+    Model,
+    Source,
+    UsageSource,
+}
+
+impl TextColumn {
+    pub(crate) const ALL: [Self; 6] = [
+        Self::App,
+        Self::AppSource,
+        Self::Deployment,
+        Self::Model,
+        Self::Source,
+        Self::UsageSource,
+    ];
+
+    /// The usage dataset's column.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::App => "app_id",
+            Self::AppSource => "app_id_source",
+            Self::Deployment => "deployment",
+            Self::Model => "model",
+            Self::Source => "source",
+            Self::UsageSource => "usage_source",
+        }
+    }
+
+    /// Whether the usage dataset's column `name` is one of these.
+    pub(crate) fn is_text_column(name: &str) -> bool {
+        Self::ALL.iter().any(|c| c.name() == name)
+    }
+}
+
+/// One value per [`TextColumn`].
+struct PerColumn<T>([T; 6]);
+
+impl<T: Default> Default for PerColumn<T> {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| T::default()))
+    }
+}
+
+impl<T> std::ops::Index<TextColumn> for PerColumn<T> {
+    type Output = T;
+    fn index(&self, column: TextColumn) -> &T {
+        &self.0[column as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<TextColumn> for PerColumn<T> {
+    fn index_mut(&mut self, column: TextColumn) -> &mut T {
+        &mut self.0[column as usize]
+    }
+}
+
+/// The ids of one row's [`Key`] columns.
+#[derive(Debug, Clone, Copy)]
+struct KeyIds {
+    app: u32,
+    app_source: u32,
+    deployment: u32,
+    model: u32,
+}
+
+impl KeyIds {
+    /// The four ids in one number (one cheap hash per row instead of a hash of
+    /// a struct).
+    fn packed(self) -> u128 {
+        [self.app, self.app_source, self.deployment, self.model]
+            .iter()
+            .fold(0u128, |acc, &p| (acc << 32) | u128::from(p))
+    }
+}
+
 /// Strings to ids for one day: per column, and whole keys.
 #[derive(Default)]
 pub(crate) struct Interner {
-    /// Per string column (app, app source, deployment, model, source, usage
-    /// source): text → id; id 0 is null.
-    columns: [HashMap<String, u32, IdHasher>; 6],
-    names: [Vec<Option<String>>; 6],
-    /// Key ids by the four column ids packed into one number (one cheap hash
-    /// per row instead of a hash of a slice).
+    /// Per string column: text → id; id 0 is null.
+    columns: PerColumn<HashMap<String, u32, IdHasher>>,
+    names: PerColumn<Vec<Option<String>>>,
+    /// Key ids by [`KeyIds::packed`].
     key_ids: HashMap<u128, u32, IdHasher>,
     keys: Vec<Key>,
     /// The identity rank of each key (its `app_id_source`), so rows need not
@@ -39,11 +118,11 @@ pub(crate) struct Interner {
     sources: Vec<String>,
     /// Per string column, the last dictionary seen and its values' ids
     /// ([`UNMAPPED`] until a row uses them).
-    dictionaries: [Option<(ArrayData, Vec<u32>)>; 6],
+    dictionaries: PerColumn<Option<(ArrayData, Vec<u32>)>>,
 }
 
 impl Interner {
-    fn text_id(&mut self, column: usize, text: Option<&str>) -> u32 {
+    fn text_id(&mut self, column: TextColumn, text: Option<&str>) -> u32 {
         let Some(text) = text else { return 0 };
         if let Some(&id) = self.columns[column].get(text) {
             return id;
@@ -58,17 +137,17 @@ impl Interner {
         id
     }
 
-    fn key_id(&mut self, parts: [u32; 4]) -> u32 {
-        let packed = parts.iter().fold(0u128, |acc, &p| (acc << 32) | u128::from(p));
+    fn key_id(&mut self, ids: KeyIds) -> u32 {
+        let packed = ids.packed();
         if let Some(&id) = self.key_ids.get(&packed) {
             return id;
         }
-        let name = |col: usize| self.names[col].get(parts[col] as usize).cloned().flatten();
+        let name = |column: TextColumn, id: u32| self.names[column].get(id as usize).cloned().flatten();
         let key = Key {
-            app_id: name(0).unwrap_or_default(),
-            app_id_source: name(1).unwrap_or_default(),
-            deployment: name(2),
-            model: name(3),
+            app_id: name(TextColumn::App, ids.app).unwrap_or_default(),
+            app_id_source: name(TextColumn::AppSource, ids.app_source).unwrap_or_default(),
+            deployment: name(TextColumn::Deployment, ids.deployment),
+            model: name(TextColumn::Model, ids.model),
         };
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
         self.key_identity
@@ -88,7 +167,7 @@ impl Interner {
 
     /// The usage rank ([`crate::dedup::usage_rank`]) of usage-source id `id`.
     fn usage(&mut self, id: u32) -> u8 {
-        let names = &self.names[5];
+        let names = &self.names[TextColumn::UsageSource];
         while self.usage_rank.len() < names.len() {
             let rank = crate::dedup::usage_rank(names.get(self.usage_rank.len()).and_then(Option::as_deref));
             self.usage_rank.push(rank);
@@ -128,10 +207,10 @@ impl Text<'_> {
         }
     }
 
-    /// Ids of every row's string in `interner` column `column`. A dictionary's
+    /// Ids of every row's string in `interner`'s `column`. A dictionary's
     /// values are looked up once each, and once per day while the Parquet reader
     /// hands out the same dictionary batch after batch.
-    fn ids(&self, interner: &mut Interner, column: usize) -> Vec<u32> {
+    fn ids(&self, interner: &mut Interner, column: TextColumn) -> Vec<u32> {
         let (Self::Dict(a), Some(values)) = (self, self.dictionary_values()) else {
             let n = match self {
                 Self::Plain(a) => a.len(),
@@ -219,15 +298,13 @@ impl<'a> Columns<'a> {
     /// Every row as a [`Call`], its strings interned.
     pub(crate) fn calls(&self, interner: &mut Interner) -> Result<Vec<Call>> {
         let b = self.batch;
-        let mut parts = Vec::with_capacity(4);
-        for (i, name) in ["app_id", "app_id_source", "deployment", "model"]
-            .into_iter()
-            .enumerate()
-        {
-            parts.push(text(b, name)?.ids(interner, i));
-        }
-        let source_ids = text(b, "source")?.ids(interner, 4);
-        let usage_ids = text(b, "usage_source")?.ids(interner, 5);
+        let mut ids = |c: TextColumn| text(b, c.name()).map(|t| t.ids(interner, c));
+        let app_ids = ids(TextColumn::App)?;
+        let app_source_ids = ids(TextColumn::AppSource)?;
+        let deployment_ids = ids(TextColumn::Deployment)?;
+        let model_ids = ids(TextColumn::Model)?;
+        let source_ids = ids(TextColumn::Source)?;
+        let usage_ids = ids(TextColumn::UsageSource)?;
         let times = column(b, "request_time")?.as_primitive_opt::<TimestampMicrosecondType>();
         let status = column(b, "status")?.as_primitive_opt::<UInt16Type>();
         let partition = column(b, "source_partition")?.as_primitive_opt::<Int32Type>();
@@ -244,17 +321,22 @@ impl<'a> Columns<'a> {
             token_cols.push(col.ok_or_else(|| Error::Internal(format!("{name} is not int64")))?);
         }
         // The source interner's ids index `sources` for ranking.
-        interner.sources = interner.names[4]
+        interner.sources = interner.names[TextColumn::Source]
             .iter()
             .map(|n| n.clone().unwrap_or_default())
             .collect();
         let mut calls = Vec::with_capacity(b.num_rows());
         for row in 0..b.num_rows() {
-            let key = interner.key_id([parts[0][row], parts[1][row], parts[2][row], parts[3][row]]);
+            let key = interner.key_id(KeyIds {
+                app: app_ids[row],
+                app_source: app_source_ids[row],
+                deployment: deployment_ids[row],
+                model: model_ids[row],
+            });
             let usage_rank = interner.usage(usage_ids[row]);
             let st = status.value(row);
             // Null only in the columns an older file lacks: no such tokens.
-            let mut values = [0i64; 13];
+            let mut values = [0i64; TokenCounts::COLUMNS.len()];
             for (v, c) in values.iter_mut().zip(&token_cols) {
                 if !c.is_null(row) {
                     *v = c.value(row);

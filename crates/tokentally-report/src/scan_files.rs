@@ -12,6 +12,7 @@
 //! nullable column that an older file lacks read as nulls, and the table's types
 //! (a file's differing type is cast).
 
+use crate::scan_columns::TextColumn;
 use crate::{Error, Month, Result};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
@@ -49,16 +50,6 @@ static COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The columns read as dictionaries: few distinct values, repeated on every row.
-const DICTIONARY: [&str; 6] = [
-    "app_id",
-    "app_id_source",
-    "deployment",
-    "model",
-    "source",
-    "usage_source",
-];
-
 /// Rows per batch: a batch's columns stay within the L2 cache while its calls
 /// are built.
 const BATCH_ROWS: usize = 8192;
@@ -68,14 +59,14 @@ fn dictionary_type() -> DataType {
 }
 
 /// The batches [`read_file`] hands out: [`COLUMNS`] in that order, with the
-/// usage schema's types and nullability, dictionaries for [`DICTIONARY`].
+/// usage schema's types and nullability, dictionaries for the [`TextColumn`]s.
 static SCAN_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let usage = tokentally_core::usage_schema();
     let fields: Vec<Field> = COLUMNS
         .iter()
         .filter_map(|name| usage.field_with_name(name).ok())
         .map(|f| {
-            if DICTIONARY.contains(&f.name().as_str()) {
+            if TextColumn::is_text_column(f.name()) {
                 Field::new(f.name(), dictionary_type(), f.is_nullable())
             } else {
                 f.clone()
@@ -161,7 +152,7 @@ pub(crate) fn read_file(
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Utf8 if DICTIONARY.contains(&f.name().as_str()) => {
+            DataType::Utf8 if TextColumn::is_text_column(f.name()) => {
                 Field::new(f.name(), dictionary_type(), f.is_nullable())
             }
             _ => f.as_ref().clone(),
