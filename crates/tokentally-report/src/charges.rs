@@ -9,6 +9,7 @@
 use crate::chargeback::{NO_DEPLOYMENT, UNKNOWN_MODEL, exact_cost, round_cost};
 use crate::dataset::DayUsage;
 use crate::deployments::{Deployment, DeploymentType, Deployments};
+use crate::month::{DaysUsed, Period};
 use crate::prices::{DeploymentKind, Price, PriceTable, TokenClass};
 use crate::ptu::{IDLE_CAPACITY_APP, allocate, month_cost};
 use crate::{Error, Month, Result};
@@ -44,9 +45,9 @@ pub struct Charge {
     pub tokens: i64,
     /// The days the charge covers, `[start, end)`: the month, cut to the price's
     /// and the deployment row's effective ranges.
-    pub period: (NaiveDate, NaiveDate),
+    pub period: Period,
     /// First and last UTC day with usage (the period start for idle capacity).
-    pub used: (NaiveDate, NaiveDate),
+    pub used: DaysUsed,
     pub pricing: Pricing,
     /// `None` exactly when unpriced.
     pub cost: Option<Decimal>,
@@ -75,16 +76,23 @@ struct Key {
     model: String,
     class: Option<TokenClass>,
     period_start: NaiveDate,
-    /// Deployment row and price row lines (0 = none): tell charges apart.
-    rows: (u64, u64),
+    /// The deployment row and price row behind it: tell charges apart.
+    rows: RowLines,
+}
+
+/// Lines of the deployment table and price table rows behind a charge (0 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RowLines {
+    deployment: u64,
+    price: u64,
 }
 
 struct Acc<'a> {
     tokens: i64,
-    used: (NaiveDate, NaiveDate),
+    used: DaysUsed,
     row: Option<&'a Deployment>,
     price: Option<&'a Price>,
-    period: (NaiveDate, NaiveDate),
+    period: Period,
 }
 
 /// The month's usage, priced. `fallback_currency` maps a line key to currencies
@@ -168,10 +176,9 @@ pub(crate) fn price_month(
                 }
                 continue;
             }
-            let mut period = row.map_or((month.first_day(), month.end_day()), |r| r.period_in(month));
+            let mut period = row.map_or(month.period(), |r| r.period_in(month));
             if let Some(p) = price {
-                period.0 = period.0.max(p.effective_from);
-                period.1 = p.effective_to.map_or(period.1, |to| period.1.min(to));
+                period = period.within(p.effective_from, p.effective_to);
             }
             let key = Key {
                 app_id: line.app_id.clone(),
@@ -180,12 +187,15 @@ pub(crate) fn price_month(
                 deployment_type: line.deployment_type,
                 model: line.model.clone(),
                 class: Some(class),
-                period_start: period.0,
-                rows: (row.map_or(0, |r| r.line), price.map_or(0, |p| p.line)),
+                period_start: period.start,
+                rows: RowLines {
+                    deployment: row.map_or(0, |r| r.line),
+                    price: price.map_or(0, |p| p.line),
+                },
             };
             let acc = accs.entry(key).or_insert(Acc {
                 tokens: 0,
-                used: (d.day, d.day),
+                used: DaysUsed::day(d.day),
                 row,
                 price,
                 period,
@@ -194,7 +204,7 @@ pub(crate) fn price_month(
                 line: d.rows(),
                 what: "tokens of a class",
             })?;
-            acc.used = (acc.used.0.min(d.day), acc.used.1.max(d.day));
+            acc.used = acc.used.with(d.day);
         }
     }
     let mut charges = accs
@@ -314,7 +324,7 @@ fn allocate_provisioned(month: Month, deployments: &Deployments, charges: &mut V
             class: None,
             tokens: 0,
             period,
-            used: (period.0, period.0),
+            used: DaysUsed::day(period.start),
             pricing: Pricing::Provisioned {
                 deployment_line: row.line,
             },
@@ -332,7 +342,7 @@ fn allocate_provisioned(month: Month, deployments: &Deployments, charges: &mut V
 /// The detail file's order: by line, then class, then period.
 pub(crate) fn sort_charges(charges: &mut [Charge]) {
     charges.sort_by(|a, b| {
-        let key = |c: &Charge| (line_key(c), c.class, c.period.0);
+        let key = |c: &Charge| (line_key(c), c.class, c.period.start);
         key(a).cmp(&key(b))
     });
 }

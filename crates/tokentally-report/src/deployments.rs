@@ -8,6 +8,7 @@
 //! effective-dated like prices.
 
 use crate::csv_rows::{self, range_text, ranges_overlap};
+use crate::month::Period;
 use crate::{Error, Month, Result};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -102,20 +103,12 @@ impl Deployment {
 
     /// Days of `month` this row is in effect: the proration of a monthly cost.
     pub fn days_in(&self, month: Month) -> i64 {
-        let from = self.effective_from.max(month.first_day());
-        let to = self
-            .effective_to
-            .map_or(month.end_day(), |t| t.min(month.end_day()));
-        (to - from).num_days().max(0)
+        self.period_in(month).days()
     }
 
-    /// The days of `month` this row covers, `[from, to)`.
-    pub fn period_in(&self, month: Month) -> (NaiveDate, NaiveDate) {
-        let from = self.effective_from.max(month.first_day());
-        let to = self
-            .effective_to
-            .map_or(month.end_day(), |t| t.min(month.end_day()));
-        (from, to.max(from))
+    /// The days of `month` this row covers.
+    pub fn period_in(&self, month: Month) -> Period {
+        month.period().within(self.effective_from, self.effective_to)
     }
 }
 

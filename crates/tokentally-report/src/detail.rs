@@ -162,8 +162,8 @@ impl<'a> Detail<'a> {
         vec![
             value(timestamp(r.billing.0)),
             value(timestamp(r.billing.1)),
-            value(timestamp(c.period.0)),
-            value(timestamp(c.period.1)),
+            value(timestamp(c.period.start)),
+            value(timestamp(c.period.end)),
             text("Usage"),
             text(&r.description()),
             text(r.pricing_category().unwrap_or_default()),
@@ -248,8 +248,8 @@ impl<'a> Detail<'a> {
         let columns: Vec<ArrayRef> = vec![
             times(|r| r.billing.0),
             times(|r| r.billing.1),
-            times(|r| r.charge.period.0),
-            times(|r| r.charge.period.1),
+            times(|r| r.charge.period.start),
+            times(|r| r.charge.period.end),
             text(&|_| Some("Usage".to_owned())),
             text(&|r| Some(r.description())),
             text(&|r| r.pricing_category().map(str::to_owned)),

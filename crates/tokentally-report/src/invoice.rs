@@ -15,6 +15,7 @@ mod read;
 use crate::chargeback::{COST_SCALE, UNKNOWN_MODEL, round_cost};
 use crate::charges::{Charge, Pricing, sort_charges};
 use crate::deployments::Deployments;
+use crate::month::DaysUsed;
 use crate::ptu::allocate;
 use crate::summary::Costs;
 use crate::{Error, Month, Result};
@@ -308,8 +309,8 @@ fn unallocated_charge(month: Month, resource_id: &str, bill: &Invoiced, total: D
         model: UNKNOWN_MODEL.to_owned(),
         class: None,
         tokens: 0,
-        period: (month.first_day(), month.end_day()),
-        used: (month.first_day(), month.first_day()),
+        period: month.period(),
+        used: DaysUsed::day(month.first_day()),
         pricing: Pricing::Unallocated {
             resource: resource_id.to_owned(),
         },

@@ -47,7 +47,7 @@ pub use deployments::{Deployment, DeploymentType, Deployments, MonthlyCost};
 pub use detail::DETAIL_COLUMNS;
 pub use error::{Error, Result};
 pub use invoice::{ResourceTieout, Tieout, UNALLOCATED_APP};
-pub use month::Month;
+pub use month::{DaysUsed, Month, Period};
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
 pub use prices_check::{MissingPrice, PriceCheckOptions, check_prices};

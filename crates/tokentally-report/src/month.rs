@@ -3,6 +3,59 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::fmt;
 use std::str::FromStr;
 
+/// Days `[start, end)`: what a charge covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    pub start: NaiveDate,
+    /// Exclusive.
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// The number of days covered.
+    pub fn days(self) -> i64 {
+        (self.end - self.start).num_days()
+    }
+
+    /// The part of this period from `from` on and, with `to`, before `to`;
+    /// empty (at its start) when they do not overlap.
+    #[must_use]
+    pub fn within(self, from: NaiveDate, to: Option<NaiveDate>) -> Self {
+        let start = self.start.max(from);
+        let end = to.map_or(self.end, |to| self.end.min(to));
+        Self {
+            start,
+            end: end.max(start),
+        }
+    }
+}
+
+/// The first and last day (both inclusive) with usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaysUsed {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl DaysUsed {
+    /// Just `day`.
+    pub fn day(day: NaiveDate) -> Self {
+        Self {
+            first: day,
+            last: day,
+        }
+    }
+
+    /// These days, widened to include `day`.
+    #[must_use]
+    pub fn with(self, day: NaiveDate) -> Self {
+        Self {
+            first: self.first.min(day),
+            last: self.last.max(day),
+        }
+    }
+}
+
 /// A calendar month in UTC, the period of one chargeback.
 ///
 /// Chargebacks are cut on UTC month boundaries regardless of where the caller or
@@ -69,7 +122,15 @@ impl Month {
 
     /// The number of days in the month.
     pub fn days(self) -> i64 {
-        (self.end_day() - self.first_day()).num_days()
+        self.period().days()
+    }
+
+    /// The month's days.
+    pub fn period(self) -> Period {
+        Period {
+            start: self.first_day(),
+            end: self.end_day(),
+        }
     }
 
     /// Inclusive start: 00:00 UTC on the first day.

@@ -47,8 +47,8 @@ pub(crate) fn to_csv(month: Month, charges: &[Charge], owners: &CostCenters) -> 
             text(&c.model),
             text(c.class.map(|t| t.as_str()).unwrap_or_default()),
             Cell::Value(c.tokens.to_string()),
-            Cell::Value(c.used.0.to_string()),
-            Cell::Value(c.used.1.to_string()),
+            Cell::Value(c.used.first.to_string()),
+            Cell::Value(c.used.last.to_string()),
             text(reason),
         ]);
     }

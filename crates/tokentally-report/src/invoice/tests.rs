@@ -1,5 +1,6 @@
 use super::*;
 use crate::deployments::DeploymentType;
+use crate::month::Period;
 use crate::prices::TokenClass;
 use chrono::NaiveDate;
 
@@ -39,8 +40,11 @@ fn charge(app: &str, deployment: &str, resource: Option<&str>, cost: &str, curre
         model: "gpt-4o".into(),
         class: Some(TokenClass::Input),
         tokens: 1000,
-        period: (day("2026-10-01"), day("2026-11-01")),
-        used: (day("2026-10-02"), day("2026-10-02")),
+        period: Period {
+            start: day("2026-10-01"),
+            end: day("2026-11-01"),
+        },
+        used: DaysUsed::day(day("2026-10-02")),
         pricing: Pricing::PerToken {
             unit_price: Decimal::ONE,
             price_line: 2,

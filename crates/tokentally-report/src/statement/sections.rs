@@ -44,6 +44,21 @@ fn add(sum: i64, n: i64, what: &'static str) -> Result<i64> {
     sum.checked_add(n).ok_or_else(|| overflow(what))
 }
 
+/// Calls and tokens summed over a group's lines.
+#[derive(Debug, Clone, Copy, Default)]
+struct Volume {
+    calls: i64,
+    tokens: i64,
+}
+
+impl Volume {
+    fn add(&mut self, calls: i64, tokens: i64) -> Result<()> {
+        self.calls = add(self.calls, calls, "calls")?;
+        self.tokens = add(self.tokens, tokens, "tokens")?;
+        Ok(())
+    }
+}
+
 /// An app as people know it: its name from the cost-center map, else its id.
 fn display_name(app_id: &str, app_name: &str) -> String {
     if app_name.is_empty() {
@@ -127,7 +142,7 @@ pub(crate) fn cost_centers(apps: &[AppSummary], lines: &[ChargebackLine]) -> Res
     }
     let mut taken = BTreeSet::new();
     let mut sections: Vec<CostCenterSection> = Vec::new();
-    let mut sums: Vec<(i64, i64)> = Vec::new();
+    let mut sums: Vec<Volume> = Vec::new();
     for a in apps {
         if sections.last().is_none_or(|s| s.name != a.cost_center) {
             sections.push(CostCenterSection {
@@ -140,14 +155,13 @@ pub(crate) fn cost_centers(apps: &[AppSummary], lines: &[ChargebackLine]) -> Res
                 lines: Vec::new(),
                 costs: Costs::new(),
             });
-            sums.push((0, 0));
+            sums.push(Volume::default());
         }
         let (Some(section), Some(sum)) = (sections.last_mut(), sums.last_mut()) else {
             continue;
         };
         add_costs(&mut section.costs, &a.cost)?;
-        sum.0 = add(sum.0, a.calls, "calls")?;
-        sum.1 = add(sum.1, a.total_tokens, "tokens")?;
+        sum.add(a.calls, a.total_tokens)?;
         section.apps.push(AppRow {
             app_id: a.app_id.clone(),
             app_name: a.app_name.clone(),
@@ -160,10 +174,10 @@ pub(crate) fn cost_centers(apps: &[AppSummary], lines: &[ChargebackLine]) -> Res
                 .map_or_else(|| "-".to_owned(), numbers::costs),
         });
     }
-    for (section, (calls, tokens)) in sections.iter_mut().zip(sums) {
+    for (section, sum) in sections.iter_mut().zip(sums) {
         section.cost = numbers::costs(&section.costs);
-        section.calls = numbers::count(calls);
-        section.tokens = numbers::count(tokens);
+        section.calls = numbers::count(sum.calls);
+        section.tokens = numbers::count(sum.tokens);
         section.lines = lines
             .iter()
             .filter(|l| l.cost_center == section.name)
@@ -228,24 +242,33 @@ pub(crate) fn app_bars(apps: &[AppSummary], currency: &str) -> Vec<Bar> {
 
 /// The `top` apps by cost as bands (the largest at the bottom), the rest as one.
 pub(crate) fn daily_bands(daily: &DailyCosts, owners: &CostCenters, top: usize) -> Result<Vec<Band>> {
-    let mut ranked: Vec<(Decimal, &String, &Vec<Decimal>)> = daily
+    struct Ranked<'a> {
+        month: Decimal,
+        app: &'a String,
+        days: &'a Vec<Decimal>,
+    }
+    let mut ranked: Vec<Ranked> = daily
         .iter()
-        .map(|(app, days)| (days.iter().sum(), app, days))
+        .map(|(app, days)| Ranked {
+            month: days.iter().sum(),
+            app,
+            days,
+        })
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    ranked.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.app.cmp(b.app)));
     let mut bands: Vec<Band> = ranked
         .iter()
         .take(top)
-        .map(|(_, app, days)| Band {
-            label: display_name(app, owners.get(app).map_or("", |c| c.app_name.as_str())),
-            values: (*days).clone(),
+        .map(|r| Band {
+            label: display_name(r.app, owners.get(r.app).map_or("", |c| c.app_name.as_str())),
+            values: r.days.clone(),
         })
         .collect();
     let rest = ranked.get(top..).unwrap_or_default();
-    if let Some((_, _, first)) = rest.first() {
-        let mut values = vec![Decimal::ZERO; first.len()];
-        for (_, _, days) in rest {
-            for (sum, v) in values.iter_mut().zip(*days) {
+    if let Some(first) = rest.first() {
+        let mut values = vec![Decimal::ZERO; first.days.len()];
+        for r in rest {
+            for (sum, v) in values.iter_mut().zip(r.days) {
                 *sum = sum.checked_add(*v).ok_or_else(|| overflow("daily costs"))?;
             }
         }
@@ -268,21 +291,28 @@ pub(crate) struct ModelRow {
 
 /// Cost per model and deployment type.
 pub(crate) fn models(lines: &[ChargebackLine]) -> Result<Vec<ModelRow>> {
-    let mut groups: BTreeMap<(&str, &str), (i64, i64, Costs)> = BTreeMap::new();
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    struct Group<'a> {
+        model: &'a str,
+        deployment_type: &'a str,
+    }
+    let mut groups: BTreeMap<Group, (Volume, Costs)> = BTreeMap::new();
     for l in lines {
-        let kind = l.deployment_type.map_or("unlisted", |t| t.as_str());
-        let g = groups.entry((&l.model, kind)).or_default();
-        g.0 = add(g.0, l.calls, "calls")?;
-        g.1 = add(g.1, l.tokens.total, "tokens")?;
-        add_line_cost(&mut g.2, l)?;
+        let group = Group {
+            model: &l.model,
+            deployment_type: l.deployment_type.map_or("unlisted", |t| t.as_str()),
+        };
+        let (volume, cost) = groups.entry(group).or_default();
+        volume.add(l.calls, l.tokens.total)?;
+        add_line_cost(cost, l)?;
     }
     Ok(groups
         .into_iter()
-        .map(|((model, kind), (calls, tokens, cost))| ModelRow {
-            model: model.to_owned(),
-            deployment_type: kind.to_owned(),
-            calls: numbers::count(calls),
-            tokens: numbers::count(tokens),
+        .map(|(group, (volume, cost))| ModelRow {
+            model: group.model.to_owned(),
+            deployment_type: group.deployment_type.to_owned(),
+            calls: numbers::count(volume.calls),
+            tokens: numbers::count(volume.tokens),
             cost: numbers::costs(&cost),
         })
         .collect())
@@ -325,10 +355,9 @@ pub(crate) fn provisioned(
                 used = used.checked_add(cost).ok_or_else(|| overflow("costs"))?;
             }
         }
-        let period = row.period_in(month);
         rows.push(ProvisionedRow {
             deployment: row.name.clone(),
-            from: period.0.to_string(),
+            from: row.period_in(month).start.to_string(),
             days: row.days_in(month).to_string(),
             month_cost: numbers::money(month_cost(row, month)?, currency),
             apps: apps.len().to_string(),
@@ -370,27 +399,41 @@ pub(crate) fn estimates(
     lines: &[ChargebackLine],
     figures: &BTreeMap<String, super::drift::ModelEstimates>,
 ) -> Result<Vec<EstimateRow>> {
-    let mut models: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    #[derive(Default)]
+    struct Calls {
+        all: i64,
+        estimated: i64,
+    }
+    let mut models: BTreeMap<&str, Calls> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.calls > 0) {
         let m = models.entry(&l.model).or_default();
-        m.0 = add(m.0, l.calls, "calls")?;
-        m.1 = add(m.1, l.estimated_calls, "calls")?;
+        m.all = add(m.all, l.calls, "calls")?;
+        m.estimated = add(m.estimated, l.estimated_calls, "calls")?;
     }
     Ok(models
         .into_iter()
-        .map(|(model, (calls, estimated))| {
-            let f = figures.get(model).cloned().unwrap_or_default();
-            EstimateRow {
-                model: model.to_owned(),
-                calls: numbers::count(calls),
-                estimated_calls: numbers::count(estimated),
-                share: numbers::percent(Decimal::from(estimated), Decimal::from(calls)).unwrap_or_default(),
-                token_share: numbers::percent(Decimal::from(f.estimated_tokens), Decimal::from(f.tokens))
-                    .unwrap_or_else(|| "-".to_owned()),
-                prompt_drift: drift(f.estimated_prompt, f.reported_prompt),
-                completion_drift: drift(f.estimated_completion, f.reported_visible_completion),
-            }
-        })
+        .map(
+            |(
+                model,
+                Calls {
+                    all: calls,
+                    estimated,
+                },
+            )| {
+                let f = figures.get(model).cloned().unwrap_or_default();
+                EstimateRow {
+                    model: model.to_owned(),
+                    calls: numbers::count(calls),
+                    estimated_calls: numbers::count(estimated),
+                    share: numbers::percent(Decimal::from(estimated), Decimal::from(calls))
+                        .unwrap_or_default(),
+                    token_share: numbers::percent(Decimal::from(f.estimated_tokens), Decimal::from(f.tokens))
+                        .unwrap_or_else(|| "-".to_owned()),
+                    prompt_drift: drift(f.estimated_prompt, f.reported_prompt),
+                    completion_drift: drift(f.estimated_completion, f.reported_visible_completion),
+                }
+            },
+        )
         .collect())
 }
 
