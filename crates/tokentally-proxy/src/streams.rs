@@ -80,7 +80,9 @@ mod tests {
     use super::*;
     use hyper::rt::Executor as _;
 
-    #[tokio::test]
+    // The clock is paused (it moves only to the next timer): the test checks
+    // the order of events, never how fast this machine is.
+    #[tokio::test(start_paused = true)]
     async fn idle_only_after_the_last_stream_and_the_limit() {
         let limit = Duration::from_millis(200);
         let (executor, mut running) = StreamExecutor::new(Duration::from_secs(60));
@@ -96,7 +98,11 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), idle_for(&mut running, limit))
             .await
             .expect("idle once the stream ended");
-        assert!(started.elapsed() >= limit);
+        assert_eq!(
+            started.elapsed(),
+            limit,
+            "idle exactly `limit` after the last stream"
+        );
         assert_eq!(*running.borrow(), 0);
     }
 }
