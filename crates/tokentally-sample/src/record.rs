@@ -147,7 +147,7 @@ impl Generator {
             api_version,
             planned,
         };
-        let (request, response, latency) = if embed {
+        let exchange = if embed {
             self.embeddings(rng, &call, &mut outcome)
         } else {
             self.chat(rng, &call, &mut conversation, &mut outcome)
@@ -175,11 +175,11 @@ impl Generator {
         } else if !app.omits_operation || embed {
             record.insert("operation".into(), json!(operation));
         }
-        record.insert("request".into(), request);
-        record.insert("response".into(), response);
+        record.insert("request".into(), exchange.request);
+        record.insert("response".into(), exchange.response);
         record.insert("region".into(), json!(region));
         record.insert("backend".into(), json!(backend));
-        record.insert("latency_ms".into(), json!(latency));
+        record.insert("latency_ms".into(), json!(exchange.latency_ms));
 
         if !planned.last {
             self.sessions.insert(planned.session, conversation);
@@ -187,12 +187,7 @@ impl Generator {
         (Value::Object(record), outcome)
     }
 
-    fn embeddings(
-        &mut self,
-        rng: &mut ChaCha8Rng,
-        call: &Call<'_>,
-        outcome: &mut Outcome,
-    ) -> (Value, Value, i64) {
+    fn embeddings(&mut self, rng: &mut ChaCha8Rng, call: &Call<'_>, outcome: &mut Outcome) -> Exchange {
         let query = call.app.flow == Flow::Rag;
         let inputs: Vec<String> = (0..if query { 1 } else { rng.random_range(1..=4) })
             .map(|_| text::embedding_input(rng, query))
@@ -204,8 +199,12 @@ impl Generator {
         };
         let dimensions = 256;
         let request = json!({"input": input, "encoding_format": "base64", "dimensions": dimensions});
-        if let Some((response, latency)) = self.failure(rng, call, "Embeddings_Create", outcome) {
-            return (request, response, latency);
+        if let Some(failed) = self.failure(rng, call, "Embeddings_Create", outcome) {
+            return Exchange {
+                request,
+                response: failed.response,
+                latency_ms: failed.latency_ms,
+            };
         }
         let encoding = self.encodings[call.deployment];
         let tokens = estimate_text_input(encoding, &request["input"]);
@@ -218,8 +217,11 @@ impl Generator {
         });
         outcome.status = 200;
         outcome.prompt = tokens;
-        let latency = 40 + tokens / 40 + rng.random_range(0..60);
-        (request, response(call.app, 200, body), latency)
+        Exchange {
+            request,
+            response: response(call.app, 200, body),
+            latency_ms: 40 + tokens / 40 + rng.random_range(0..60),
+        }
     }
 
     /// A 429 or a prompt refused by the content filter, or `None` when the call goes through.
@@ -229,7 +231,7 @@ impl Generator {
         call: &Call<'_>,
         operation: &str,
         outcome: &mut Outcome,
-    ) -> Option<(Value, i64)> {
+    ) -> Option<Failed> {
         let peak = self.month.is_peak(call.planned.time_ms);
         let throttle = call.dep.throttle * if peak { 1.6 } else { 0.3 };
         if rng.random_bool(throttle) {
@@ -247,15 +249,34 @@ impl Generator {
                 rng.random_range(1..60)
             );
             let body = json!({"error": {"code": "429", "message": message}});
-            return Some((response(call.app, 429, body), rng.random_range(12..120)));
+            return Some(Failed {
+                response: response(call.app, 429, body),
+                latency_ms: rng.random_range(12..120),
+            });
         }
         if call.app.filtered > 0.0 && rng.random_bool(call.app.filtered) {
             outcome.status = 400;
             let body = content_filter_error(rng);
-            return Some((response(call.app, 400, body), rng.random_range(120..700)));
+            return Some(Failed {
+                response: response(call.app, 400, body),
+                latency_ms: rng.random_range(120..700),
+            });
         }
         None
     }
+}
+
+/// One call as the gateway records it.
+struct Exchange {
+    request: Value,
+    response: Value,
+    latency_ms: i64,
+}
+
+/// A call that failed (throttled or filtered): its response and latency.
+struct Failed {
+    response: Value,
+    latency_ms: i64,
 }
 
 /// What every part of one call's generation needs to know.

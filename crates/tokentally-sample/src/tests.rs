@@ -15,9 +15,16 @@ fn sample(config: &SampleConfig) -> (Vec<u8>, SampleStats) {
     (out, stats)
 }
 
+/// The default sample: what the generator wrote, and its records parsed.
+struct DefaultSample {
+    bytes: Vec<u8>,
+    records: Vec<Value>,
+    stats: SampleStats,
+}
+
 /// The default sample, generated once for all tests.
-fn default_sample() -> &'static (Vec<Value>, SampleStats, usize) {
-    static SAMPLE: OnceLock<(Vec<Value>, SampleStats, usize)> = OnceLock::new();
+fn default_sample() -> &'static DefaultSample {
+    static SAMPLE: OnceLock<DefaultSample> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         let (bytes, stats) = sample(&SampleConfig::default());
         let text = std::str::from_utf8(&bytes).expect("utf-8");
@@ -26,8 +33,28 @@ fn default_sample() -> &'static (Vec<Value>, SampleStats, usize) {
             .lines()
             .map(|l| serde_json::from_str(l).expect("line is JSON"))
             .collect();
-        (records, stats, bytes.len())
+        DefaultSample {
+            bytes,
+            records,
+            stats,
+        }
     })
+}
+
+/// `sample-data/README.md` says the shipped month is this generator's default
+/// output; a change to the generator that moves a byte must ship a new file.
+#[test]
+fn the_shipped_sample_month_is_the_default_output() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sample-data/gateway-2026-10.jsonl.gz"
+    );
+    let file = std::fs::File::open(path).expect("the shipped sample month");
+    let mut shipped = Vec::new();
+    io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut shipped).expect("gunzip");
+    let generated = &default_sample().bytes;
+    assert_eq!(shipped.len(), generated.len(), "a different length");
+    assert!(shipped == *generated, "same length, other bytes");
 }
 
 #[test]
@@ -55,10 +82,14 @@ fn bad_month_is_an_error() {
 
 #[test]
 fn records_follow_the_contract() {
-    let (records, stats, bytes) = default_sample();
+    let DefaultSample {
+        bytes,
+        records,
+        stats,
+    } = default_sample();
     assert_eq!(records.len(), SampleConfig::default().calls);
     assert_eq!(stats.calls, records.len());
-    assert_eq!(stats.bytes, *bytes as u64);
+    assert_eq!(stats.bytes, bytes.len() as u64);
     let mut ids = std::collections::HashSet::new();
     let mut previous = String::new();
     for r in records {
@@ -78,7 +109,7 @@ fn records_follow_the_contract() {
 /// Reported usage must be what tokentally would estimate from the same text.
 #[test]
 fn reported_usage_matches_tokentally_counting() {
-    let (records, _, _) = default_sample();
+    let records = &default_sample().records;
     let mut checked = 0;
     for r in records {
         let response = &r["response"];
@@ -217,7 +248,7 @@ fn response_text(r: &Value) -> String {
 
 #[test]
 fn the_mix_has_every_feature() {
-    let (records, stats, _) = default_sample();
+    let DefaultSample { records, stats, .. } = default_sample();
     let count = |pred: &dyn Fn(&Value) -> bool| records.iter().filter(|r| pred(r)).count();
     let streamed = |r: &Value| r["response"]["sse"].is_string();
     let says = |r: &Value, what: &str| response_text(r).contains(what);
@@ -327,7 +358,7 @@ fn the_mix_has_every_feature() {
 
 #[test]
 fn stats_add_up() {
-    let (_, stats, _) = default_sample();
+    let stats = &default_sample().stats;
     assert_eq!(stats.apps.values().map(|a| a.calls).sum::<usize>(), stats.calls);
     assert_eq!(stats.deployments.values().sum::<usize>(), stats.calls);
     for app in stats.apps.values() {
