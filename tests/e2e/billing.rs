@@ -6,29 +6,31 @@ use crate::support::{check_outputs, repo_like, stdout, tokentally};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
+use tokentally_testdata::gateway::{Call, chat_answer, jsonl};
 
 /// A non-streamed call of `app` (an APIM subscription) to `deployment`.
 fn record(id: &str, app: &str, deployment: &str, operation: &str, request: Value, body: Value) -> Value {
-    json!({"schema": 1, "request_id": id, "request_time": "2026-10-07T09:30:00Z",
-        "caller": {"subscription_id": app}, "deployment": deployment, "operation": operation,
-        "request": request, "response": {"status": 200, "body": body}})
+    Call {
+        deployment: deployment.to_owned(),
+        operation: operation.to_owned(),
+        request,
+        body,
+        ..Call::chat(id, app)
+    }
+    .to_json()
 }
 
 fn chat(id: &str, app: &str, deployment: &str, model: &str, usage: Value) -> Value {
-    record(
-        id,
-        app,
-        deployment,
-        "chat/completions",
-        json!({"messages": [{"role": "user", "content": "Hello"}]}),
-        json!({"model": model, "choices": [{"index": 0, "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "Hi"}}], "usage": usage}),
-    )
+    Call {
+        deployment: deployment.to_owned(),
+        body: chat_answer(model, &usage),
+        ..Call::chat(id, app)
+    }
+    .to_json()
 }
 
 fn write_jsonl(path: &Path, records: &[Value]) {
-    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-    fs::write(path, text).expect("write records");
+    fs::write(path, jsonl(records)).expect("write records");
 }
 
 /// Issue 16: audio, predicted-output and image tokens are stored as such, priced

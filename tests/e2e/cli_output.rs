@@ -7,24 +7,21 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
+use tokentally_testdata::gateway::Call;
 
 /// A small gateway record (well under a terminal's 4 KiB line limit).
 fn call(id: &str, app: &str, status: u16, body: Value) -> Value {
-    json!({"schema": 1, "request_id": id, "request_time": "2026-10-07T09:30:00Z",
-        "caller": {"subscription_id": app}, "deployment": "gpt-4o", "operation": "chat/completions",
-        "request": {"messages": [{"role": "user", "content": "Hello"}]},
-        "response": {"status": status, "body": body}})
+    Call {
+        status,
+        body,
+        ..Call::chat(id, app)
+    }
+    .to_json()
 }
 
+/// A call answered with 9 prompt and 1 completion tokens.
 fn ok_call(id: &str, app: &str) -> Value {
-    call(
-        id,
-        app,
-        200,
-        json!({"model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "Hi"}}],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}),
-    )
+    Call::chat(id, app).to_json()
 }
 
 /// `tokentally ingest -` on a terminal (`script` gives it one, stdin being that

@@ -6,8 +6,9 @@ use super::broker::{address, kafka_config, unique};
 use super::kafka::path_str;
 use super::support::{repo_root, stderr, stdout, tokentally};
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::Command;
+use tokentally_testdata::gateway::Call;
 
 fn summary(output: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
@@ -20,11 +21,7 @@ fn summary(output: &std::process::Output) -> Value {
 fn a_gzip_bomb_on_kafka_is_quarantined_not_inflated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = unique("e2e-gzip-bomb");
-    let good = json!({"schema": 1, "request_id": "good-1", "request_time": "2026-10-07T09:30:00Z",
-        "caller": {"subscription_id": "app"}, "deployment": "gpt-4o", "operation": "chat/completions",
-        "request": {"messages": [{"role": "user", "content": "Hello"}]},
-        "response": {"status": 200, "body": {"model": "gpt-4o-2024-08-06", "choices": [],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}}});
+    let good = Call::chat("good-1", "app").to_json();
     let script = r#"
 import gzip, sys
 sys.path.insert(0, sys.argv[1])
@@ -77,15 +74,7 @@ fn split_parts_that_never_complete_are_bounded_and_quarantined() {
             format!(r#"{{"tokentally_part":{{"record":"never-{i}","index":0,"count":2}},"data":"{data}"}}"#)
         })
         .collect();
-    lines.push(
-        json!({"schema": 1, "request_id": "whole-1", "request_time": "2026-10-07T09:30:00Z",
-            "caller": {"subscription_id": "app"}, "deployment": "gpt-4o",
-            "operation": "chat/completions",
-            "request": {"messages": [{"role": "user", "content": "Hello"}]},
-            "response": {"status": 200, "body": {"model": "gpt-4o-2024-08-06", "choices": [],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}}})
-        .to_string(),
-    );
+    lines.push(Call::chat("whole-1", "app").to_json().to_string());
     std::fs::write(dir.path().join("parts.jsonl"), lines.join("\n") + "\n").expect("write");
     let cfg = dir.path().join("limits.toml");
     std::fs::write(

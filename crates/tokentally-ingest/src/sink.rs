@@ -256,17 +256,15 @@ mod tests {
     use tokentally_core::SourcePosition;
 
     fn row(time: &str, event_id: &str, offset: i64) -> UsageRecord {
-        let record = serde_json::json!({"schema": 1, "request_id": format!("r{offset}"),
-            "request_time": time, "deployment": "gpt-4o", "operation": "chat/completions",
-            "request": {"messages": [{"role": "user", "content": "hi"}]},
-            "response": {"status": 200, "body": {"model": "gpt-4o",
-                "choices": [{"index": 0, "message": {"content": "hello"}}]}}});
+        let mut call = tokentally_testdata::gateway::Call::chat(&format!("r{offset}"), "app");
+        call.request_time = time.to_owned();
         let position = SourcePosition {
             source: "t.jsonl".into(),
             partition: None,
             offset,
         };
-        let mut row = tokentally_parse::parse_record(record.to_string().as_bytes(), position).expect("row");
+        let record = call.to_json().to_string();
+        let mut row = tokentally_parse::parse_record(record.as_bytes(), position).expect("row");
         row.event_id = event_id.to_owned();
         row
     }

@@ -55,18 +55,21 @@ mod tests {
     use super::*;
     use tokentally_core::SourcePosition;
 
+    /// A call to `model` on 2026-10-01 whose answer reports no usage (so its
+    /// tokens are counted).
     fn row(model: &str, status: u16) -> UsageRecord {
-        let record = serde_json::json!({"schema": 1, "request_id": model, "request_time": "2026-10-01T12:00:00Z",
-            "deployment": model, "operation": "chat/completions",
-            "request": {"messages": [{"role": "user", "content": "hi"}]},
-            "response": {"status": status, "body": {"model": model,
-                "choices": [{"index": 0, "message": {"content": "hello"}}]}}});
+        let mut call = tokentally_testdata::gateway::Call::chat(model, "app");
+        call.request_time = "2026-10-01T12:00:00Z".to_owned();
+        call.deployment = model.to_owned();
+        call.status = status;
+        call.body = serde_json::json!({"model": model,
+            "choices": [{"index": 0, "message": {"content": "hello"}}]});
         let position = SourcePosition {
             source: "t.jsonl".into(),
             partition: None,
             offset: 1,
         };
-        tokentally_parse::parse_record(record.to_string().as_bytes(), position).expect("row")
+        tokentally_parse::parse_record(call.to_json().to_string().as_bytes(), position).expect("row")
     }
 
     #[test]

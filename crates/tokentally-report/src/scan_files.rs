@@ -232,8 +232,8 @@ fn within_month(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::call;
     use parquet::arrow::ArrowWriter;
+    use tokentally_testdata::usage::call;
 
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 10, 1).expect("date")

@@ -1,6 +1,6 @@
 //! End-to-end tests: Parquet fixtures on disk → DataFusion → priced files.
 
-use crate::fixtures::{PRICES, call, write_deployments, write_prices, write_usage};
+use crate::fixtures::{PRICES, write_deployments, write_prices};
 use crate::*;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
@@ -8,6 +8,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tokentally_core::{AppIdSource, UsageRecord, UsageSource};
+use tokentally_testdata::usage::{call, write_usage};
 
 fn month(s: &str) -> Month {
     s.parse().expect("month")

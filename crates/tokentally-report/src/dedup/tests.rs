@@ -1,8 +1,9 @@
 use super::*;
-use crate::fixtures::{call, october, query_rows, write_usage};
+use crate::fixtures::{october, query_rows};
 use crate::write_chargeback;
 use std::collections::BTreeSet;
 use tokentally_core::UsageRecord;
+use tokentally_testdata::usage::{call, write_usage};
 
 #[test]
 fn every_variant_has_its_own_rank_in_list_order() {
