@@ -150,6 +150,33 @@ pub(crate) struct Source<'s, 't> {
     pub(crate) ticker: &'s mut Ticker<'t>,
 }
 
+impl Source<'_, '_> {
+    /// Hands what one `event` decoded to (`decoded`, drained) to the batch,
+    /// then moves the progress line on.
+    pub(crate) fn accept_event(
+        &mut self,
+        decoded: &mut Vec<(SourcePosition, Decoded)>,
+        event: &[u8],
+    ) -> Result<()> {
+        for (position, outcome) in decoded.drain(..) {
+            self.batch.accept(self.summary, &position, outcome, event)?;
+        }
+        self.ticker.tick(self.summary);
+        Ok(())
+    }
+
+    /// At the end of the input: the parts and LLM-log records `decoder` still
+    /// holds are written or quarantined.
+    pub(crate) fn end_of_input(&mut self, mut decoder: EventDecoder) -> Result<()> {
+        let mut decoded = Vec::new();
+        decoder.finish(&mut decoded);
+        for (position, outcome) in decoded {
+            self.batch.accept(self.summary, &position, outcome, &[])?;
+        }
+        Ok(())
+    }
+}
+
 /// Directories become their `.jsonl`, `.jsonl.gz`, `.json`, `.ndjson`, `.avro` files, sorted.
 fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -213,15 +240,9 @@ fn read_lines(mut reader: impl BufRead, source: &mut Source<'_, '_>) -> Result<u
             record
         };
         source.summary.records += 1;
-        for (position, outcome) in decoded.drain(..) {
-            source.batch.accept(source.summary, &position, outcome, event)?;
-        }
-        source.ticker.tick(source.summary);
+        source.accept_event(&mut decoded, event)?;
     }
-    decoder.finish(&mut decoded);
-    for (position, outcome) in decoded.drain(..) {
-        source.batch.accept(source.summary, &position, outcome, &[])?;
-    }
+    source.end_of_input(decoder)?;
     Ok(hasher.digest())
 }
 

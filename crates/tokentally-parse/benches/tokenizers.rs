@@ -5,6 +5,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
+use tokentally_testdata::text::no_spaces;
 
 /// Real source code: this crate's own files, repeated to about `size` bytes.
 fn code(size: usize) -> String {
@@ -44,21 +45,6 @@ fn prose(size: usize) -> String {
     }
     text.truncate(text.floor_char_boundary(size));
     text
-}
-
-/// Lowercase letters without a space: the whole text is one pre-tokenizer piece,
-/// the worst case of a per-piece merge.
-fn no_spaces(size: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(ALPHABET[(state % 26) as usize])
-        })
-        .collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -201,27 +201,13 @@ mod tests {
         assert!(count_tokens(Encoding::Cl100kBase, "<|endoftext|>") > 1);
     }
 
-    /// Lowercase letters without a space: the whole text is one pre-tokenizer piece.
-    fn no_spaces(size: usize) -> String {
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        (0..size)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                char::from(ALPHABET[(state % 26) as usize])
-            })
-            .collect()
-    }
-
     /// One 1 MB pre-tokenizer piece is counted, and as the sum of its halves'
     /// counts give or take the merges across the cut. How its time grows with
     /// the piece is the `tokenizer/no-spaces o200k` bench's question (linear; a
     /// timed assertion here would measure the machine), not this test's.
     #[test]
     fn a_megabyte_without_spaces_is_counted_like_its_halves() {
-        let text = no_spaces(1 << 20);
+        let text = tokentally_testdata::text::no_spaces(1 << 20);
         let (left, right) = text.split_at(text.len() / 2);
         let whole = count_tokens(Encoding::O200kBase, &text);
         let halves = count_tokens(Encoding::O200kBase, left) + count_tokens(Encoding::O200kBase, right);

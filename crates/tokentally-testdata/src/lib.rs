@@ -5,7 +5,8 @@
 //!   and the Hive-partitioned Parquet day files that hold them;
 //! - [`synthetic`]: a month of millions of usage rows, written straight as Arrow
 //!   (the `monthly_report` bench);
-//! - [`gateway`]: gateway records (`docs/formats.md`) for end-to-end tests.
+//! - [`gateway`]: gateway records (`docs/formats.md`) for end-to-end tests;
+//! - [`text`]: text for tokenizer tests and benches.
 //!
 //! A realistic month of gateway traffic is the product's own `tokentally sample`
 //! (`tokentally-sample`), not test data.
@@ -14,4 +15,5 @@
 
 pub mod gateway;
 pub mod synthetic;
+pub mod text;
 pub mod usage;

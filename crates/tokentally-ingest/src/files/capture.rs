@@ -49,18 +49,9 @@ pub(crate) fn ingest_capture(reader: impl Read, source: &mut Source<'_, '_>) -> 
                 },
             )),
         }
-        let event = body.unwrap_or_default();
-        for (position, outcome) in decoded.drain(..) {
-            source.batch.accept(source.summary, &position, outcome, event)?;
-        }
-        source.ticker.tick(source.summary);
+        source.accept_event(&mut decoded, body.unwrap_or_default())?;
     }
-    // Parts and LLM-log records still held are written or quarantined, as at
-    // the end of any file.
-    decoder.finish(&mut decoded);
-    for (position, outcome) in decoded.drain(..) {
-        source.batch.accept(source.summary, &position, outcome, &[])?;
-    }
+    source.end_of_input(decoder)?;
     // The container's trailing bytes (after the last block) count too.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|source| Error::Io {
         path: input.to_owned(),
