@@ -12,7 +12,7 @@ mod signals;
 mod sql;
 mod sql_prompt;
 
-use crate::args::{Cli, Command, PricesCommand, TableArgs};
+use crate::args::{Cli, Command, IngestArgs, PriceCheckArgs, PricesCommand, ReportArgs, SqlArgs, TableArgs};
 use crate::discover::{self, Pipeline};
 use crate::exit::UsageContext as _;
 use anyhow::{Context as _, Result};
@@ -22,94 +22,54 @@ use tokentally_report::Month;
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run {
-            config,
-            month,
-            month_to_date,
-            json,
-            strict,
-            fail_on_quarantine,
-            allow_empty,
-        } => run::run(&run::RunArgs {
-            config: config.config.as_deref(),
-            month: if month_to_date {
-                Some("current")
-            } else {
-                month.as_deref()
-            },
-            json,
-            strict,
-            fail_on_quarantine,
-            allow_empty,
-        }),
+        Command::Run(args) => run::run(&args),
         Command::Proxy { config } => proxy::proxy(&config),
-        Command::Ingest {
-            inputs,
-            config,
-            out,
-            json,
-            fail_on_quarantine,
-            allow_empty,
-        } => {
-            let pipeline = discover::pipeline(config.config.as_deref())?;
-            let flags = ingest::IngestFlags {
-                json,
-                fail_on_quarantine,
-                allow_empty,
-            };
-            ingest::ingest(&inputs, pipeline, out, flags)
-        }
-        Command::Report {
-            config,
-            month,
-            tables,
-            invoice,
-            strict,
-            allow_empty,
-            json,
-        } => {
-            let mut pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
-            if invoice.is_some() {
-                pipeline.config.report.invoice = invoice;
-            }
-            let flags = report::ReportFlags {
-                strict,
-                allow_empty,
-                json,
-            };
-            report::report(month.as_deref(), &pipeline, flags)
-        }
-        Command::Sql {
-            query,
-            file,
-            config,
-            tables,
-            all,
-            format,
-            output,
-        } => {
-            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
-            let source = sql::Source::from_args(query, file);
-            sql::sql_over(&pipeline, source, sql::Print { format, all }, output.as_deref())
-        }
+        Command::Ingest(args) => ingest(args),
+        Command::Report(args) => report(args),
+        Command::Sql(args) => sql(args),
         Command::Prices {
-            command:
-                PricesCommand::Check {
-                    config,
-                    month,
-                    tables,
-                },
-        } => {
-            let pipeline = with_tables(discover::pipeline(config.config.as_deref())?, tables);
-            prices::check(month.as_deref(), &pipeline)
-        }
-        Command::Sample {
-            out,
-            calls,
-            seed,
-            month,
-        } => sample::sample(&out, calls, seed, &month),
+            command: PricesCommand::Check(args),
+        } => prices_check(args),
+        Command::Sample(args) => sample::sample(&args.out, args.calls, args.seed, &args.month),
     }
+}
+
+fn ingest(args: IngestArgs) -> Result<ExitCode> {
+    let pipeline = discover::pipeline(args.config.config.as_deref())?;
+    let flags = ingest::IngestFlags {
+        json: args.json,
+        fail_on_quarantine: args.fail_on_quarantine,
+        allow_empty: args.allow_empty,
+    };
+    ingest::ingest(&args.inputs, pipeline, args.out, flags)
+}
+
+fn report(args: ReportArgs) -> Result<ExitCode> {
+    let mut pipeline = with_tables(discover::pipeline(args.config.config.as_deref())?, args.tables);
+    if args.invoice.is_some() {
+        pipeline.config.report.invoice = args.invoice;
+    }
+    let flags = report::ReportFlags {
+        strict: args.strict,
+        allow_empty: args.allow_empty,
+        json: args.json,
+    };
+    report::report(args.month.as_deref(), &pipeline, flags)
+}
+
+fn sql(args: SqlArgs) -> Result<ExitCode> {
+    let pipeline = with_tables(discover::pipeline(args.config.config.as_deref())?, args.tables);
+    let source = sql::Source::from_args(args.query, args.file);
+    let print = sql::Print {
+        format: args.format,
+        all: args.all,
+    };
+    sql::sql_over(&pipeline, source, print, args.output.as_deref())
+}
+
+fn prices_check(args: PriceCheckArgs) -> Result<ExitCode> {
+    let pipeline = with_tables(discover::pipeline(args.config.config.as_deref())?, args.tables);
+    prices::check(args.month.as_deref(), &pipeline)
 }
 
 /// The config with the command line's folder and tables in place of its own.

@@ -1,34 +1,22 @@
 use super::ingest::{check_inputs, ingest_pipeline, print_summary, quarantine_exit};
 use super::report::{check_tables, outcome, render, report_json, write_report};
 use super::{parse_month, print};
+use crate::args::RunArgs;
 use crate::discover;
 use crate::exit::EXIT_INTERRUPTED;
 use anyhow::{Context as _, Result};
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
-
-/// `tokentally run`'s flags.
-#[derive(Debug, Clone, Copy)]
-pub struct RunArgs<'a> {
-    pub config: Option<&'a Path>,
-    /// Overrides the configured month (`current` for month to date).
-    pub month: Option<&'a str>,
-    pub json: bool,
-    pub strict: bool,
-    pub fail_on_quarantine: bool,
-    pub allow_empty: bool,
-}
 
 /// Checks the arguments and config, ingests, then reports. Exit status for
 /// schedulers (`exit.rs`): 3 unpriced usage with `--strict`, then 4 quarantined
 /// records with `--fail-on-quarantine`, then 7 a month without calls; 5 a Kafka
 /// run stopped by a signal before catching up (no report).
-pub fn run(args: &RunArgs<'_>) -> Result<ExitCode> {
-    let pipeline = discover::pipeline(args.config)?;
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let pipeline = discover::pipeline(args.config.config.as_deref())?;
     let config = &pipeline.config;
     // Everything that can be checked is, before a record is read or an offset committed.
-    let month = parse_month(Some(args.month.unwrap_or(&config.report.month)))?;
+    let month = parse_month(Some(args.month_text().unwrap_or(&config.report.month)))?;
     check_tables(&config.report)?;
     check_inputs(config)?;
 
