@@ -131,8 +131,10 @@ fn is_prefix(c: Class) -> bool {
 }
 
 /// The length of the first piece of `bytes` (not empty), or `None` when it
-/// depends on a non-ASCII character. The comments quote the alternatives in
-/// the patterns' order; the first that matches gives the piece.
+/// depends on a non-ASCII character. Each step is one of the patterns'
+/// alternatives, tried in the patterns' order; the first that matches gives
+/// the piece. A step answers `None` when a non-ASCII character decides, and
+/// `Some(None)` when its alternative does not match.
 fn ascii_piece(pattern: Pattern, bytes: &[u8]) -> Option<usize> {
     let first = class(bytes, 0);
     if first == Class::NonAscii {
@@ -145,51 +147,73 @@ fn ascii_piece(pattern: Pattern, bytes: &[u8]) -> Option<usize> {
     {
         return Some(len);
     }
-    // o200k: `[^\r\n\p{L}\p{N}]?[\p{Lu}…]*[\p{Ll}…]+(?i:'s|…)?` and
-    // `[^\r\n\p{L}\p{N}]?[\p{Lu}…]+[\p{Ll}…]*(?i:'s|…)?`; cl100k:
-    // `[^\r\n\p{L}\p{N}]?\p{L}+`. In ASCII both o200k forms match the longest
-    // run of upper case letters followed by lower case ones, and no other
-    // letter run; if the run is empty, giving back the prefix does not help.
-    let start = usize::from(is_prefix(first));
-    if start == 1 || is_letter(first) {
-        let mut end = start;
-        match pattern {
-            Pattern::O200k => {
-                while class(bytes, end) == Class::Upper {
-                    end += 1;
-                }
-                while class(bytes, end) == Class::Lower {
-                    end += 1;
-                }
-            }
-            Pattern::Cl100k => {
-                while is_letter(class(bytes, end)) {
-                    end += 1;
-                }
-            }
-        }
-        if class(bytes, end) == Class::NonAscii {
-            return None; // a letter or a mark would extend the run
-        }
-        if end > start {
-            if pattern == Pattern::O200k && bytes.get(end) == Some(&b'\'') {
-                end += contraction(bytes, end)?.unwrap_or(0);
-            }
-            return Some(end);
-        }
+    if let Some(len) = letters(pattern, bytes, first)? {
+        return Some(len);
     }
-    // `\p{N}{1,3}`
     if first == Class::Digit {
-        let mut end = 1;
-        while end < 3 && class(bytes, end) == Class::Digit {
-            end += 1;
-        }
-        if end < 3 && class(bytes, end) == Class::NonAscii {
-            return None; // a digit of another script would extend it
-        }
-        return Some(end);
+        return digits(bytes);
     }
-    // ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (o200k), ` ?[^\s\p{L}\p{N}]+[\r\n]*` (cl100k)
+    if let Some(len) = symbols(pattern, bytes, first)? {
+        return Some(len);
+    }
+    spaces(bytes)
+}
+
+/// o200k: `[^\r\n\p{L}\p{N}]?[\p{Lu}…]*[\p{Ll}…]+(?i:'s|…)?` and
+/// `[^\r\n\p{L}\p{N}]?[\p{Lu}…]+[\p{Ll}…]*(?i:'s|…)?`; cl100k:
+/// `[^\r\n\p{L}\p{N}]?\p{L}+`. In ASCII both o200k forms match the longest
+/// run of upper case letters followed by lower case ones, and no other letter
+/// run; if the run is empty, giving back the prefix does not help.
+#[inline]
+fn letters(pattern: Pattern, bytes: &[u8], first: Class) -> Option<Option<usize>> {
+    let start = usize::from(is_prefix(first));
+    if start == 0 && !is_letter(first) {
+        return Some(None);
+    }
+    let mut end = start;
+    match pattern {
+        Pattern::O200k => {
+            while class(bytes, end) == Class::Upper {
+                end += 1;
+            }
+            while class(bytes, end) == Class::Lower {
+                end += 1;
+            }
+        }
+        Pattern::Cl100k => {
+            while is_letter(class(bytes, end)) {
+                end += 1;
+            }
+        }
+    }
+    if class(bytes, end) == Class::NonAscii {
+        return None; // a letter or a mark would extend the run
+    }
+    if end == start {
+        return Some(None);
+    }
+    if pattern == Pattern::O200k && bytes.get(end) == Some(&b'\'') {
+        end += contraction(bytes, end)?.unwrap_or(0);
+    }
+    Some(Some(end))
+}
+
+/// `\p{N}{1,3}`, `bytes` starting with a digit.
+#[inline]
+fn digits(bytes: &[u8]) -> Option<usize> {
+    let mut end = 1;
+    while end < 3 && class(bytes, end) == Class::Digit {
+        end += 1;
+    }
+    if end < 3 && class(bytes, end) == Class::NonAscii {
+        return None; // a digit of another script would extend it
+    }
+    Some(end)
+}
+
+/// ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (o200k), ` ?[^\s\p{L}\p{N}]+[\r\n]*` (cl100k).
+#[inline]
+fn symbols(pattern: Pattern, bytes: &[u8], first: Class) -> Option<Option<usize>> {
     let start = usize::from(first == Class::Space);
     let mut end = start;
     while class(bytes, end) == Class::Other {
@@ -198,17 +222,23 @@ fn ascii_piece(pattern: Pattern, bytes: &[u8]) -> Option<usize> {
     if class(bytes, end) == Class::NonAscii {
         return None; // a symbol would extend the run
     }
-    if end > start {
-        while match bytes.get(end) {
-            Some(b'\r' | b'\n') => true,
-            Some(b'/') => pattern == Pattern::O200k,
-            _ => false,
-        } {
-            end += 1;
-        }
-        return Some(end);
+    if end == start {
+        return Some(None);
     }
-    // Only white space is left: `first` is neither a letter, a digit nor other.
+    while match bytes.get(end) {
+        Some(b'\r' | b'\n') => true,
+        Some(b'/') => pattern == Pattern::O200k,
+        _ => false,
+    } {
+        end += 1;
+    }
+    Some(Some(end))
+}
+
+/// What is left: `bytes` starts with white space (neither a letter, a digit
+/// nor other).
+#[inline]
+fn spaces(bytes: &[u8]) -> Option<usize> {
     let mut end = 0;
     let mut after_newline = None;
     while is_space(class(bytes, end)) {
