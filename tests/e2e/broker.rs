@@ -4,8 +4,8 @@
 
 use super::support::{repo_root, report_section, stdout};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// The consumer session timeout every test config sets (`session.timeout.ms`):
 /// short, so a member that died is dropped from its group within seconds.
@@ -18,6 +18,24 @@ pub const SESSION_TIMEOUT_MS: u64 = 6000;
 /// speed: five committed flushes and the sixth's renamed files are six files at
 /// least, and the run cannot get past the sixth commit.
 pub const HOLD_AT_SIXTH_COMMIT: &str = "kafka::commit=5*off->sleep(600000)";
+
+/// SIGKILLs `child`, an ingest held by [`HOLD_AT_SIXTH_COMMIT`], once
+/// `written()` counts six data files: after some durable output, before the
+/// run could end. Fails when the run ends first or nothing appears within
+/// `patience`.
+pub fn kill_once_six_written(child: &mut Child, patience: Duration, written: impl Fn() -> usize) {
+    let deadline = Instant::now() + patience;
+    while written() < 6 {
+        assert!(Instant::now() < deadline, "no output appeared");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
 
 /// Waits until the broker has dropped a consumer that died without leaving its
 /// group (SIGKILL, abort) before the test runs it again.

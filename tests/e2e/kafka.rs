@@ -4,7 +4,8 @@
 //! are equal" means byte-identical chargeback files.
 
 use super::broker::{
-    HOLD_AT_SIXTH_COMMIT, dataset_counts, kafka_config, produce, unique, wait_out_dead_members_session,
+    HOLD_AT_SIXTH_COMMIT, dataset_counts, kafka_config, kill_once_six_written, produce, unique,
+    wait_out_dead_members_session,
 };
 use super::support::{as_strs, check_outputs, command, config, report_args, sample, stdout, tokentally};
 use std::path::{Path, PathBuf};
@@ -111,17 +112,9 @@ fn killed_mid_run_then_restarted_gives_the_uninterrupted_totals() {
     // Kill (SIGKILL: no flush, no commit) once some files are durable; the run is
     // held at its sixth commit, so it is not done.
     let usage = dir.path().join("out/usage");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while parquet_files(&usage).len() < 6 {
-        assert!(Instant::now() < deadline, "no output appeared");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_once_six_written(&mut child, Duration::from_secs(60), || {
+        parquet_files(&usage).len()
+    });
     let (rows_before, _) = dataset_counts(&dir.path().join("out"));
     assert!(rows_before < 4000, "the kill came too late to test anything");
 

@@ -5,8 +5,8 @@
 //! local checkers (DuckDB, pyarrow, Spark) then read.
 
 use super::broker::{
-    HOLD_AT_SIXTH_COMMIT, SESSION_TIMEOUT_MS, address, dataset_counts, produce, unique,
-    wait_out_dead_members_session,
+    HOLD_AT_SIXTH_COMMIT, SESSION_TIMEOUT_MS, address, dataset_counts, kill_once_six_written, produce,
+    unique, wait_out_dead_members_session,
 };
 use super::kafka::{path_str, reference_chargeback};
 use super::support::{
@@ -244,17 +244,9 @@ fn lake_killed_kafka_ingest_into_azurite_then_rerun_gives_the_uninterrupted_tota
         .expect("spawn tokentally");
     // SIGKILL (no flush, no commit) once some objects are uploaded; the run is held
     // at its sixth commit, so it is not done.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while lake.objects().iter().filter(|o| o.ends_with(".parquet")).count() < 6 {
-        assert!(Instant::now() < deadline, "no output appeared");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_once_six_written(&mut child, Duration::from_secs(120), || {
+        lake.objects().iter().filter(|o| o.ends_with(".parquet")).count()
+    });
 
     wait_out_dead_members_session();
     let rerun = lake.run(dir.path(), &["ingest", "--config", path_str(&cfg), "--json"], 0);
