@@ -6,6 +6,7 @@
 //! One test binary (ripgrep's layout): `support` has the helpers, one module per
 //! area, and `regression` for bugs that once escaped.
 
+mod architecture;
 mod billing;
 mod broker;
 mod browser;
