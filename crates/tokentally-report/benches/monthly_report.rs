@@ -92,6 +92,7 @@ fn main() -> Result<(), BoxError> {
         let out = tempfile::tempdir()?;
         let options = ReportOptions {
             data_dir: args.data.clone(),
+            usage_store: None,
             out_dir: out.path().to_owned(),
             month: "2026-10".parse::<Month>()?,
             prices: root.join("prices.csv"),

@@ -133,9 +133,7 @@ async fn count_duplicates(ctx: &SessionContext, days: &[NaiveDate]) -> Result<u6
 /// object-store registry, as [`register_usage`] does for a local folder.
 pub(crate) async fn register_usage_remote(ctx: &SessionContext, remote: &Remote) -> Result<()> {
     let usage = remote.join("usage");
-    let names = usage.list().await?;
-    let data = |n: &String| crate::scan_files::is_data_file(n.rsplit('/').next().unwrap_or_default());
-    if !names.iter().any(data) {
+    if !usage.any(crate::scan_files::is_data_object).await? {
         return Err(Error::NoUsage {
             path: PathBuf::from(usage.url()),
             reason: "holds no .parquet files",

@@ -48,6 +48,7 @@ pub(crate) fn write_deployments(dir: &Path) -> std::path::PathBuf {
 pub(crate) fn october(dir: &Path) -> crate::ReportOptions {
     crate::ReportOptions {
         data_dir: dir.to_owned(),
+        usage_store: None,
         out_dir: dir.to_owned(),
         month: "2026-10".parse::<crate::Month>().expect("month"),
         prices: write_prices(dir),

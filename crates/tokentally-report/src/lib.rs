@@ -33,6 +33,7 @@ mod statement;
 mod statements;
 mod summary;
 mod unpriced;
+mod usage_dir;
 
 #[cfg(test)]
 mod fixtures;
@@ -63,12 +64,16 @@ pub use unpriced::UNPRICED_COLUMNS;
 
 use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
+use usage_dir::UsageDir;
 
 /// What `tokentally report` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// Holds `usage/` (the ingest output directory).
     pub data_dir: PathBuf,
+    /// When set, `usage/` is read in place from this folder in object storage
+    /// (`usage_dir.rs`) instead of from `data_dir`.
+    pub usage_store: Option<tokentally_store::Remote>,
     /// Where `chargeback-YYYY-MM.{csv,parquet}` are written (created if missing).
     pub out_dir: PathBuf,
     pub month: Month,
@@ -161,13 +166,13 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
         Some(path) => Some((path.as_path(), invoice::read(path)?)),
         None => None,
     };
-    let usage_dir = dataset::check_usage(&opts.data_dir)?;
+    let usage = UsageDir::open(&opts.data_dir, opts.usage_store.as_ref()).await?;
     let parallel = ctx.copied_config().target_partitions();
-    let (month, tieout) = charge_month(&usage_dir, opts.month, parallel, &tables, invoice).await?;
+    let (month, tieout) = charge_month(&usage, opts.month, parallel, &tables, invoice).await?;
     if month.days.is_empty() {
-        tracing::warn!(month = %opts.month, data = %opts.data_dir.display(), "no calls in this month");
+        tracing::warn!(month = %opts.month, data = %usage.display(), "no calls in this month");
     }
-    let previous = previous_month(&usage_dir, opts.month, parallel, &tables).await?;
+    let previous = previous_month(&usage, opts.month, parallel, &tables).await?;
     let MonthCharges {
         days,
         charges,
@@ -184,7 +189,15 @@ pub async fn write_chargeback_with(opts: &ReportOptions, ctx: SessionContext) ->
     for missing in &missing_prices {
         tracing::warn!(%missing, "catalog model without a price row");
     }
-    let estimates = statement::drift::by_model(&opts.data_dir, opts.month).await?;
+    let estimates = statement::drift::by_model(
+        &SqlTables {
+            data_dir: opts.data_dir.clone(),
+            usage_store: opts.usage_store.clone(),
+            ..SqlTables::default()
+        },
+        opts.month,
+    )
+    .await?;
     let page = statement::Statement::build(&statement::Inputs {
         month: opts.month,
         days: &days,
@@ -252,7 +265,7 @@ impl Tables {
 /// The previous month's totals, for the statement's month-over-month change; a
 /// month without calls (before the dataset starts) has nothing to compare with.
 async fn previous_month(
-    usage_dir: &std::path::Path,
+    usage: &UsageDir,
     month: Month,
     parallel: usize,
     tables: &Tables,
@@ -260,7 +273,7 @@ async fn previous_month(
     let Some(before) = month.previous() else {
         return Ok(None);
     };
-    let (charged, _) = charge_month(usage_dir, before, parallel, tables, None).await?;
+    let (charged, _) = charge_month(usage, before, parallel, tables, None).await?;
     Ok((!charged.days.is_empty()).then_some(statement::PreviousMonth {
         month: before,
         totals: charged.totals,
@@ -321,13 +334,13 @@ struct MonthCharges {
 /// Scans, prices and rolls up one month; every sum is checked here, before any
 /// file is written, so an overflow leaves no file with a wrapped number behind.
 async fn charge_month(
-    usage_dir: &std::path::Path,
+    usage: &UsageDir,
     month: Month,
     parallel: usize,
     tables: &Tables,
     invoice: Option<(&std::path::Path, Vec<invoice::InvoiceRow>)>,
 ) -> Result<(MonthCharges, Option<Tieout>)> {
-    let days = scan::daily_usage(usage_dir, month, parallel).await?;
+    let days = scan::daily_usage(usage, month, parallel).await?;
     let mut priced = charges::price_month(month, &days, &tables.prices, &tables.deployments)?;
     let tieout = match invoice {
         Some((path, rows)) => Some(invoice::tie_out(

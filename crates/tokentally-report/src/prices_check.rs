@@ -7,7 +7,8 @@
 use crate::dataset::DayUsage;
 use crate::deployments::Deployments;
 use crate::prices::PriceTable;
-use crate::{Error, Month, Result, dataset, scan};
+use crate::usage_dir::UsageDir;
+use crate::{Error, Month, Result, scan};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use tokentally_core::{TokenClass, lookup_model};
@@ -44,6 +45,9 @@ impl std::fmt::Display for MissingPrice {
 pub struct PriceCheckOptions {
     /// Holds `usage/`.
     pub data_dir: PathBuf,
+    /// When set, `usage/` is read in place from this folder in object storage
+    /// instead of from `data_dir`.
+    pub usage_store: Option<tokentally_store::Remote>,
     pub month: Month,
     pub prices: PathBuf,
     /// Usage on provisioned deployments needs no per-token price.
@@ -62,8 +66,8 @@ pub async fn check_prices(opts: &PriceCheckOptions, parallel: usize) -> Result<V
         Some(path) => Deployments::load(path)?,
         None => Deployments::default(),
     };
-    let usage_dir = dataset::check_usage(&opts.data_dir)?;
-    let days = scan::daily_usage(&usage_dir, opts.month, parallel).await?;
+    let usage = UsageDir::open(&opts.data_dir, opts.usage_store.as_ref()).await?;
+    let days = scan::daily_usage(&usage, opts.month, parallel).await?;
     missing_prices(&days, &prices, &deployments)
 }
 

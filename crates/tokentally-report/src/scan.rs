@@ -13,13 +13,14 @@
 use crate::dataset::DayUsage;
 pub(crate) use crate::dedup::Rank;
 use crate::scan_columns::{Columns, Interner, Key};
-use crate::scan_files::{day_files, file_rows, read_file};
+use crate::scan_files::{file_rows, read_file};
+use crate::usage_dir::{DayFile, UsageDir};
 use crate::{Month, Result};
 use chrono::NaiveDate;
 use hashbrown::HashTable;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use tokentally_core::TokenCounts;
 use tokio::sync::Semaphore;
@@ -258,29 +259,31 @@ impl DayCalls {
     }
 }
 
-/// The month's calls in `<data_dir>/usage`, one per event id, aggregated per
-/// app, deployment, model and UTC day (the day decides which price applies).
-/// `parallel` days run at once, each on a blocking thread (decoding and the
-/// dedup table are CPU work).
-pub(crate) async fn daily_usage(usage_dir: &Path, month: Month, parallel: usize) -> Result<Vec<DayUsage>> {
+/// The month's calls in `usage`, one per event id, aggregated per app,
+/// deployment, model and UTC day (the day decides which price applies).
+/// `parallel` days run at once, each decoded on a blocking thread (decoding and
+/// the dedup table are CPU work) once its files are listed (and, from object
+/// storage, fetched).
+pub(crate) async fn daily_usage(usage: &UsageDir, month: Month, parallel: usize) -> Result<Vec<DayUsage>> {
     let permits = Arc::new(Semaphore::new(parallel.max(1)));
     // At most one `DayCalls` per day in flight, handed from day to day.
     let spare: Arc<Mutex<Vec<DayCalls>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut day = month.first_day();
     while day < month.end_day() {
-        let (permits, spare, dir) = (permits.clone(), spare.clone(), usage_dir.to_owned());
+        let (permits, spare, usage) = (permits.clone(), spare.clone(), usage.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            tokio::task::spawn_blocking(move || scan_day(&dir, month, day, &spare)).await
+            let files = usage.day_files(day).await?;
+            tokio::task::spawn_blocking(move || scan_day(&files, month, &spare))
+                .await
+                .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))?
         });
         day = day.succ_opt().unwrap_or(NaiveDate::MAX);
     }
     let mut rows = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let day_rows = done
-            .and_then(|scanned| scanned)
-            .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
+        let day_rows = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
         rows.extend(day_rows);
     }
     rows.sort_by(|a, b| {
@@ -298,18 +301,12 @@ pub(crate) async fn daily_usage(usage_dir: &Path, month: Month, parallel: usize)
     Ok(rows)
 }
 
-fn scan_day(
-    usage_dir: &Path,
-    month: Month,
-    day: NaiveDate,
-    spare: &Mutex<Vec<DayCalls>>,
-) -> Result<Vec<DayUsage>> {
-    let files: Vec<PathBuf> = day_files(usage_dir, day)?;
+fn scan_day(files: &[DayFile], month: Month, spare: &Mutex<Vec<DayCalls>>) -> Result<Vec<DayUsage>> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
     let mut rows = 0;
-    for file in &files {
+    for file in files {
         rows += file_rows(file)?;
     }
     let mut interner = Interner::default();
@@ -320,7 +317,7 @@ fn scan_day(
         }
         None => DayCalls::with_capacity(rows),
     };
-    for file in &files {
+    for file in files {
         read_file(file, month, &mut |batch| {
             let cols = Columns::new(batch)?;
             let rows = cols.calls(&mut interner)?;

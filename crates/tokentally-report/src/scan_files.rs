@@ -13,6 +13,7 @@
 //! (a file's differing type is cast).
 
 use crate::scan_columns::TextColumn;
+use crate::usage_dir::DayFile;
 use crate::{Error, Month, Result};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
@@ -21,6 +22,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::file::reader::ChunkReader;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -112,6 +114,14 @@ pub(crate) fn is_data_folder(name: &str) -> bool {
     !name.starts_with(['.', '_']) && name.contains('=')
 }
 
+/// Whether an object (its name below the dataset's folder, `/`-separated) is
+/// data: a data file in data folders, as [`day_files`] walks them.
+pub(crate) fn is_data_object(relative: &str) -> bool {
+    let mut parts: Vec<&str> = relative.split('/').collect();
+    let file = parts.pop().unwrap_or_default();
+    is_data_file(file) && parts.into_iter().all(is_data_folder)
+}
+
 /// Whether a file is data: a `.parquet` file, neither hidden nor a marker
 /// (`_SUCCESS`, `_x.parquet`). The SQL table reads the same names
 /// (`dataset::DATA_FILES`).
@@ -119,10 +129,17 @@ pub(crate) fn is_data_file(name: &str) -> bool {
     !name.starts_with(['.', '_']) && name.ends_with(".parquet")
 }
 
-/// Rows in `path` (from its footer), to size the day's tables before reading.
-pub(crate) fn file_rows(path: &Path) -> Result<usize> {
-    let file = File::open(path).map_err(Error::file(path))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(bad_file(path))?;
+/// Rows in `file` (from its footer), to size the day's tables before reading.
+pub(crate) fn file_rows(file: &DayFile) -> Result<usize> {
+    let path = file.name();
+    let meta = match file {
+        DayFile::Local(path) => {
+            let file = File::open(path).map_err(Error::file(path))?;
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        }
+        DayFile::Fetched { bytes, .. } => ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new()),
+    }
+    .map_err(bad_file(path))?;
     Ok(usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
@@ -133,8 +150,24 @@ fn bad_file(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_
     }
 }
 
-/// Hands each batch of `path`'s rows within `month` to `each`, as [`SCAN_SCHEMA`].
+/// Hands each batch of `file`'s rows within `month` to `each`, as [`SCAN_SCHEMA`].
 pub(crate) fn read_file(
+    file: &DayFile,
+    month: Month,
+    each: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    match file {
+        DayFile::Local(path) => {
+            let opened = File::open(path).map_err(Error::file(path))?;
+            read_chunks(opened, path, month, each)
+        }
+        DayFile::Fetched { url, bytes } => read_chunks(bytes.clone(), url, month, each),
+    }
+}
+
+/// [`read_file`] of a file's bytes, wherever they are.
+fn read_chunks<R: ChunkReader + 'static>(
+    file: R,
     path: &Path,
     month: Month,
     each: &mut dyn FnMut(&RecordBatch) -> Result<()>,
@@ -143,7 +176,6 @@ pub(crate) fn read_file(
         path: path.to_owned(),
         reason,
     };
-    let file = File::open(path).map_err(Error::file(path))?;
     let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(bad_file(path))?;
     // The file's own schema with the repeated strings asked for as dictionaries
     // (a hint must name every column of the file).
@@ -253,7 +285,7 @@ mod tests {
 
     fn read(path: &Path) -> Result<Vec<RecordBatch>> {
         let mut batches = Vec::new();
-        read_file(path, month(), &mut |b| {
+        read_file(&DayFile::Local(path.to_owned()), month(), &mut |b| {
             batches.push(b.clone());
             Ok(())
         })?;
@@ -296,7 +328,16 @@ mod tests {
         let path = root.path().join("date=2026-10-01/broken.parquet");
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, b"not parquet at all").expect("write");
-        for error in [file_rows(&path).err(), read(&path).err()] {
+        let fetched = DayFile::Fetched {
+            url: PathBuf::from("az://lake/usage/date=2026-10-01/broken.parquet"),
+            bytes: bytes::Bytes::from_static(b"not parquet at all"),
+        };
+        let mut ignore = |_: &RecordBatch| Ok(());
+        assert!(read_file(&fetched, month(), &mut ignore).is_err_and(|e| {
+            e.to_string()
+                .contains("az://lake/usage/date=2026-10-01/broken.parquet")
+        }));
+        for error in [file_rows(&DayFile::Local(path.clone())).err(), read(&path).err()] {
             let message = error.map(|e| e.to_string()).unwrap_or_default();
             assert!(message.contains("broken.parquet"), "{message}");
         }

@@ -17,6 +17,7 @@ fn month(s: &str) -> Month {
 fn options(root: &Path, m: &str) -> ReportOptions {
     ReportOptions {
         data_dir: root.join("data"),
+        usage_store: None,
         out_dir: root.join("out"),
         month: month(m),
         prices: write_prices(root),
@@ -554,3 +555,4 @@ mod invoice;
 mod numbers;
 mod sql;
 mod statement;
+mod store;

@@ -69,6 +69,19 @@ impl fmt::Display for Remote {
 impl Remote {
     /// An object-store folder from its URL.
     pub fn parse(text: &str) -> Result<Self> {
+        let (cloud, mut folder) = Self::checked(text)?;
+        folder.store = credentials::build(cloud, &folder.url)?;
+        Ok(folder)
+    }
+
+    /// The folder at `text` (checked as [`Self::parse`] checks it) with its
+    /// objects in memory instead of the cloud: for tests.
+    pub fn in_memory(text: &str) -> Result<Self> {
+        Self::checked(text).map(|(_, folder)| folder)
+    }
+
+    /// The folder `text` names, with an in-memory store until one is built.
+    fn checked(text: &str) -> Result<(Cloud, Self)> {
         let bad = |reason: String| StoreError::Url {
             url: text.to_owned(),
             reason,
@@ -96,13 +109,13 @@ impl Remote {
         let root = url::Url::parse(&format!("{}://{}", parsed.scheme(), parsed.authority()))
             .map_err(|e| bad(format!("not a URL: {e}")))?;
         let prefix = ObjectPath::from_url_path(parsed.path()).map_err(|e| bad(format!("bad path: {e}")))?;
-        let store = credentials::build(cloud, &url)?;
-        Ok(Self {
+        let folder = Self {
             url,
             root,
-            store,
+            store: Arc::new(object_store::memory::InMemory::new()),
             prefix,
-        })
+        };
+        Ok((cloud, folder))
     }
 
     /// The URL as given (no trailing `/`).

@@ -113,6 +113,26 @@ impl Remote {
         Ok(files.iter().map(|relative| self.url_of(relative)).collect())
     }
 
+    /// Whether an object under this folder has a name (relative, `/`-separated)
+    /// that `matches`: the listing stops at the first, so a large dataset is not
+    /// listed whole to learn that it is there.
+    pub async fn any(&self, matches: impl Fn(&str) -> bool) -> Result<bool> {
+        let mut listing = self.store.list(Some(&self.prefix));
+        while let Some(meta) = listing.try_next().await.map_err(|source| StoreError::Request {
+            url: self.url.clone(),
+            action: "listing",
+            source,
+        })? {
+            let Some(parts) = meta.location.prefix_match(&self.prefix) else {
+                continue;
+            };
+            if matches(&parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/")) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The names (relative to this folder, `/`-separated) of every object under it.
     pub async fn list(&self) -> Result<Vec<String>> {
         let metas: Vec<_> = self
@@ -137,16 +157,21 @@ impl Remote {
         Ok(names)
     }
 
-    /// Downloads `relative` under this folder to the same relative name under
-    /// the local folder `dir`.
-    pub async fn download(&self, relative: &str, dir: &Path) -> Result<()> {
+    /// The object `relative` under this folder, whole.
+    pub async fn get(&self, relative: &str) -> Result<bytes::Bytes> {
         let failed = |source| StoreError::Request {
             url: self.url_of(relative),
-            action: "downloading",
+            action: "reading",
             source,
         };
         let got = self.store.get(&self.key(relative)).await.map_err(failed)?;
-        let bytes = got.bytes().await.map_err(failed)?;
+        got.bytes().await.map_err(failed)
+    }
+
+    /// Downloads `relative` under this folder to the same relative name under
+    /// the local folder `dir`.
+    pub async fn download(&self, relative: &str, dir: &Path) -> Result<()> {
+        let bytes = self.get(relative).await?;
         let path = relative
             .split('/')
             .fold(dir.to_path_buf(), |p, part| p.join(part));

@@ -1,7 +1,8 @@
 //! An output root in object storage (`[output] dir` or `--out` an `abfss://`,
-//! `az://`, `s3://` or `gs://` URL). Commands write and read a local staging
-//! folder exactly as they do a local output root; this module moves whole files
-//! between it and the store.
+//! `az://`, `s3://` or `gs://` URL). The usage dataset is read in place (the
+//! report's scan and DataFusion, through the store); what commands write goes to
+//! a local staging folder exactly as to a local output root, and this module
+//! uploads it whole (and downloads the written detail for `sql`).
 
 use super::runtime;
 use crate::exit::UsageContext as _;
@@ -85,35 +86,6 @@ impl Drop for Staging {
     }
 }
 
-/// Downloads the month's days of `<remote>/usage/` into `<dir>/usage/`, and the
-/// previous month's (the statement shows the change against it). When the month
-/// has none, one object of another day comes along, so that an empty month reads
-/// as an empty month (as a local dataset holding other months does) rather than
-/// as a missing dataset. Returns how many objects came.
-pub async fn download_month(remote: &Remote, month: Month, dir: &Path) -> Result<usize> {
-    let usage = remote.join("usage");
-    let names = usage.list().await.context("listing the usage dataset")?;
-    let of_month = |m: Month| {
-        let day_prefix = format!("date={m}-");
-        names
-            .iter()
-            .map(String::as_str)
-            .filter(move |n| n.starts_with(&day_prefix) && n.ends_with(".parquet"))
-    };
-    let mut wanted: Vec<&str> = of_month(month).collect();
-    if wanted.is_empty() {
-        wanted.extend(names.iter().map(String::as_str).find(|n| n.ends_with(".parquet")));
-    }
-    wanted.extend(month.previous().into_iter().flat_map(of_month));
-    wanted.sort_unstable();
-    wanted.dedup();
-    usage
-        .download_all(&wanted, &dir.join("usage"))
-        .await
-        .context("downloading the usage dataset")?;
-    Ok(wanted.len())
-}
-
 /// Downloads the written `chargeback-detail-*.parquet` files at the root of
 /// `remote` into `dir`, for the SQL `chargeback` table.
 pub async fn download_details(remote: &Remote, dir: &Path) -> Result<()> {
@@ -129,27 +101,18 @@ pub async fn download_details(remote: &Remote, dir: &Path) -> Result<()> {
         .context("downloading the chargeback detail")
 }
 
-/// The month's report from the dataset under `remote`, its files uploaded to
-/// `remote`: read from a staged copy of the month's days, written to a staging
-/// folder, then every file written uploaded. The report's paths become the
-/// objects' URLs.
+/// The month's report from the dataset under `remote` (read in place), its
+/// files written to a staging folder, then every one uploaded to `remote`. The
+/// report's paths become the objects' URLs.
 pub fn write_report(month: Month, remote: &Remote, options: ReportOptions) -> Result<ChargebackReport> {
-    let data = Staging::new("data")?;
     let out = Staging::new("report")?;
     let options = ReportOptions {
-        data_dir: data.path().to_owned(),
+        data_dir: out.path().to_owned(),
+        usage_store: Some(remote.clone()),
         out_dir: out.path().to_owned(),
         ..options
     };
     runtime()?.block_on(async {
-        let days = download_month(remote, month, data.path()).await?;
-        if days == 0 {
-            anyhow::bail!(
-                "no usage dataset at {}: it holds no .parquet files (run `tokentally ingest` first)",
-                remote.url_of("usage")
-            );
-        }
-        tracing::info!(%month, objects = days, from = %remote.url_of("usage"), "usage downloaded");
         let mut report = write_chargeback(&options)
             .await
             .with_context(|| format!("writing the chargeback for {month}"))?;

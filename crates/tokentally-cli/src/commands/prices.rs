@@ -15,24 +15,16 @@ pub fn check(month: Option<&str>, pipeline: &Pipeline) -> Result<ExitCode> {
     let month = parse_month(Some(month.unwrap_or(&config.report.month)))?;
     check_tables(&config.report)?;
     let prices = &config.report.prices;
+    // A dataset in object storage is read in place.
     let options = PriceCheckOptions {
         data_dir: config.output.dir.clone(),
+        usage_store: super::lake::remote_root(&config.output.dir)?,
         month,
         prices: prices.clone(),
         deployments: config.report.deployments.clone(),
     };
     let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let rt = runtime()?;
-    let mut options = options;
-    let _staging = match super::lake::remote_root(&config.output.dir)? {
-        Some(remote) => {
-            let staging = super::lake::Staging::new("prices")?;
-            rt.block_on(super::lake::download_month(&remote, month, staging.path()))?;
-            options.data_dir = staging.path().to_owned();
-            Some(staging)
-        }
-        None => None,
-    };
     let missing = rt
         .block_on(check_prices(&options, parallel))
         .with_context(|| format!("checking {} against the usage of {month}", prices.display()))?;

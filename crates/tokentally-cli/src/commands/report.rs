@@ -78,6 +78,7 @@ pub fn outcome(report: &ChargebackReport, strict: bool, allow_empty: bool) -> Op
 pub fn write_report(month: Month, out: &Path, tables: &ReportConfig) -> Result<ChargebackReport> {
     let options = ReportOptions {
         data_dir: out.to_owned(),
+        usage_store: None,
         out_dir: out.to_owned(),
         month,
         prices: tables.prices.clone(),

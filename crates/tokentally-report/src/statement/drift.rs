@@ -4,12 +4,11 @@
 //! SQL `calls` view (one row per call, the copy the report counts), the same rule
 //! `pipelines/queries/estimate-drift.sql` uses, cut to the month.
 
-use crate::sql::run_sql;
+use crate::sql::{SqlSession, SqlTables};
 use crate::{Error, Month, Result};
 use arrow::array::{Array, AsArray as _};
 use arrow::datatypes::Int64Type;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One model's token sums for the month.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,9 +46,10 @@ fn query(month: Month) -> String {
 ///
 /// # Errors
 /// When the dataset cannot be queried.
-pub(crate) async fn by_model(data_dir: &Path, month: Month) -> Result<BTreeMap<String, ModelEstimates>> {
+pub(crate) async fn by_model(tables: &SqlTables, month: Month) -> Result<BTreeMap<String, ModelEstimates>> {
     let mut out = BTreeMap::new();
-    for batch in run_sql(data_dir, None, &query(month)).await? {
+    let session = SqlSession::open(tables).await?;
+    for batch in session.query(&query(month)).await?.batches {
         let model = batch.column(0).as_string::<i32>();
         let int = |i: usize| batch.column(i).as_primitive::<Int64Type>();
         let cols: Vec<_> = (1..=6).map(int).collect();
