@@ -449,3 +449,48 @@ fn lake_an_unreachable_store_fails_the_run_after_retries_naming_the_url_never_th
         "gave up without backing off"
     );
 }
+
+/// With no key in the environment, `s3://` takes the credentials and region of
+/// the profile `AWS_PROFILE` names in the shared files, as the AWS CLI does; a
+/// profile that is not there is a usage error naming it.
+#[test]
+fn lake_s3_credentials_come_from_the_named_aws_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = Lake::s3("e2e-lake-profile");
+    let file = sample(dir.path(), "calls.jsonl", 50, 31);
+    let credentials = dir.path().join("aws-credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = not-this-one\n\n[lake]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("write");
+    let config = dir.path().join("aws-config");
+    std::fs::write(&config, "[profile lake]\nregion = us-east-1\n").expect("write");
+    let url = lake.url();
+    let ingest = |profile: &str| {
+        let mut command = lake.command(dir.path(), &["ingest", path_str(&file), "--out", &url]);
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_REGION")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_PROFILE", profile)
+            // Without the profile, object_store would ask the instance metadata.
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command.output().expect("run tokentally")
+    };
+    let read = ingest("lake");
+    assert_eq!(read.status.code(), Some(0), "{}", stderr(&read));
+    assert!(
+        lake.objects()
+            .iter()
+            .any(|o| o.starts_with("usage/date=2026-10-"))
+    );
+
+    let missing = ingest("nope");
+    let text = stderr(&missing);
+    assert_eq!(missing.status.code(), Some(2), "{text}");
+    assert!(text.contains("AWS profile `nope`: not found in"), "{text}");
+    assert!(!text.contains("testing"), "{text}");
+}

@@ -11,12 +11,13 @@
 //!   `AZURE_STORAGE_SAS_TOKEN_FILE` (a mounted Kubernetes secret).
 //!   `AZURE_STORAGE_USE_EMULATOR=true` targets Azurite (`AZURITE_BLOB_STORAGE_URL`).
 //! - S3 (`s3://`): `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`,
-//!   `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity (IRSA), ECS and EC2 instance
-//!   credentials.
+//!   `AWS_REGION`, `AWS_ENDPOINT_URL`, then a profile of the shared files
+//!   (`AWS_PROFILE`, `~/.aws`; `aws_profile.rs`), web identity (IRSA), ECS and EC2
+//!   instance credentials.
 //! - GCS (`gs://`): `GOOGLE_APPLICATION_CREDENTIALS`, `GOOGLE_SERVICE_ACCOUNT`, else
 //!   the metadata server.
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, aws_profile};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::GoogleCloudStorageBuilder;
@@ -53,7 +54,8 @@ impl Cloud {
                  / AZURE_STORAGE_ACCOUNT_KEY[_FILE])"
             }
             Self::S3 => {
-                " (credentials from the AWS environment: AWS_ACCESS_KEY_ID, AWS_REGION, web identity or instance role)"
+                " (credentials from the AWS environment: AWS_ACCESS_KEY_ID, AWS_REGION, a profile in ~/.aws \
+                 (AWS_PROFILE), web identity or instance role)"
             }
             Self::Gcs => " (credentials from GOOGLE_APPLICATION_CREDENTIALS or the metadata server)",
         }
@@ -105,13 +107,25 @@ pub(crate) fn build(cloud: Cloud, url: &str) -> Result<Arc<dyn ObjectStore>> {
             }
             Arc::new(builder.build().map_err(configure)?)
         }
-        Cloud::S3 => Arc::new(
-            AmazonS3Builder::from_env()
-                .with_url(url)
-                .with_retry(retry())
-                .build()
-                .map_err(configure)?,
-        ),
+        Cloud::S3 => {
+            let mut builder = AmazonS3Builder::from_env().with_url(url).with_retry(retry());
+            let var = |name: &str| std::env::var(name).ok();
+            if let Some(profile) = aws_profile::read(&var)? {
+                if let Some(keys) = profile.keys {
+                    builder = builder
+                        .with_access_key_id(keys.access_key_id)
+                        .with_secret_access_key(keys.secret_access_key);
+                    if let Some(token) = keys.session_token {
+                        builder = builder.with_token(token);
+                    }
+                }
+                let region_set = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).is_some();
+                if let (false, Some(region)) = (region_set, profile.region) {
+                    builder = builder.with_region(region);
+                }
+            }
+            Arc::new(builder.build().map_err(configure)?)
+        }
         Cloud::Gcs => Arc::new(
             GoogleCloudStorageBuilder::from_env()
                 .with_url(url)

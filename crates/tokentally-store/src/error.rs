@@ -33,6 +33,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("AWS profile `{profile}`: {reason}")]
+    AwsProfile { profile: String, reason: String },
+    #[error("{}: {reason}", path.display())]
+    AwsFile { path: PathBuf, reason: String },
     #[error("starting the object-store runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

@@ -8,6 +8,7 @@
 //! from the environment the way each cloud's own tools read them
 //! ([`credentials`]); no secret is ever logged or put in an error.
 
+mod aws_profile;
 mod blocking;
 pub mod credentials;
 mod error;
