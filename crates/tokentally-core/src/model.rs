@@ -81,6 +81,9 @@ const FAMILIES: &[(&str, &str, Encoding)] = &[
     ("gpt-5-mini", "gpt-5-mini", Encoding::O200kBase),
     ("gpt-5-pro", "gpt-5-pro", Encoding::O200kBase),
     ("gpt-5", "gpt-5", Encoding::O200kBase),
+    // The two open-weight sizes are priced apart; another size is `gpt-oss`.
+    ("gpt-oss-120b", "gpt-oss-120b", Encoding::O200kBase),
+    ("gpt-oss-20b", "gpt-oss-20b", Encoding::O200kBase),
     ("gpt-oss", "gpt-oss", Encoding::O200kBase),
     ("o1-mini", "o1-mini", Encoding::O200kBase),
     ("o1", "o1", Encoding::O200kBase),
