@@ -264,4 +264,19 @@ fn parquet_exports_are_read_as_written() {
     writer.close().expect("close");
     let err = read(&path).expect_err("null cost").to_string();
     assert!(err.contains("focus.parquet:row 2: BilledCost is empty"), "{err}");
+
+    // The first row alone: its values as Cost Management wrote them.
+    let file = std::fs::File::create(&path).expect("create");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    writer.write(&batch.slice(0, 1)).expect("write");
+    writer.close().expect("close");
+    let rows = read(&path).expect("one valid row");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].billed_cost,
+        "1.23456789".parse::<Decimal>().expect("decimal")
+    );
+    assert_eq!(rows[0].currency, "USD");
+    assert_eq!(rows[0].resource_id, A);
+    assert_eq!(rows[0].day, day("2026-10-02"));
 }

@@ -116,3 +116,43 @@ fn an_invoiced_report_is_byte_identical_on_a_re_run() {
     let second = files(&invoiced_report(root.path()));
     assert!(first == second, "a re-run changed an output");
 }
+
+/// Usage on a resource the export does not list is said in both places people
+/// read: the terminal summary and the statement.
+#[test]
+fn usage_on_a_resource_the_invoice_does_not_list_is_flagged_in_the_summary_and_statement() {
+    let root = tempfile::tempdir().expect("tempdir");
+    small_fixture(&root.path().join("data"));
+    let mut opts = options(root.path(), "2026-10");
+    let deployments = root.path().join("deployments-with-resources.csv");
+    // gpt-4o's resource is not in the export below.
+    std::fs::write(
+        &deployments,
+        DEPLOYMENTS.replace(
+            "gpt-4o,global,swedencentral,,,,,test,/s/rg/accounts/a",
+            "gpt-4o,global,swedencentral,,,,,test,/s/rg/accounts/elsewhere",
+        ),
+    )
+    .expect("deployments");
+    opts.deployments = Some(deployments);
+    let invoice = root.path().join("focus.csv");
+    std::fs::write(&invoice, INVOICE).expect("invoice");
+    opts.invoice = Some(invoice);
+    let report = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(write_chargeback(&opts))
+        .expect("report");
+    let summary = summary::render(
+        &report.apps,
+        &report.totals,
+        &report.missing_prices,
+        report.tieout.as_ref(),
+    );
+    assert!(
+        summary.contains("  elsewhere: not in the invoice; "),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(&report.statement_path).expect("statement");
+    assert!(html.contains("Not in the invoice"), "the statement says so");
+}

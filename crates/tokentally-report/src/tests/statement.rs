@@ -87,3 +87,43 @@ async fn hostile_app_ids_are_shown_as_text() {
     );
     assert!(html.contains("@SUM(1+1)"), "{html}");
 }
+
+/// A month nobody used the reservation in: its whole cost shows as idle.
+#[test]
+fn an_unused_reservation_shows_its_cost_as_idle_capacity() {
+    let root = tempfile::tempdir().expect("tempdir");
+    small_fixture(&root.path().join("data"));
+    let html = read(&report(root.path(), "2026-12").statement_path);
+    let row = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td><code>mini</code>"))
+        .expect("the reservation's row");
+    assert!(
+        row.ends_with("<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0.00 USD</td><td class=\"n\">10.00 USD</td></tr>"),
+        "{row}"
+    );
+}
+
+/// Calls that carry both AOAI's counts and tokentally's estimate give each
+/// model's drift, signed, as a percentage of the reported count.
+#[test]
+fn estimate_drift_is_shown_per_model() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut compared = call(
+        "d1",
+        "2026-10-03T10:00:00Z",
+        "payroll-bot",
+        Some("gpt-4o"),
+        1000,
+        400,
+    );
+    compared.estimated_prompt_tokens = Some(1010);
+    compared.estimated_completion_tokens = Some(380);
+    write_usage(&root.path().join("data"), "drift", &[compared]);
+    let html = read(&report(root.path(), "2026-10").statement_path);
+    let row = html
+        .lines()
+        .find(|l| l.contains("<td><code>gpt-4o</code></td>") && l.contains("%"))
+        .unwrap_or_default();
+    assert!(row.contains("+1.0 %") && row.contains("-5.0 %"), "{row}\n{html}");
+}
