@@ -170,6 +170,7 @@ fn main() {
     sampler.join().unwrap();
 
     let bound = limits.memory_bound();
+    let within_bound = (rss_peak.saturating_sub(rss_idle) as usize) << 10 <= bound.total;
     let mib = |kib: u64| kib as f64 / 1024.0;
     let report = serde_json::json!({
         "flood_secs": started.elapsed().as_secs_f64(),
@@ -180,11 +181,15 @@ fn main() {
         "growth_mib": mib(rss_peak.saturating_sub(rss_idle)),
         "bound_mib": bound.total as f64 / 1048576.0,
         "bound": format!("{bound:?}"),
-        "within_bound": (rss_peak.saturating_sub(rss_idle) as usize) << 10 <= bound.total,
+        "within_bound": within_bound,
         "stats": stats,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     std::io::stdout().flush().unwrap();
+    // A broken bound is a failed run, for a script that checks the status.
+    if !within_bound {
+        std::process::exit(1);
+    }
 }
 
 /// Everything at once; returns what must stay open until the peak is read.

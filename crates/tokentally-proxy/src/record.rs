@@ -281,17 +281,28 @@ mod tests {
         let info = info(Some(
             r#"{"messages": [{"role": "user", "content": "secret prompt"}]}"#,
         ));
-        let raw = info.to_record(401, false, b"{\"error\":{\"code\":\"401\"}}", Ending::Complete);
-        let record: Value = serde_json::from_slice(&raw).expect("json");
-        assert_eq!(record["request"], Value::Null);
-        assert_eq!(record["response"]["body"], Value::Null);
-        assert_eq!(record["response"]["status"], json!(401));
-        assert_eq!(
-            record["caller"],
-            json!({}),
-            "claims of a refused token are unproven"
-        );
-        assert_eq!(record["dropped"]["fields"], json!(["request", "response.body"]));
-        assert!(!String::from_utf8_lossy(&raw).contains("secret prompt"));
+        // Unauthenticated and forbidden alike: upstream refused the caller.
+        for status in [401_u16, 403] {
+            let body = format!("{{\"error\":{{\"code\":\"{status}\"}}}}");
+            let raw = info.to_record(status, false, body.as_bytes(), Ending::Complete);
+            let record: Value = serde_json::from_slice(&raw).expect("json");
+            assert_eq!(record["request"], Value::Null, "{status}");
+            assert_eq!(record["response"]["body"], Value::Null, "{status}");
+            assert_eq!(record["response"]["status"], json!(status));
+            assert_eq!(
+                record["caller"],
+                json!({}),
+                "{status}: claims of a refused token are unproven"
+            );
+            assert_eq!(
+                record["dropped"]["fields"],
+                json!(["request", "response.body"]),
+                "{status}"
+            );
+            assert!(
+                !String::from_utf8_lossy(&raw).contains("secret prompt"),
+                "{status}"
+            );
+        }
     }
 }

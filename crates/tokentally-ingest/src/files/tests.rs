@@ -303,3 +303,49 @@ fn capture_files_write_held_llm_log_calls_at_their_end() {
         (2, 1, 0)
     );
 }
+
+/// First parts of records that never complete, more than `max_held_bytes` of
+/// them in one Capture file: the oldest are given up as the bound is passed,
+/// part-way through the file, not only when it ends.
+#[test]
+fn capture_parts_past_max_held_bytes_are_given_up_before_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let firsts: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            let record = record(&format!("cap-held-{i}"), 3);
+            let parts = tokentally_kafka::split_event(&format!("req-held-{i}"), record.as_bytes(), 200);
+            assert!(parts.len() > 1);
+            parts[0].clone()
+        })
+        .collect();
+    let held_per_part = firsts[0].len();
+    let path = dir.path().join("10.avro");
+    let bodies: Vec<Option<&[u8]>> = firsts.iter().map(|p| Some(p.as_slice())).collect();
+    capture_file(&path, &bodies);
+    let mut options = IngestOptions::new(dir.path().join("out"));
+    // Room for about three parts.
+    options.max_held_bytes = 3 * held_per_part + held_per_part / 2;
+    options.max_event_bytes = options.max_held_bytes;
+    let summary = ingest_files(std::slice::from_ref(&path), &options).expect("ingest");
+    assert_eq!(
+        (summary.records, summary.rows_written, summary.quarantined),
+        (12, 0, 12)
+    );
+    let quarantine = fs::read_to_string(&summary.quarantine_files[0]).expect("quarantine");
+    let reasons: Vec<String> = quarantine
+        .lines()
+        .map(|l| {
+            let entry: serde_json::Value = serde_json::from_str(l).expect("entry");
+            entry["reason"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    let by_bound = reasons
+        .iter()
+        .filter(|r| r.contains("passed max_held_bytes"))
+        .count();
+    let at_end = reasons
+        .iter()
+        .filter(|r| r.contains("the input ended first"))
+        .count();
+    assert!(by_bound >= 8 && by_bound + at_end == 12, "{reasons:#?}");
+}

@@ -331,3 +331,56 @@ fn a_consumer_polls_its_first_token_from_the_source() {
     }
     panic!("the consumer never asked for a token");
 }
+
+/// A topic of split records that never complete: what a partition holds stays
+/// under `max_held_bytes` during the run (the oldest parts are given up, with the
+/// bound as their reason), and the records behind them are still read.
+#[test]
+fn held_parts_past_max_held_bytes_are_given_up_during_the_run() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("unfinished", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    let mut events: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            let parts =
+                tokentally_kafka::split_event(&format!("req-unfinished-{i}"), record(i).as_bytes(), 200);
+            assert!(parts.len() > 1);
+            parts[0].clone()
+        })
+        .collect();
+    let part = events[0].len();
+    events.push(record(99).into_bytes());
+    produce(&brokers, "unfinished", &events);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = IngestOptions::new(dir.path());
+    // Room for about three parts.
+    options.max_held_bytes = 3 * part + part / 2;
+    options.max_event_bytes = options.max_held_bytes;
+    let stop = AtomicBool::new(false);
+    let summary =
+        ingest_kafka(&config(&brokers, "unfinished"), &options, &stop, &mut |_| {}).expect("ingest");
+    assert_eq!(
+        summary.rows_written, 1,
+        "the whole record behind the parts: {summary:?}"
+    );
+    assert!(summary.quarantined >= 8, "{summary:?}");
+    let reasons: Vec<String> = summary
+        .quarantine_files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("quarantine")
+                .lines()
+                .map(|l| {
+                    let entry: serde_json::Value = serde_json::from_str(l).expect("entry");
+                    entry["reason"].as_str().unwrap_or_default().to_owned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(reasons.len() as u64, summary.quarantined);
+    assert!(
+        reasons.iter().all(|r| r.contains("passed max_held_bytes")),
+        "{reasons:#?}"
+    );
+}

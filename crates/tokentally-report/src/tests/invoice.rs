@@ -149,10 +149,7 @@ fn usage_on_a_resource_the_invoice_does_not_list_is_flagged_in_the_summary_and_s
         &report.missing_prices,
         report.tieout.as_ref(),
     );
-    assert!(
-        summary.contains("  elsewhere: not in the invoice; "),
-        "{summary}"
-    );
+    assert!(summary.contains("  elsewhere: not in the invoice; "), "{summary}");
     let html = std::fs::read_to_string(&report.statement_path).expect("statement");
     assert!(html.contains("Not in the invoice"), "the statement says so");
 }
