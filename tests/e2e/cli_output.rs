@@ -45,6 +45,23 @@ fn stdin_ingest_on_a_terminal_shows_progress_before_the_input_ends() {
     assert!(text.contains("rows written: 2"), "{text}");
 }
 
+/// `tokentally ingest FILE` on a terminal: the progress line says how far
+/// through the file the run is.
+#[test]
+fn file_ingest_on_a_terminal_shows_how_far_through_the_file_it_is() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::support::sample(dir.path(), "calls.jsonl", 2000, 41);
+    let term = OnTerminal::start(dir.path(), "ingest calls.jsonl --out out", &[("NO_COLOR", "1")]);
+    let (success, text) = term.finish();
+    assert!(success, "{text}");
+    // `calls.jsonl: 1.21 MiB of 9.80 MiB (12%); 240 records, …`
+    let progress = text
+        .split(['\r', '\n'])
+        .find(|l| l.contains("calls.jsonl: ") && l.contains(" of ") && l.contains("%); "));
+    assert!(progress.is_some(), "{text}");
+    assert!(text.contains("rows written: 2000"), "{text}");
+}
+
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).expect("read csv");
     let mut lines = text.lines();

@@ -65,8 +65,8 @@ pub enum Command {
     /// totals), `prices`, `deployments`, `cost_centers` and `chargeback` (the
     /// written detail). Several statements run in order; the last one's result is
     /// printed (all with --all). Without a query or --file: reads stdin, or prompts
-    /// when stdin is a terminal (statements end with `;`, `\d` lists tables and
-    /// columns, `\q` quits).
+    /// when stdin is a terminal (statements end with `;`, `\d [TABLE]` lists
+    /// columns, `.tables` the tables, `\q` quits; history in ~/.tokentally_history).
     #[command(after_help = EXIT_CODES_HELP)]
     Sql(SqlArgs),
     /// The price table: `tokentally prices check` lists the catalog models the
