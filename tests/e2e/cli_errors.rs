@@ -192,13 +192,14 @@ fn an_unreachable_broker_logs_one_line_per_back_off_naming_the_address() {
     );
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
-    // A line per back-off step in 9 s (each naming the broker and the next
-    // try), not librdkafka's report of every reconnect.
+    // A line per back-off step (each naming the broker and the next try), not
+    // librdkafka's report of every reconnect. A metadata request waits at most
+    // 5 s, so 9 s hold one step at least, however slow the machine.
     let steps = lines
         .iter()
         .filter(|l| l.contains("waiting for the brokers"))
         .count();
-    assert!((2..=5).contains(&steps), "{steps} steps:\n{err}");
+    assert!((1..=5).contains(&steps), "{steps} steps:\n{err}");
     assert!(lines.len() <= steps + 2, "{} lines:\n{err}", lines.len());
     assert!(lines.iter().all(|l| l.contains("127.0.0.1:1")), "{err}");
     assert!(
