@@ -259,6 +259,9 @@ impl DayCalls {
     }
 }
 
+/// Days whose files are listed and fetched while earlier days decode.
+const DAYS_AHEAD: usize = 6;
+
 /// The month's calls in `usage`, one per event id, aggregated per app,
 /// deployment, model and UTC day (the day decides which price applies).
 /// `parallel` days run at once, each decoded on a blocking thread (decoding and
@@ -266,15 +269,20 @@ impl DayCalls {
 /// storage, fetched).
 pub(crate) async fn daily_usage(usage: &UsageDir, month: Month, parallel: usize) -> Result<Vec<DayUsage>> {
     let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    // Days listed (and, from object storage, fetched) ahead of their decoding, so
+    // the store's round trips overlap the CPU work; also what bounds the days
+    // held in memory.
+    let ahead = Arc::new(Semaphore::new(parallel.max(1) + DAYS_AHEAD));
     // At most one `DayCalls` per day in flight, handed from day to day.
     let spare: Arc<Mutex<Vec<DayCalls>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut day = month.first_day();
     while day < month.end_day() {
-        let (permits, spare, usage) = (permits.clone(), spare.clone(), usage.clone());
+        let (permits, ahead, spare, usage) = (permits.clone(), ahead.clone(), spare.clone(), usage.clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _held = ahead.acquire_owned().await;
             let files = usage.day_files(day).await?;
+            let _permit = permits.acquire_owned().await;
             tokio::task::spawn_blocking(move || scan_day(&files, month, &spare))
                 .await
                 .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))?
