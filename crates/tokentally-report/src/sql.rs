@@ -15,7 +15,7 @@ use crate::{Error, Result, dataset, dedup, sql_tables};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -83,6 +83,9 @@ fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Resul
     register(ctx, name, batch.schema(), vec![batch])
 }
 
+/// DataFusion partitions for a dataset in object storage: files read at once.
+const STORE_PARTITIONS: usize = 16;
+
 impl SqlSession {
     /// Registers the tables; a given table file must exist and be valid.
     ///
@@ -90,7 +93,15 @@ impl SqlSession {
     /// When the dataset is missing, a table file is invalid, or a written detail
     /// file cannot be read.
     pub async fn open(tables: &SqlTables) -> Result<Self> {
-        let ctx = SessionContext::new();
+        let ctx = match &tables.usage_store {
+            // Each partition reads its files one after the other; from object
+            // storage a file is a few round trips, so more partitions overlap
+            // them (the CPU work per file is small).
+            Some(_) => SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(STORE_PARTITIONS),
+            ),
+            None => SessionContext::new(),
+        };
         match &tables.usage_store {
             Some(remote) => dataset::register_usage_remote(&ctx, remote).await?,
             None => dataset::register_usage(&ctx, &tables.data_dir).await?,

@@ -23,6 +23,19 @@ pub(crate) struct ModelEstimates {
     pub estimated_completion: i64,
 }
 
+/// The `calls` view over the month's `date=` folders only: the partition
+/// filter keeps DataFusion from reading (and, in object storage, fetching) every
+/// other day's files, and copies of a call share their day folder, as the
+/// report's day-by-day scan assumes.
+fn month_calls_sql(month: Month) -> String {
+    crate::dedup::calls_view_sql(&format!(
+        "(SELECT * FROM {table} WHERE date >= '{first}' AND date < '{end}') AS month_usage",
+        table = crate::USAGE_TABLE,
+        first = month.first_day(),
+        end = month.end_day(),
+    ))
+}
+
 fn query(month: Month) -> String {
     let compared = "usage_source = 'reported' AND estimated_prompt_tokens IS NOT NULL AND NOT partial";
     format!(
@@ -33,9 +46,10 @@ fn query(month: Month) -> String {
            CAST(coalesce(sum(CASE WHEN {compared} THEN estimated_prompt_tokens ELSE 0 END), 0) AS BIGINT), \
            CAST(coalesce(sum(CASE WHEN {compared} THEN completion_tokens - reasoning_tokens ELSE 0 END), 0) AS BIGINT), \
            CAST(coalesce(sum(CASE WHEN {compared} THEN coalesce(estimated_completion_tokens, 0) ELSE 0 END), 0) AS BIGINT) \
-         FROM calls \
+         FROM ({calls}) AS month_calls \
          WHERE request_time >= TIMESTAMP '{start}' AND request_time < TIMESTAMP '{end}' \
          GROUP BY 1 ORDER BY 1",
+        calls = month_calls_sql(month),
         unknown = crate::UNKNOWN_MODEL,
         start = month.start().format("%Y-%m-%dT%H:%M:%SZ"),
         end = month.end().format("%Y-%m-%dT%H:%M:%SZ"),
