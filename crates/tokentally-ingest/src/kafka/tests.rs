@@ -456,18 +456,32 @@ fn follow_mode_writes_on_its_interval() {
     config.mode = Mode::Follow;
     config.flush_interval_secs = 1;
     let dir = tempfile::tempdir().expect("tempdir");
+    let usage = dir.path().join("usage");
+    // Progress counts rows as they are read; a file in the dataset is a flush.
+    let flushed = || {
+        std::fs::read_dir(&usage)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|day| std::fs::read_dir(day.path()).into_iter().flatten().flatten())
+            .any(|f| f.path().extension().is_some_and(|e| e == "parquet"))
+    };
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let mut written_while_running = false;
-    let summary = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |p| {
-        written_while_running |= p.rows_written > 0;
-        // The stop's own flush would write the row too: stop once it was written
-        // while running, or after long enough to tell that it never was.
-        if written_while_running || started.elapsed() > Duration::from_secs(20) {
+    let mut flushed_while_running = false;
+    let summary = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {
+        // The stop's own flush writes the row too, and a last progress report
+        // follows it: only what was there before the stop counts.
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        flushed_while_running |= flushed();
+        // Stop once the row was written, or after long enough to tell it never was.
+        if flushed_while_running || started.elapsed() > Duration::from_secs(20) {
             stop.store(true, Ordering::Relaxed);
         }
     })
     .expect("ingest");
-    assert!(written_while_running, "{summary:?}");
+    assert!(flushed_while_running, "{summary:?}");
     assert_eq!(summary.rows_written, 1);
 }
