@@ -30,6 +30,25 @@ fn produce(brokers: &str, topic: &str, events: &[Vec<u8>]) {
     producer.flush(Duration::from_secs(10)).expect("flush");
 }
 
+/// Sends `events` to partition `partition` of `topic`.
+fn produce_to(brokers: &str, topic: &str, partition: i32, events: &[Vec<u8>]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("producer");
+    for event in events {
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to(topic)
+                    .partition(partition)
+                    .payload(event.as_slice()),
+            )
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+}
+
 fn config(brokers: &str, topic: &str) -> KafkaConfig {
     let mut config = KafkaConfig::new(brokers, vec![topic.to_owned()]);
     config.connect_timeout_secs = 20;
@@ -59,6 +78,7 @@ fn reads_to_the_end_commits_and_a_second_run_reads_nothing() {
         (first.records, first.rows_written, first.quarantined),
         (21, 20, 1)
     );
+    assert_eq!(first.inputs, ["kafka:calls"]);
     let kafka = first.kafka.as_ref().expect("kafka summary");
     assert!(!kafka.interrupted && kafka.commits >= 1);
     assert_eq!(kafka.partitions.iter().map(|p| p.records).sum::<u64>(), 21);
@@ -85,22 +105,32 @@ fn reads_to_the_end_commits_and_a_second_run_reads_nothing() {
     );
 }
 
+/// The broker answers at once that the topic is missing; the run asks again until
+/// `connect_timeout_secs` has passed (a topic may be created meanwhile), then
+/// fails naming the topic and the broker address it asked.
 #[test]
 fn a_missing_topic_fails_after_the_bounded_wait_with_its_name() {
     let cluster = MockCluster::new(1).expect("mock cluster");
-    let mut config = config(&cluster.bootstrap_servers(), "nope");
+    let brokers = cluster.bootstrap_servers();
+    let mut config = config(&brokers, "nope");
     config.connect_timeout_secs = 1;
     config
         .options
         .insert("allow.auto.create.topics".into(), "false".into());
     let dir = tempfile::tempdir().expect("tempdir");
     let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
     let err =
         ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {}).expect_err("no topic");
+    let waited = started.elapsed();
     let text = err.to_string();
     assert!(
-        text.contains("`nope`") && text.contains("connect_timeout_secs"),
+        text.contains("`nope`") && text.contains(&brokers) && text.contains("connect_timeout_secs"),
         "{text}"
+    );
+    assert!(
+        waited >= config.connect_timeout(),
+        "gave up after {waited:?}, before connect_timeout_secs"
     );
 }
 
@@ -111,7 +141,8 @@ fn an_unreachable_broker_fails_after_the_bounded_wait() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stop = AtomicBool::new(false);
     let err = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {}).expect_err("down");
-    assert!(err.to_string().contains("cannot reach the brokers"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("cannot reach the brokers at 127.0.0.1:1"), "{text}");
 }
 
 #[test]
@@ -383,4 +414,127 @@ fn held_parts_past_max_held_bytes_are_given_up_during_the_run() {
         reasons.iter().all(|r| r.contains("passed max_held_bytes")),
         "{reasons:#?}"
     );
+}
+
+/// A signal that stops an until-caught-up run before it caught up (another member
+/// of its group holds a partition nobody has read) keeps the LLM-log calls still
+/// held: they are not written partial as at the end of a caught-up run, and the
+/// commit waits at them, so the next run reads the call again and writes it once.
+#[test]
+fn a_run_stopped_before_catching_up_keeps_held_llm_log_calls_for_the_next_run() {
+    use crate::envelope::llm_tests::{Form, call};
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("stopped", 2, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    for partition in 0..2 {
+        let [_, request, _] = call(Form::LogAnalytics, &format!("held-{partition}"), "Hi", "", (1, 1));
+        let export = serde_json::to_vec(&serde_json::json!({ "records": [request] })).expect("json");
+        let gateway = record(usize::try_from(partition).expect("partition")).into_bytes();
+        produce_to(&brokers, "stopped", partition, &[export, gateway]);
+    }
+    let mut config = config(&brokers, "stopped");
+    // Shorter than the session timeout, so the wait for the other member's
+    // partition is the sum of the two (a difference would not fit a `Duration`).
+    config.connect_timeout_secs = 4;
+
+    // The other member: takes what the group gives it and never commits, as a
+    // stuck one would.
+    let member_stop = Arc::new(AtomicBool::new(false));
+    let (assigned, first_assignment) = std::sync::mpsc::channel();
+    let member = std::thread::spawn({
+        let (brokers, group, stop) = (brokers.clone(), config.group_id.clone(), Arc::clone(&member_stop));
+        move || {
+            let member: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("group.id", &group)
+                .set("enable.auto.commit", "false")
+                .set("session.timeout.ms", "6000")
+                .create()
+                .expect("member");
+            member.subscribe(&["stopped"]).expect("subscribe");
+            while !stop.load(Ordering::Relaxed) {
+                let _ = member.poll(Duration::from_millis(100));
+                if member.assignment().is_ok_and(|a| a.count() > 0) {
+                    let _ = assigned.send(());
+                }
+            }
+        }
+    });
+    first_assignment
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the other member was assigned");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = AtomicBool::new(false);
+    let stopped = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |p| {
+        if p.records >= 2 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .expect("ingest");
+    member_stop.store(true, Ordering::Relaxed);
+    member.join().expect("member");
+
+    assert!(
+        stopped.kafka.as_ref().is_some_and(|k| k.interrupted),
+        "the run must have been stopped, not have caught up: {stopped:?}"
+    );
+    assert_eq!(
+        (stopped.records, stopped.rows_written, stopped.partial_rows),
+        (2, 1, 0),
+        "the gateway record written, the LLM-log call held: {stopped:?}"
+    );
+    let next = run(&config, dir.path());
+    assert_eq!(
+        (next.records, next.rows_written, next.partial_rows),
+        (4, 4, 2),
+        "both partitions read whole, the held call's from the call on: {next:?}"
+    );
+}
+
+/// In follow mode, what was read is written and committed every
+/// `flush_interval_secs`, however few the rows.
+#[test]
+fn follow_mode_writes_on_its_interval() {
+    use std::sync::atomic::Ordering;
+    use std::time::Instant;
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("interval", 1, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "interval", &[record(1).into_bytes()]);
+    let mut config = config(&brokers, "interval");
+    config.mode = Mode::Follow;
+    config.flush_interval_secs = 1;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let usage = dir.path().join("usage");
+    // Progress counts rows as they are read; a file in the dataset is a flush.
+    let flushed = || {
+        std::fs::read_dir(&usage)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|day| std::fs::read_dir(day.path()).into_iter().flatten().flatten())
+            .any(|f| f.path().extension().is_some_and(|e| e == "parquet"))
+    };
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let mut flushed_while_running = false;
+    let summary = ingest_kafka(&config, &IngestOptions::new(dir.path()), &stop, &mut |_| {
+        // The stop's own flush writes the row too, and a last progress report
+        // follows it: only what was there before the stop counts.
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        flushed_while_running |= flushed();
+        // Stop once the row was written, or after long enough to tell it never was.
+        if flushed_while_running || started.elapsed() > Duration::from_secs(20) {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .expect("ingest");
+    assert!(flushed_while_running, "{summary:?}");
+    assert_eq!(summary.rows_written, 1);
 }
