@@ -10,8 +10,8 @@ use super::partition::{PartitionState, Release, remove_uncommitted, remove_uncom
 use super::{KafkaConfig, KafkaSummary, Mode, Progress};
 use crate::{Error, IngestOptions, IngestSummary, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,90 +199,113 @@ fn wait_for_topics_logged(
 impl State<'_> {
     /// Polls until caught up (or stopped); returns whether a signal stopped it.
     fn poll_loop(&mut self, consumer: &Consumer) -> Result<bool> {
-        let config = self.run.config;
         loop {
             if self.run.stop.load(Ordering::Relaxed) {
                 return Ok(true);
             }
             let message = consumer.poll(POLL);
             self.apply_rebalances(consumer)?;
-            match message {
-                Some(Ok(message)) => {
-                    let key = (message.topic().to_owned(), message.partition());
-                    self.handle(&key, message.offset(), message.payload())?;
-                }
-                // Carries no topic: every partition with this number that is past its
-                // start high-water mark may stop, which is all `caught_up` promises.
-                Some(Err(KafkaError::PartitionEOF(number))) => {
-                    for ((_, p), state) in &mut self.partitions {
-                        if *p == number {
-                            state.end_reached();
-                        }
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                }
-                None => {}
-            }
-            let batches = || self.partitions.values().filter_map(|p| p.batch.as_ref());
-            let rows: usize = batches().map(|b| b.rows()).sum();
-            let bytes: usize = batches().map(|b| b.bytes()).sum();
-            let due = config.mode == Mode::Follow && self.last_flush.elapsed() >= config.flush_interval();
-            if rows >= config.flush_records || bytes >= config.flush_bytes || due {
-                self.flush_all(consumer, self.release())?;
-            }
+            self.receive(message)?;
+            self.flush_when_due(consumer)?;
             if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                let config = self.run.config;
                 if config.mode == Mode::Follow && self.last_watermarks.elapsed() >= WATERMARKS_EVERY {
                     self.refresh_watermarks(consumer);
                 }
                 self.report_progress();
             }
-            if config.mode == Mode::UntilCaughtUp {
-                let own_done = self.assigned && self.partitions.values().all(PartitionState::caught_up);
-                let elsewhere = self.unassigned();
-                let group = if own_done {
-                    self.group.check(consumer, &elsewhere)
-                } else {
-                    GroupCheck::default()
-                };
-                if group.advanced {
-                    self.last_activity = Instant::now();
-                }
-                if own_done && group.behind.is_empty() {
-                    return Ok(false);
-                }
-                // Without every partition, a member killed earlier may still hold
-                // some until its session times out: wait that out too, rather
-                // than call the topic caught up with those partitions unread.
-                let limit = if self.assigned && elsewhere.is_empty() {
-                    config.connect_timeout()
-                } else {
-                    config.connect_timeout() + config.session_timeout()
-                };
-                if self.last_activity.elapsed() >= limit {
-                    let why = if own_done {
-                        format!(
-                            "partitions {} are assigned to another member of group `{}` and its \
-                             committed offsets are not at their end (a stopped or stuck member); \
-                             an until-caught-up run ends only when its group has read every partition",
-                            group.behind.join(", "),
-                            config.group_id
-                        )
-                    } else {
-                        consumer
-                            .context()
-                            .last_error()
-                            .unwrap_or_else(|| "no records and no partition assignment arrived".into())
-                    };
-                    self.flush_all(consumer, self.release())?;
-                    return Err(Error::Unavailable(format!(
-                        "no progress for {}s before catching up: {why}",
-                        limit.as_secs()
-                    )));
-                }
+            if self.run.config.mode == Mode::UntilCaughtUp && self.caught_up(consumer)? {
+                return Ok(false);
             }
         }
+    }
+
+    /// What one poll brought: a record handled, or the end of a partition noted.
+    fn receive(&mut self, message: Option<KafkaResult<BorrowedMessage<'_>>>) -> Result<()> {
+        match message {
+            Some(Ok(message)) => {
+                let key = (message.topic().to_owned(), message.partition());
+                self.handle(&key, message.offset(), message.payload())?;
+            }
+            // Carries no topic: every partition with this number that is past its
+            // start high-water mark may stop, which is all `caught_up` promises.
+            Some(Err(KafkaError::PartitionEOF(number))) => {
+                for ((_, p), state) in &mut self.partitions {
+                    if *p == number {
+                        state.end_reached();
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "consumer error");
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Flushes when the rows or bytes read reach their limit, or (following)
+    /// when the interval has passed.
+    fn flush_when_due(&mut self, consumer: &Consumer) -> Result<()> {
+        let config = self.run.config;
+        let batches = || self.partitions.values().filter_map(|p| p.batch.as_ref());
+        let rows: usize = batches().map(|b| b.rows()).sum();
+        let bytes: usize = batches().map(|b| b.bytes()).sum();
+        let due = config.mode == Mode::Follow && self.last_flush.elapsed() >= config.flush_interval();
+        if rows >= config.flush_records || bytes >= config.flush_bytes || due {
+            self.flush_all(consumer, self.release())?;
+        }
+        Ok(())
+    }
+
+    /// For an until-caught-up run: whether it is done (its own partitions
+    /// caught up and the group's others read to their end), or an error once
+    /// nothing has moved for too long.
+    fn caught_up(&mut self, consumer: &Consumer) -> Result<bool> {
+        let config = self.run.config;
+        let own_done = self.assigned && self.partitions.values().all(PartitionState::caught_up);
+        let elsewhere = self.unassigned();
+        let group = if own_done {
+            self.group.check(consumer, &elsewhere)
+        } else {
+            GroupCheck::default()
+        };
+        if group.advanced {
+            self.last_activity = Instant::now();
+        }
+        if own_done && group.behind.is_empty() {
+            return Ok(true);
+        }
+        // Without every partition, a member killed earlier may still hold
+        // some until its session times out: wait that out too, rather
+        // than call the topic caught up with those partitions unread.
+        let limit = if self.assigned && elsewhere.is_empty() {
+            config.connect_timeout()
+        } else {
+            config.connect_timeout() + config.session_timeout()
+        };
+        if self.last_activity.elapsed() < limit {
+            return Ok(false);
+        }
+        let why = if own_done {
+            format!(
+                "partitions {} are assigned to another member of group `{}` and its \
+                 committed offsets are not at their end (a stopped or stuck member); \
+                 an until-caught-up run ends only when its group has read every partition",
+                group.behind.join(", "),
+                config.group_id
+            )
+        } else {
+            consumer
+                .context()
+                .last_error()
+                .unwrap_or_else(|| "no records and no partition assignment arrived".into())
+        };
+        self.flush_all(consumer, self.release())?;
+        Err(Error::Unavailable(format!(
+            "no progress for {}s before catching up: {why}",
+            limit.as_secs()
+        )))
     }
 
     /// The topics' partitions this consumer is not assigned.
