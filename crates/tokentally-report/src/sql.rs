@@ -97,9 +97,9 @@ impl SqlSession {
             // Each partition reads its files one after the other; from object
             // storage a file is a few round trips, so more partitions overlap
             // them (the CPU work per file is small).
-            Some(_) => SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(STORE_PARTITIONS),
-            ),
+            Some(_) => {
+                SessionContext::new_with_config(SessionConfig::new().with_target_partitions(STORE_PARTITIONS))
+            }
             None => SessionContext::new(),
         };
         match &tables.usage_store {
