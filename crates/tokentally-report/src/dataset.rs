@@ -132,13 +132,7 @@ async fn count_duplicates(ctx: &SessionContext, days: &[NaiveDate]) -> Result<u6
 /// Registers `<remote>/usage/` as the `usage` table, read through DataFusion's
 /// object-store registry, as [`register_usage`] does for a local folder.
 pub(crate) async fn register_usage_remote(ctx: &SessionContext, remote: &Remote) -> Result<()> {
-    let usage = remote.join("usage");
-    if !usage.any(crate::scan_files::is_data_object).await? {
-        return Err(Error::NoUsage {
-            path: PathBuf::from(usage.url()),
-            reason: "holds no .parquet files",
-        });
-    }
+    let usage = check_usage_remote(remote).await?;
     ctx.register_object_store(remote.root(), remote.store());
     let url = url::Url::parse(&format!("{}/", usage.url())).map_err(|_| Error::NoUsage {
         path: PathBuf::from(usage.url()),
@@ -153,6 +147,19 @@ pub(crate) fn check_usage(data_dir: &Path) -> Result<PathBuf> {
     let dir = data_dir.join("usage");
     check_dataset(&dir)?;
     Ok(dir)
+}
+
+/// `<remote>/usage/`, checked as [`check_usage`] checks a local folder: it must
+/// hold a data file (the listing stops at the first).
+pub(crate) async fn check_usage_remote(remote: &Remote) -> Result<Remote> {
+    let usage = remote.join("usage");
+    if !usage.any(crate::scan_files::is_data_object).await? {
+        return Err(Error::NoUsage {
+            path: PathBuf::from(usage.url()),
+            reason: "holds no .parquet files",
+        });
+    }
+    Ok(usage)
 }
 
 fn parquet_options(schema: &SchemaRef) -> ParquetReadOptions<'_> {

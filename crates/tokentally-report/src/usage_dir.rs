@@ -45,16 +45,7 @@ impl UsageDir {
     pub(crate) async fn open(data_dir: &Path, store: Option<&Remote>) -> Result<Self> {
         match store {
             None => crate::dataset::check_usage(data_dir).map(Self::Local),
-            Some(remote) => {
-                let usage = remote.join("usage");
-                if !usage.any(scan_files::is_data_object).await? {
-                    return Err(Error::NoUsage {
-                        path: PathBuf::from(usage.url()),
-                        reason: "holds no .parquet files",
-                    });
-                }
-                Ok(Self::Remote(usage))
-            }
+            Some(remote) => crate::dataset::check_usage_remote(remote).await.map(Self::Remote),
         }
     }
 
