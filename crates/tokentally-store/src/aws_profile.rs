@@ -200,6 +200,11 @@ mod tests {
         fn read(&self) -> Result<Option<AwsProfile>> {
             read(&|k| self.vars.get(k).cloned())
         }
+
+        /// The error reading the profile gives, as printed.
+        fn error(&self) -> String {
+            self.read().err().map(|e| e.to_string()).unwrap_or_default()
+        }
     }
 
     const CREDENTIALS: &str = "\
@@ -263,7 +268,7 @@ region = ap-south-1
     #[test]
     fn a_named_profile_that_is_missing_is_an_error_naming_it_and_the_files() {
         let files = Files::new(CREDENTIALS, CONFIG).with("AWS_PROFILE", "nope");
-        let error = files.read().err().map(|e| e.to_string()).unwrap_or_default();
+        let error = files.error();
         assert!(
             error.contains("`nope`") && error.contains(".aws/credentials"),
             "{error}"
@@ -276,7 +281,7 @@ region = ap-south-1
     #[test]
     fn a_profile_that_assumes_a_role_is_an_error_not_another_identity() {
         let files = Files::new(CREDENTIALS, CONFIG).with("AWS_PROFILE", "assumed");
-        let error = files.read().err().map(|e| e.to_string()).unwrap_or_default();
+        let error = files.error();
         assert!(
             error.contains("role_arn") && error.contains("export-credentials"),
             "{error}"
@@ -292,7 +297,7 @@ region = ap-south-1
     #[test]
     fn half_a_key_pair_is_an_error_and_never_shows_the_secret() {
         let files = Files::new("[default]\naws_secret_access_key = s3cr3t\n", "");
-        let error = files.read().err().map(|e| e.to_string()).unwrap_or_default();
+        let error = files.error();
         assert!(
             error.contains("no aws_access_key_id") && !error.contains("s3cr3t"),
             "{error}"

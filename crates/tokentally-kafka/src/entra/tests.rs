@@ -61,6 +61,21 @@ fn fake_endpoint(replies: Vec<(u16, String)>) -> (String, mpsc::Receiver<Seen>) 
     (address, rx)
 }
 
+/// A service principal (tenant `t`, client `app`) whose tokens come from `authority`.
+fn client_secret(authority: &str, secret: &str) -> Credential {
+    Credential::from_env_with(
+        CredentialKind::ClientSecret,
+        None,
+        &env(&[
+            ("AZURE_AUTHORITY_HOST", authority),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", secret),
+        ]),
+    )
+    .expect("credential")
+}
+
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let vars: HashMap<String, String> = vars
         .iter()
@@ -208,17 +223,7 @@ fn a_refused_credential_names_the_endpoint_and_entra_error_never_the_secret() {
         401,
         r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1"}"#.into(),
     )]);
-    let credential = Credential::from_env_with(
-        CredentialKind::ClientSecret,
-        None,
-        &env(&[
-            ("AZURE_AUTHORITY_HOST", &authority),
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "app"),
-            ("AZURE_CLIENT_SECRET", "wrong-secret"),
-        ]),
-    )
-    .expect("credential");
+    let credential = client_secret(&authority, "wrong-secret");
     let context = OAuthContext::new(Some(std::sync::Arc::new(EntraToken::new(credential, HOST))));
     let Err(err) = context.generate_oauth_token(None) else {
         panic!("a refused credential gave a token");
@@ -237,17 +242,7 @@ fn answers_without_a_usable_token_are_errors() {
         (200, r#"{"access_token":" ","expires_in":10}"#.into()),
         (200, "not json".into()),
     ]);
-    let credential = Credential::from_env_with(
-        CredentialKind::ClientSecret,
-        None,
-        &env(&[
-            ("AZURE_AUTHORITY_HOST", &authority),
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "app"),
-            ("AZURE_CLIENT_SECRET", "x"),
-        ]),
-    )
-    .expect("credential");
+    let credential = client_secret(&authority, "x");
     let source = EntraToken::new(credential, HOST);
     for expected in [
         "no expires_on or expires_in",
