@@ -51,7 +51,9 @@ pub use invoice::{ResourceTieout, Tieout, UNALLOCATED_APP};
 pub use month::{DaysUsed, Month, Period};
 pub use output::COLUMNS as CHARGEBACK_COLUMNS;
 pub use prices::{DeploymentKind, PRICE_UNIT, Price, PriceTable, TokenClass};
-pub use prices_check::{MissingPrice, PriceCheckOptions, check_prices};
+pub use prices_check::{
+    MissingPrice, NOT_SOLD_PER_TOKEN, NotSoldPerToken, PriceCheckOptions, check_prices, not_sold_per_token,
+};
 pub use ptu::IDLE_CAPACITY_APP;
 pub use sql::{
     CALLS_VIEW, CHARGEBACK_VIEW, COST_CENTERS_TABLE, DEPLOYMENTS_TABLE, PRICES_TABLE, QueryOutput,

@@ -24,6 +24,46 @@ pub struct MissingPrice {
     pub classes: Vec<TokenClass>,
     /// Those classes' tokens.
     pub tokens: i64,
+    /// Why no list price can be shipped for the family, when Azure does not
+    /// sell it per token (see [`NOT_SOLD_PER_TOKEN`]).
+    pub not_sold_per_token: Option<&'static str>,
+}
+
+/// A catalog family Azure does not sell per token, so no list price exists to
+/// ship: its usage is charged only by a price row of your own or, on capacity
+/// billed by the hour, by a `monthly_cost` on its deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotSoldPerToken {
+    pub family: &'static str,
+    /// How Azure offers it instead, and what to do (shown by `prices check`).
+    pub why: &'static str,
+}
+
+/// The catalog families without an Azure per-token list price. Source: the
+/// "gpt-oss" table of Microsoft's "Foundry Models sold directly by Azure"
+/// (MicrosoftDocs/azure-ai-docs, `models-azure-direct-openai.md`, dated
+/// 2026-06-11, read 2026-12-07): `gpt-oss-120b` is available for deployment,
+/// `gpt-oss-20b` "via managed compute and Foundry Local" only.
+pub const NOT_SOLD_PER_TOKEN: [NotSoldPerToken; 2] = [
+    NotSoldPerToken {
+        family: "gpt-oss-20b",
+        why: "Azure offers it only on managed compute (billed per VM hour) and Foundry Local; \
+              list its deployment as provisioned with a monthly_cost, or add your own per-token row",
+    },
+    NotSoldPerToken {
+        family: "gpt-oss",
+        why: "Azure offers gpt-oss in two sizes, 120b and 20b; another size runs on your own \
+              compute: list its deployment as provisioned with a monthly_cost, or add your own per-token row",
+    },
+];
+
+/// Why `family` has no shipped list price, when Azure does not sell it per token.
+#[must_use]
+pub fn not_sold_per_token(family: &str) -> Option<&'static str> {
+    NOT_SOLD_PER_TOKEN
+        .iter()
+        .find(|n| n.family == family)
+        .map(|n| n.why)
 }
 
 impl std::fmt::Display for MissingPrice {
@@ -36,7 +76,11 @@ impl std::fmt::Display for MissingPrice {
             classes.join(", "),
             self.tokens,
             self.models.join(", ")
-        )
+        )?;
+        match self.not_sold_per_token {
+            Some(why) => write!(f, "; not sold per token: {why}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -137,6 +181,7 @@ pub(crate) fn missing_prices(
             models: seen.models.into_iter().collect(),
             classes: seen.classes.into_iter().collect(),
             tokens: seen.tokens,
+            not_sold_per_token: not_sold_per_token(family),
         })
         .collect())
 }
@@ -198,6 +243,7 @@ mod tests {
             // Not in the catalog: the unpriced file's business, not this list's.
             day("llama-3-70b", "llama", text),
             day("gpt-5-mini", "g5", text),
+            day("gpt-oss-20b", "oss", text),
         ];
         let missing = missing_prices(&days, &prices, &deployments).expect("check");
         let text: Vec<String> = missing.iter().map(ToString::to_string).collect();
@@ -206,6 +252,9 @@ mod tests {
             [
                 "gpt-4o-audio-preview: no audio_input, audio_output price row (1200 tokens; models gpt-4o-audio-preview-2024-12-17)",
                 "gpt-5-mini: no input price row (10 tokens; models gpt-5-mini)",
+                "gpt-oss-20b: no input price row (10 tokens; models gpt-oss-20b); not sold per token: \
+                 Azure offers it only on managed compute (billed per VM hour) and Foundry Local; list \
+                 its deployment as provisioned with a monthly_cost, or add your own per-token row",
             ]
         );
     }
