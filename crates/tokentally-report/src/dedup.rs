@@ -85,15 +85,40 @@ impl Rank {
     /// `source` indexes (by name, so the choice never depends on listing order).
     pub(crate) fn before(&self, other: &Self, sources: &[String]) -> bool {
         let name = |r: &Self| sources.get(r.source as usize).map_or("", String::as_str);
-        (self.usage, self.identity, name(self), self.partition, self.offset)
-            < (
-                other.usage,
-                other.identity,
-                name(other),
-                other.partition,
-                other.offset,
-            )
+        order(self, name(self)) < order(other, name(other))
     }
+
+    /// The rank with its source named, to compare with copies read from
+    /// another day (whose source indexes mean other names).
+    pub(crate) fn named(&self, sources: &[std::sync::Arc<str>]) -> NamedRank {
+        NamedRank {
+            rank: *self,
+            source: sources
+                .get(self.source as usize)
+                .cloned()
+                .unwrap_or_else(|| "".into()),
+        }
+    }
+}
+
+/// A [`Rank`] that carries its source's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NamedRank {
+    rank: Rank,
+    source: std::sync::Arc<str>,
+}
+
+impl NamedRank {
+    /// Whether this copy counts rather than `other`: [`Rank::before`]'s rule.
+    pub(crate) fn before(&self, other: &Self) -> bool {
+        order(&self.rank, &self.source) < order(&other.rank, &other.source)
+    }
+}
+
+/// The fields a copy is ranked by, best (smallest) first; the one place the
+/// order is written, for copies of a day and copies across days alike.
+fn order<'a>(rank: &Rank, source: &'a str) -> (u8, u8, &'a str, i64, i64) {
+    (rank.usage, rank.identity, source, rank.partition, rank.offset)
 }
 
 /// `CASE column WHEN 'name' THEN rank … ELSE last END`.

@@ -25,6 +25,7 @@ mod prices_check;
 mod ptu;
 mod scan;
 mod scan_columns;
+mod scan_edges;
 mod scan_files;
 mod sql;
 mod sql_output;

@@ -8,12 +8,15 @@
 //! sit in the same `date=` partition, and a day's event ids are all the state
 //! deduplication needs. Memory is bounded by the days in flight (their event
 //! tables and one batch each), never by the month. Which copy of a call counts
-//! is `dedup.rs`'s rule ([`Rank`]); this pass only applies it.
+//! is `dedup.rs`'s rule ([`Rank`]); this pass only applies it. Copies of a call
+//! made at midnight by two recorders can sit on both sides of it: a day's calls
+//! near its midnights are settled across days by `scan_edges.rs`.
 
 use crate::dataset::DayUsage;
 pub(crate) use crate::dedup::Rank;
 use crate::scan_columns::{Columns, Interner, Key};
-use crate::scan_files::{file_rows, read_file};
+use crate::scan_edges::{EDGE_MICROS, EdgeCall};
+use crate::scan_files::{TimeWindow, file_rows, read_file};
 use crate::usage_dir::{DayFile, UsageDir};
 use crate::{Month, Result};
 use chrono::NaiveDate;
@@ -35,6 +38,9 @@ pub(crate) struct Call {
     pub failed: bool,
     pub estimated: bool,
     pub tokens: TokenCounts,
+    /// Whether a copy of the call lies near one of its day's midnights, where a
+    /// copy in the neighbouring day may compete ([`crate::scan_edges`]).
+    pub edge: bool,
 }
 
 /// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
@@ -199,10 +205,12 @@ impl DayCalls {
                 return;
             }
         };
-        if let Some(kept) = self.calls.get_mut(kept as usize)
-            && call.rank.before(&kept.rank, sources)
-        {
-            *kept = call;
+        if let Some(kept) = self.calls.get_mut(kept as usize) {
+            let edge = kept.edge || call.edge;
+            if call.rank.before(&kept.rank, sources) {
+                *kept = call;
+            }
+            kept.edge = edge;
         }
     }
 
@@ -236,14 +244,19 @@ impl DayCalls {
                 let (Some(new), Some(old)) = (calls.get(i as usize), calls.get(kept as usize)) else {
                     continue;
                 };
-                let loser = if new.rank.before(&old.rank, sources) {
+                let edge = new.edge || old.edge;
+                let (winner, loser) = if new.rank.before(&old.rank, sources) {
                     o.get_mut().1 = i;
-                    kept
+                    (i, kept)
                 } else {
-                    i
+                    (kept, i)
                 };
                 if let Some(l) = live.get_mut(loser as usize) {
                     *l = false;
+                }
+                // The winner stands for every copy: near a midnight if any is.
+                if let Some(w) = calls.get_mut(winner as usize) {
+                    w.edge = edge;
                 }
             }
             p.clear();
@@ -257,6 +270,77 @@ impl DayCalls {
             .filter(|&(_, &live)| live)
             .map(|(c, _)| c)
     }
+
+    /// The chosen copies near a midnight, with their event ids.
+    fn edge_calls(&self) -> Vec<(String, &Call)> {
+        let text: HashMap<u32, &str> = self.other.iter().map(|(id, &i)| (i, id.as_str())).collect();
+        self.calls
+            .iter()
+            .zip(&self.live)
+            .zip(&self.hex_ids)
+            .enumerate()
+            .filter(|&(_, ((c, &live), _))| live && c.edge)
+            .map(|(i, ((c, _), &hex))| {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                let id = text
+                    .get(&index)
+                    .map_or_else(|| format!("{hex:032x}"), |&t| t.to_owned());
+                (id, c)
+            })
+            .collect()
+    }
+}
+
+/// What one day's scan hands on: the day's calls added up, and its calls near
+/// a midnight, left for [`crate::scan_edges`] to settle against the neighbouring days.
+#[derive(Default)]
+struct DayScan {
+    rows: Vec<DayUsage>,
+    edges: Vec<EdgeCall>,
+}
+
+/// A day the scan reads: the month's own days count; the day before and the
+/// day after the month are read only near the month's first and last midnight,
+/// for copies that compete with the month's.
+#[derive(Debug, Clone, Copy)]
+struct ScanDay {
+    day: NaiveDate,
+    window: TimeWindow,
+    counted: bool,
+}
+
+/// The month's days, then its two neighbours' edges.
+fn scan_days(month: Month) -> Vec<ScanDay> {
+    let window = TimeWindow::from(month);
+    let mut days = Vec::new();
+    let mut day = month.first_day();
+    while day < month.end_day() {
+        days.push(ScanDay {
+            day,
+            window,
+            counted: true,
+        });
+        day = day.succ_opt().unwrap_or(NaiveDate::MAX);
+    }
+    if let Some(before) = month.first_day().pred_opt() {
+        days.push(ScanDay {
+            day: before,
+            window: TimeWindow {
+                start: window.start - EDGE_MICROS,
+                end: window.start,
+            },
+            counted: false,
+        });
+    }
+    days.push(ScanDay {
+        day: month.end_day(),
+        window: TimeWindow {
+            start: window.end,
+            end: window.end.saturating_add(EDGE_MICROS),
+        },
+        counted: false,
+    });
+    days
 }
 
 /// Days whose files are listed and fetched while earlier days decode.
@@ -276,24 +360,25 @@ pub(crate) async fn daily_usage(usage: &UsageDir, month: Month, parallel: usize)
     // At most one `DayCalls` per day in flight, handed from day to day.
     let spare: Arc<Mutex<Vec<DayCalls>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut day = month.first_day();
-    while day < month.end_day() {
+    for day in scan_days(month) {
         let (permits, ahead, spare, usage) = (permits.clone(), ahead.clone(), spare.clone(), usage.clone());
         tasks.spawn(async move {
             let _held = ahead.acquire_owned().await;
-            let files = usage.day_files(day).await?;
+            let files = usage.day_files(day.day).await?;
             let _permit = permits.acquire_owned().await;
-            tokio::task::spawn_blocking(move || scan_day(&files, month, &spare))
+            tokio::task::spawn_blocking(move || scan_day(&files, day, &spare))
                 .await
                 .map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))?
         });
-        day = day.succ_opt().unwrap_or(NaiveDate::MAX);
     }
     let mut rows = Vec::new();
+    let mut edges = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let day_rows = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
-        rows.extend(day_rows);
+        let day = done.map_err(|e| crate::Error::Internal(format!("day scan failed: {e}")))??;
+        rows.extend(day.rows);
+        edges.extend(day.edges);
     }
+    crate::scan_edges::add_to(&mut rows, &crate::scan_edges::winners(edges))?;
     rows.sort_by(|a, b| {
         let key = |d: &DayUsage| {
             (
@@ -309,9 +394,9 @@ pub(crate) async fn daily_usage(usage: &UsageDir, month: Month, parallel: usize)
     Ok(rows)
 }
 
-fn scan_day(files: &[DayFile], month: Month, spare: &Mutex<Vec<DayCalls>>) -> Result<Vec<DayUsage>> {
+fn scan_day(files: &[DayFile], day: ScanDay, spare: &Mutex<Vec<DayCalls>>) -> Result<DayScan> {
     if files.is_empty() {
-        return Ok(Vec::new());
+        return Ok(DayScan::default());
     }
     let mut rows = 0;
     for file in files {
@@ -326,7 +411,7 @@ fn scan_day(files: &[DayFile], month: Month, spare: &Mutex<Vec<DayCalls>>) -> Re
         None => DayCalls::with_capacity(rows),
     };
     for file in files {
-        read_file(file, month, &mut |batch| {
+        read_file(file, day.window, &mut |batch| {
             let cols = Columns::new(batch)?;
             let rows = cols.calls(&mut interner)?;
             for (row, call) in rows.into_iter().enumerate() {
@@ -336,11 +421,40 @@ fn scan_day(files: &[DayFile], month: Month, spare: &Mutex<Vec<DayCalls>>) -> Re
         })?;
     }
     calls.resolve(interner.sources());
-    let day_rows = aggregate(&calls, interner.keys());
+    let scanned = settle(&calls, &interner, day.counted);
     if let Ok(mut spare) = spare.lock() {
         spare.push(calls);
     }
-    day_rows
+    scanned
+}
+
+/// The day's chosen copies: those near a midnight as [`EdgeCall`]s, the rest
+/// added up (none for a day outside the month).
+fn settle(calls: &DayCalls, interner: &Interner, counted: bool) -> Result<DayScan> {
+    let keys: Vec<Arc<Key>> = interner.keys().iter().cloned().map(Arc::new).collect();
+    let sources: Vec<Arc<str>> = interner.sources().iter().map(|s| Arc::from(s.as_str())).collect();
+    let edges = calls
+        .edge_calls()
+        .into_iter()
+        .filter_map(|(id, c)| {
+            Some(EdgeCall {
+                id,
+                rank: c.rank.named(&sources),
+                key: keys.get(c.key as usize)?.clone(),
+                day: c.day,
+                failed: c.failed,
+                estimated: c.estimated,
+                tokens: c.tokens,
+                counted,
+            })
+        })
+        .collect();
+    let rows = if counted {
+        aggregate(calls, interner.keys())?
+    } else {
+        Vec::new()
+    };
+    Ok(DayScan { rows, edges })
 }
 
 /// Sums the day's winning copies per key and day.
@@ -349,7 +463,7 @@ fn scan_day(files: &[DayFile], month: Month, spare: &Mutex<Vec<DayCalls>>) -> Re
 /// A sum that overflows, naming the rows (app, deployment, model and day).
 fn aggregate(calls: &DayCalls, keys: &[Key]) -> Result<Vec<DayUsage>> {
     let mut sums: HashMap<(u32, i32), DayUsage, IdHasher> = HashMap::default();
-    for c in calls.calls() {
+    for c in calls.calls().filter(|c| !c.edge) {
         let Some(key) = keys.get(c.key as usize) else {
             continue;
         };
@@ -396,6 +510,7 @@ mod tests {
             day: 0,
             failed: false,
             estimated: usage == 1,
+            edge: false,
             tokens: TokenCounts {
                 prompt: 1,
                 completion: 1,

@@ -356,6 +356,7 @@ impl<'a> Columns<'a> {
                 },
                 key,
                 day: i32::try_from(times.value(row).div_euclid(86_400_000_000)).unwrap_or(i32::MAX),
+                edge: crate::scan_edges::near_midnight(times.value(row)),
                 failed: st >= 400 || st == 0,
                 estimated: usage_rank
                     == crate::dedup::usage_source_rank(tokentally_core::UsageSource::Estimated),

@@ -150,18 +150,40 @@ fn bad_file(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_
     }
 }
 
-/// Hands each batch of `file`'s rows within `month` to `each`, as [`SCAN_SCHEMA`].
+/// The `request_time`s a scan keeps: `[start, end)`, in microseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeWindow {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl From<Month> for TimeWindow {
+    fn from(month: Month) -> Self {
+        Self {
+            start: month.start().timestamp_micros(),
+            end: month.end().timestamp_micros(),
+        }
+    }
+}
+
+impl TimeWindow {
+    fn contains(self, micros: i64) -> bool {
+        micros >= self.start && micros < self.end
+    }
+}
+
+/// Hands each batch of `file`'s rows within `window` to `each`, as [`SCAN_SCHEMA`].
 pub(crate) fn read_file(
     file: &DayFile,
-    month: Month,
+    window: TimeWindow,
     each: &mut dyn FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
     match file {
         DayFile::Local(path) => {
             let opened = File::open(path).map_err(Error::file(path))?;
-            read_chunks(opened, path, month, each)
+            read_chunks(opened, path, window, each)
         }
-        DayFile::Fetched { url, bytes } => read_chunks(bytes.clone(), url, month, each),
+        DayFile::Fetched { url, bytes } => read_chunks(bytes.clone(), url, window, each),
     }
 }
 
@@ -169,7 +191,7 @@ pub(crate) fn read_file(
 fn read_chunks<R: ChunkReader + 'static>(
     file: R,
     path: &Path,
-    month: Month,
+    window: TimeWindow,
     each: &mut dyn FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let bad = |reason: String| Error::UsageFile {
@@ -229,7 +251,7 @@ fn read_chunks<R: ChunkReader + 'static>(
             columns.push(column);
         }
         let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| bad(e.to_string()))?;
-        let batch = within_month(batch, month).map_err(|e| bad(e.to_string()))?;
+        let batch = within(batch, window).map_err(|e| bad(e.to_string()))?;
         if batch.num_rows() > 0 {
             each(&batch)?;
         }
@@ -237,20 +259,19 @@ fn read_chunks<R: ChunkReader + 'static>(
     Ok(())
 }
 
-/// The rows of `batch` whose `request_time` falls in `month`; the batch itself
+/// The rows of `batch` whose `request_time` falls in `window`; the batch itself
 /// when all do (a `date=` folder of the month normally holds only such rows).
-fn within_month(
+fn within(
     batch: RecordBatch,
-    month: Month,
+    window: TimeWindow,
 ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-    let (start, end) = (month.start().timestamp_micros(), month.end().timestamp_micros());
     let Some(times) = batch
         .column_by_name("request_time")
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
     else {
         return Ok(batch);
     };
-    let inside = |t: i64| t >= start && t < end;
+    let inside = |t: i64| window.contains(t);
     let all_inside = times.null_count() == 0
         && arrow::compute::min(times).is_none_or(inside)
         && arrow::compute::max(times).is_none_or(inside);
@@ -285,7 +306,7 @@ mod tests {
 
     fn read(path: &Path) -> Result<Vec<RecordBatch>> {
         let mut batches = Vec::new();
-        read_file(&DayFile::Local(path.to_owned()), month(), &mut |b| {
+        read_file(&DayFile::Local(path.to_owned()), month().into(), &mut |b| {
             batches.push(b.clone());
             Ok(())
         })?;
@@ -333,7 +354,7 @@ mod tests {
             bytes: bytes::Bytes::from_static(b"not parquet at all"),
         };
         let mut ignore = |_: &RecordBatch| Ok(());
-        assert!(read_file(&fetched, month(), &mut ignore).is_err_and(|e| {
+        assert!(read_file(&fetched, month().into(), &mut ignore).is_err_and(|e| {
             e.to_string()
                 .contains("az://lake/usage/date=2026-10-01/broken.parquet")
         }));

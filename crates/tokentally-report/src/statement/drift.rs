@@ -23,16 +23,17 @@ pub(crate) struct ModelEstimates {
     pub estimated_completion: i64,
 }
 
-/// The `calls` view over the month's `date=` folders only: the partition
-/// filter keeps DataFusion from reading (and, in object storage, fetching) every
-/// other day's files, and copies of a call share their day folder, as the
-/// report's day-by-day scan assumes.
+/// The `calls` view over the month's `date=` folders and the day on either
+/// side only: the partition filter keeps DataFusion from reading (and, in object
+/// storage, fetching) every other day's files; the neighbouring days hold the
+/// copies that compete with the month's first and last calls across a midnight,
+/// as the report's scan reads them (`scan_edges.rs`).
 fn month_calls_sql(month: Month) -> String {
+    let first = month.first_day().pred_opt().unwrap_or(month.first_day());
+    let after = month.end_day().succ_opt().unwrap_or(month.end_day());
     crate::dedup::calls_view_sql(&format!(
-        "(SELECT * FROM {table} WHERE date >= '{first}' AND date < '{end}') AS month_usage",
+        "(SELECT * FROM {table} WHERE date >= '{first}' AND date < '{after}') AS month_usage",
         table = crate::USAGE_TABLE,
-        first = month.first_day(),
-        end = month.end_day(),
     ))
 }
 
