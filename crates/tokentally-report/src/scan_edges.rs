@@ -34,7 +34,7 @@ const DAY_MICROS: i64 = 86_400_000_000;
 /// [`EDGE_MICROS`] of the start or the end of its UTC day.
 pub(crate) fn near_midnight(micros: i64) -> bool {
     let t = micros.rem_euclid(DAY_MICROS);
-    t < EDGE_MICROS || t >= DAY_MICROS - EDGE_MICROS
+    !(EDGE_MICROS..DAY_MICROS - EDGE_MICROS).contains(&t)
 }
 
 /// A day's winning copy of a call near one of the day's midnights.
