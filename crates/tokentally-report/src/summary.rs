@@ -183,11 +183,26 @@ impl Row<'_> {
     }
 }
 
+/// The most characters of a cell the terminal table shows: an app id or name is
+/// whatever the caller's token or the cost-center table says, and one of
+/// thousands of characters would make the table unreadable (the files hold it whole).
+const CELL_CHARS: usize = 64;
+
+/// `cell`, cut to [`CELL_CHARS`] with `…` when longer.
+fn shortened(cell: &str) -> String {
+    if cell.chars().count() <= CELL_CHARS {
+        return cell.to_owned();
+    }
+    let mut cut: String = cell.chars().take(CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The header, then `rows` between rules, the last one (the total) after a
 /// rule of its own; each column as wide as its widest cell.
 fn aligned_table(rows: &[Row<'_>]) -> String {
     let mut table: Vec<[String; HEADER.len()]> = vec![HEADER.map(|(name, _)| name.to_owned())];
-    table.extend(rows.iter().map(Row::cells));
+    table.extend(rows.iter().map(|r| r.cells().map(|c| shortened(&c))));
     let mut widths = [0; HEADER.len()];
     for r in &table {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -208,9 +223,12 @@ fn aligned_table(rows: &[Row<'_>]) -> String {
             .iter()
             .zip(widths)
             .zip(HEADER)
-            .map(|((cell, w), (_, align))| match align {
-                Align::Left => format!("{cell:<w$}"),
-                Align::Right => format!("{cell:>w$}"),
+            .map(|((cell, w), (_, align))| {
+                let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+                match align {
+                    Align::Left => format!("{cell}{pad}"),
+                    Align::Right => format!("{pad}{cell}"),
+                }
             })
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
@@ -314,5 +332,36 @@ fn render_tieout(out: &mut String, t: &Tieout, totals: &Totals) {
             "  {} of usage on deployments with no resource in the deployment table is not tied to the invoice",
             format_costs(&t.without_resource)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_of_any_length_is_shown_cut_never_a_panic() {
+        // A formatting width past u16::MAX panics; an app id is what the caller's
+        // token says, so it can be that long.
+        let long = "a".repeat(70_000);
+        let app = AppSummary {
+            cost_center: "unassigned".into(),
+            app_name: String::new(),
+            app_id: long.clone(),
+            calls: 1,
+            total_tokens: 10,
+            cost: Costs::default(),
+            unpriced_lines: 0,
+            unpriced_tokens: 0,
+        };
+        let totals = Totals {
+            calls: 1,
+            ..Totals::default()
+        };
+        let text = render(&[app], &totals, &[], None);
+        let row = text.lines().find(|l| l.contains("aaa")).expect("the app's row");
+        let shown = format!("{}…", "a".repeat(CELL_CHARS - 1));
+        assert!(row.contains(&shown) && !row.contains(&long), "{row}");
+        assert_eq!(shortened("short"), "short");
     }
 }
