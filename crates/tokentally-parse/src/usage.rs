@@ -104,33 +104,43 @@ fn count(usage: &Value, paths: &[&str]) -> Result<Option<i64>, InvalidUsage> {
     let Some((path, value)) = paths.iter().find_map(|p| member(usage, p).map(|v| (*p, v))) else {
         return Ok(None);
     };
-    let bad = |what: String| InvalidUsage(format!("usage.{path}: {what}"));
+    whole_count(value)
+        .map(Some)
+        .map_err(|what| InvalidUsage(format!("usage.{path}: {what}")))
+}
+
+/// A reported token count: a whole number (`12`, `12.0`, `9e2`) from 0 to
+/// [`MAX_TOKENS_PER_CALL`]; otherwise why not.
+///
+/// # Errors
+/// A value that is not such a number, described for the message that names it.
+pub fn whole_count(value: &Value) -> Result<i64, String> {
     let n = match value {
         Value::Number(n) => {
             if let Some(n) = n.as_u64() {
                 i64::try_from(n).ok()
             } else if let Some(n) = n.as_i64() {
-                return Err(bad(format!("{n} is negative")));
+                return Err(format!("{n} is negative"));
             } else {
                 // A float that is a whole number (`12.0`, `9e18`) is a count.
                 let x = n.as_f64().unwrap_or(f64::NAN);
                 if x < 0.0 {
-                    return Err(bad(format!("{n} is negative")));
+                    return Err(format!("{n} is negative"));
                 }
                 if x.fract() != 0.0 || !x.is_finite() {
-                    return Err(bad(format!("{n} is not a whole number")));
+                    return Err(format!("{n} is not a whole number"));
                 }
                 // Above i64's range: over the bound below all the same.
                 Some(if x < 9.2e18 { x as i64 } else { i64::MAX })
             }
         }
-        other => return Err(bad(format!("{other} is not a number"))),
+        other => return Err(format!("{other} is not a number")),
     };
     match n {
-        Some(n) if n <= MAX_TOKENS_PER_CALL => Ok(Some(n)),
-        _ => Err(bad(format!(
+        Some(n) if n <= MAX_TOKENS_PER_CALL => Ok(n),
+        _ => Err(format!(
             "{value} is above the sanity bound of {MAX_TOKENS_PER_CALL} tokens per call"
-        ))),
+        )),
     }
 }
 

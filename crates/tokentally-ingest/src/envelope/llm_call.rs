@@ -16,6 +16,7 @@ use chrono::DateTime;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use tokentally_core::SourcePosition;
+use tokentally_parse::usage::whole_count;
 
 const REQUEST: &[&str] = &["RequestMessages"];
 const RESPONSE: &[&str] = &["ResponseMessages"];
@@ -36,9 +37,11 @@ pub(super) struct LlmRecord {
 
 impl LlmRecord {
     pub(super) fn new(record: DiagRecord<'_>) -> Self {
-        let tokens = TOKENS
-            .iter()
-            .any(|names| record.int(names).is_some_and(|n| n > 0));
+        let tokens = TOKENS.iter().any(|names| {
+            record
+                .get(names)
+                .is_some_and(|v| whole_count(&logged_count(v)).is_ok_and(|n| n > 0))
+        });
         Self {
             seq: record.int(&["SequenceNumber"]),
             token_row: tokens || record.str(&["DeploymentName"]).is_some(),
@@ -142,7 +145,13 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
     sorted.sort_by(|(a, _), (b, _)| (!a.token_row, a.seq, &a.raw).cmp(&(!b.token_row, b.seq, &b.raw)));
     let rows: Vec<DiagRecord<'_>> = sorted.iter().map(|(_, v)| DiagRecord(v)).collect();
     let text = |names: &[&str]| rows.iter().find_map(|r| r.str(names));
-    let max = |names: &[&str]| rows.iter().filter_map(|r| r.int(names)).max();
+    // Counts come from the token rows only: message rows may carry zeros.
+    let token_rows: Vec<DiagRecord<'_>> = sorted
+        .iter()
+        .filter(|(r, _)| r.token_row)
+        .map(|(_, v)| DiagRecord(v))
+        .collect();
+    let counts = |names: &[&str]| count_of(&token_rows, names);
     let gw_str = |names: &[&str]| gateway.and_then(|g| g.str(names));
     let token_row = values.iter().any(|(r, _)| r.token_row);
     // Tokens counted from part of the call: no token row, or a chunk missing.
@@ -183,7 +192,7 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
         .filter(|u| u.is_object())
         .cloned();
     body.insert("choices".into(), response.map_or_else(|| json!([]), choices));
-    if let Some(usage) = usage(token_row, &max, body_usage) {
+    if let Some(usage) = usage(token_row, &counts, body_usage) {
         body.insert("usage".into(), usage);
     }
 
@@ -239,29 +248,74 @@ fn request_time<'a>(rows: &[DiagRecord<'a>], token_row: bool) -> Option<&'a str>
         .min_by_key(|t| DateTime::parse_from_rfc3339(t).ok())
 }
 
-/// Reported usage from the token row; cached and reasoning tokens where the log
+/// Reported usage from the token rows; cached and reasoning tokens where the log
 /// carries them (a `CachedTokens` column, or a `usage` object in the logged
-/// response body). Azure's table has neither, so they are usually 0.
-fn usage(token_row: bool, max: &dyn Fn(&[&str]) -> Option<i64>, body_usage: Option<Value>) -> Option<Value> {
-    let [prompt, completion, total] = TOKENS.map(max);
+/// response body). Azure's table has neither, so they are usually 0. The counts
+/// go into the record as logged, so the usage parser accepts (`640.0`) or
+/// rejects them by name, never reads a bad one as none.
+fn usage(
+    token_row: bool,
+    counts: &dyn Fn(&[&str]) -> Option<Value>,
+    body_usage: Option<Value>,
+) -> Option<Value> {
+    let [prompt, completion, total] = TOKENS.map(counts);
     if !token_row || (prompt.is_none() && completion.is_none()) {
         return None;
     }
     let detail = |outer: &str, inner: &str| {
         body_usage
             .as_ref()
-            .and_then(|u| u.get(outer)?.get(inner)?.as_i64())
+            .and_then(|u| u.get(outer)?.get(inner))
+            .filter(|v| !v.is_null())
+            .cloned()
     };
-    let (prompt, completion) = (prompt.unwrap_or(0), completion.unwrap_or(0));
-    let mut usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
-                           "total_tokens": total.unwrap_or(prompt.saturating_add(completion))});
-    if let Some(cached) = max(CACHED).or_else(|| detail("prompt_tokens_details", "cached_tokens")) {
-        usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+    let mut usage = Map::new();
+    for (name, value) in [
+        ("prompt_tokens", prompt),
+        ("completion_tokens", completion),
+        ("total_tokens", total),
+    ] {
+        if let Some(value) = value {
+            usage.insert(name.into(), value);
+        }
+    }
+    if let Some(cached) = counts(CACHED).or_else(|| detail("prompt_tokens_details", "cached_tokens")) {
+        usage.insert("prompt_tokens_details".into(), json!({ "cached_tokens": cached }));
     }
     if let Some(reasoning) = detail("completion_tokens_details", "reasoning_tokens") {
-        usage["completion_tokens_details"] = json!({ "reasoning_tokens": reasoning });
+        usage.insert(
+            "completion_tokens_details".into(),
+            json!({ "reasoning_tokens": reasoning }),
+        );
     }
-    Some(usage)
+    Some(Value::Object(usage))
+}
+
+/// A count as a log row holds it: a number, or a string holding one (some
+/// exporters write numbers as text); anything else as it is.
+fn logged_count(value: &Value) -> Value {
+    match value {
+        Value::String(s) => s
+            .trim()
+            .parse::<serde_json::Number>()
+            .map_or_else(|_| value.clone(), Value::Number),
+        other => other.clone(),
+    }
+}
+
+/// One count over a call's token rows: the largest when every row's is a count
+/// (Azure repeats a call's counts on each of its token rows), else the first
+/// that is not, so the usage parser names it; `None` when no row has one.
+fn count_of(token_rows: &[DiagRecord<'_>], names: &[&str]) -> Option<Value> {
+    let values: Vec<Value> = token_rows
+        .iter()
+        .filter_map(|r| r.get(names))
+        .map(logged_count)
+        .collect();
+    if let Some(bad) = values.iter().find(|v| whole_count(v).is_err()) {
+        return Some(bad.clone());
+    }
+    values.into_iter().max_by_key(|v| whole_count(v).unwrap_or(0))
 }
 
 /// Rejoins message chunks in order: arrays are concatenated; string fragments

@@ -288,6 +288,86 @@ fn cached_tokens_are_taken_where_the_log_carries_them() {
     assert_eq!(rows(&out)[0].cached_prompt_tokens, 512);
 }
 
+/// Counts as exporters write them: floats (`640.0`, a pandas re-export), text,
+/// one float among integers; read as the same counts, never as none.
+#[test]
+fn token_counts_written_as_floats_or_text_are_the_same_counts() {
+    for form in [Form::LogAnalytics, Form::ResourceLog] {
+        let key = |name: &str| match form {
+            Form::LogAnalytics => name.to_owned(),
+            Form::ResourceLog => name[..1].to_ascii_lowercase() + &name[1..],
+        };
+        for (prompt, completion, total) in [
+            (json!(1200.0), json!(80.0), json!(1280.0)),
+            (json!("1200"), json!(" 80 "), json!("1280.0")),
+            (json!(1200), json!(80.0), Value::Null),
+        ] {
+            let [mut token, request, response] = call(form, "floats", "Hi", "Hello!", (1, 1));
+            let columns = match form {
+                Form::LogAnalytics => &mut token,
+                Form::ResourceLog => &mut token["properties"],
+            };
+            columns[key("PromptTokens")] = prompt.clone();
+            columns[key("CompletionTokens")] = completion.clone();
+            columns[key("TotalTokens")] = total.clone();
+            let out = decode_all(&[export(&[token, request, response])]);
+            let rows = rows(&out);
+            assert_eq!(rows.len(), 1, "{out:?}");
+            assert_eq!(
+                (
+                    rows[0].prompt_tokens,
+                    rows[0].completion_tokens,
+                    rows[0].total_tokens
+                ),
+                (1200, 80, 1280),
+                "{form:?} {prompt} {completion} {total}"
+            );
+            assert_eq!(rows[0].usage_source, UsageSource::Reported);
+        }
+    }
+}
+
+/// A token row whose counts are null is not a reported zero from the message
+/// rows' zeros: the call is estimated from its messages.
+#[test]
+fn null_counts_on_the_token_row_are_estimated_not_the_message_rows_zeros() {
+    let [mut token, request, response] = call(
+        Form::LogAnalytics,
+        "nulls",
+        "How many days are left?",
+        "Twelve.",
+        (1, 1),
+    );
+    for column in ["PromptTokens", "CompletionTokens", "TotalTokens"] {
+        token[column] = Value::Null;
+    }
+    let out = decode_all(&[export(&[token, request, response])]);
+    let rows = rows(&out);
+    assert_eq!(rows[0].usage_source, UsageSource::Estimated, "{:?}", rows[0]);
+    assert!(
+        rows[0].prompt_tokens > 0 && rows[0].completion_tokens > 0,
+        "{:?}",
+        rows[0]
+    );
+}
+
+/// A count that is no count (a fraction, a word) is quarantined by name, not
+/// read as none (which would be a reported zero).
+#[test]
+fn a_token_count_that_is_no_count_is_quarantined_by_name() {
+    for bad in [json!(80.5), json!("eighty"), json!(-80)] {
+        let [mut token, request, response] = call(Form::LogAnalytics, "bad", "Hi", "Hello!", (1200, 80));
+        token["CompletionTokens"] = bad.clone();
+        let out = decode_all(&[export(&[token, request, response])]);
+        match &out[..] {
+            [(_, Decoded::Bad { reason, .. })] => {
+                assert!(reason.contains("completion_tokens"), "{bad}: {reason}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
 /// A topic of LLM-log records that never complete is not held whole: what a
 /// source holds stays under `max_held_bytes`, and what is given up is written.
 #[test]
