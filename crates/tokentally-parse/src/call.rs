@@ -57,11 +57,18 @@ fn parse_value(text: &str, source: SourcePosition) -> Result<UsageRecord, ParseE
 fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
     let (request_id, request_time) = call_key(&mut record)?;
     let mut notes = Vec::new();
+    let request = std::mem::take(&mut record.request);
+    if request.cut {
+        notes.push(format!(
+            "the request is nested deeper than {} levels: its deepest parts are not read",
+            crate::shallow::MAX_DEPTH
+        ));
+    }
     let id = identity::identify(&record.caller);
     notes.extend(id.note.clone());
     let operation = match record.operation.as_deref() {
         Some(op) => Operation::from_path(op),
-        None => infer_operation(&record.request, record.deployment.as_deref()),
+        None => infer_operation(&request.value, record.deployment.as_deref()),
     };
     let status = record.response.status.unwrap_or(0);
     let Answer {
@@ -70,8 +77,8 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
         streamed,
     } = answer(&record.response, &mut notes);
 
-    let request_model = record
-        .request
+    let request_model = request
+        .value
         .get("model")
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty());
@@ -131,7 +138,11 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
         source,
     };
 
-    count(&mut row, catalog, &record.request, &output, &mut notes)?;
+    count(&mut row, catalog, &request.value, &output, &mut notes)?;
+    // An estimate from part of the request counts part of the call.
+    if request.cut && row.usage_source == UsageSource::Estimated {
+        row.partial = true;
+    }
     if !notes.is_empty() {
         row.notes = Some(notes.join("; "));
     }

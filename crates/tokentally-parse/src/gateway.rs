@@ -1,5 +1,6 @@
 //! The gateway record: the input contract (docs/formats.md, "Gateway record").
 
+use crate::shallow::Shallow;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
@@ -27,8 +28,9 @@ pub struct GatewayRecord {
     pub deployment: Option<String>,
     pub api_version: Option<String>,
     pub operation: Option<String>,
+    /// The caller's request, read to a bounded depth (`shallow.rs`).
     #[serde(default)]
-    pub request: Value,
+    pub request: Shallow,
     #[serde(default)]
     pub response: Response,
     pub region: Option<String>,

@@ -17,6 +17,7 @@ pub mod output;
 mod piece_cache;
 mod pretokenize;
 pub mod region;
+pub mod shallow;
 pub mod sse;
 pub mod tokens;
 pub mod usage;

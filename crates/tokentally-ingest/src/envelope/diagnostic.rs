@@ -93,9 +93,11 @@ pub(super) fn decode(
     rejoin: &mut Rejoin,
     out: &mut Vec<(SourcePosition, Decoded)>,
 ) {
+    // Each record read to a bounded depth: one caller's deeply nested request
+    // must not make the export, and the other calls in it, unreadable.
     #[derive(serde::Deserialize)]
     struct Export {
-        records: Vec<Value>,
+        records: Vec<tokentally_parse::shallow::Shallow>,
     }
     let export: Export = match serde_json::from_slice(event) {
         Ok(export) => export,
@@ -110,7 +112,7 @@ pub(super) fn decode(
             return;
         }
     };
-    for (index, value) in export.records.iter().enumerate() {
+    for (index, value) in export.records.iter().map(|r| &r.value).enumerate() {
         let record = DiagRecord(value);
         let (kind, name) = category(record);
         let result = match kind {

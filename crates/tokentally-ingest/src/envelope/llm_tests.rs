@@ -368,6 +368,31 @@ fn a_token_count_that_is_no_count_is_quarantined_by_name() {
     }
 }
 
+/// One caller's request messages nested past serde_json's 128 levels do not
+/// make the export unreadable: every call in it, that one too, is a row.
+#[test]
+fn a_record_nested_too_deep_does_not_take_its_export_with_it() {
+    let mut deep = json!("x");
+    for _ in 0..300 {
+        deep = json!([deep]);
+    }
+    let [token, mut request, response] = call(Form::LogAnalytics, "deep", "Hi", "Hello!", (1200, 80));
+    request["RequestMessages"] = json!([{"role": "user", "content": deep}]);
+    let mut records = vec![token, request, response];
+    records.extend(call(Form::LogAnalytics, "plain", "Hi", "Hello!", (1200, 80)));
+    let event = export(&records);
+    assert!(
+        serde_json::from_slice::<Value>(&event).is_err(),
+        "past serde_json's limit"
+    );
+    let out = decode_all(&[event]);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2, "{out:?}");
+    for row in rows {
+        assert_eq!((row.prompt_tokens, row.completion_tokens), (1200, 80), "{row:?}");
+    }
+}
+
 /// A topic of LLM-log records that never complete is not held whole: what a
 /// source holds stays under `max_held_bytes`, and what is given up is written.
 #[test]

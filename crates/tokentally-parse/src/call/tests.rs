@@ -442,3 +442,39 @@ fn event_ids_are_32_hex_digits_one_per_request_id() {
     );
     assert_ne!(id, event_id("req-2"));
 }
+
+/// A request nested past serde_json's 128 levels (a tool schema of nested
+/// objects) does not make the record unreadable: with reported usage the call
+/// is billed exactly; estimated, it is partial. Either way a note says so.
+#[test]
+fn a_request_nested_too_deep_is_still_billed() {
+    let mut schema = json!({"type": "string"});
+    for _ in 0..200 {
+        schema = json!({"type": "object", "properties": {"inner": schema}});
+    }
+    let tools = json!([{"type": "function", "function": {"name": "f", "parameters": schema}}]);
+    let mut reported = record(
+        json!({"status": 200, "body": {"model": "gpt-4o-2024-08-06", "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "x"}}],
+        "usage": {"prompt_tokens": 1550, "completion_tokens": 1, "total_tokens": 1551}}}),
+    );
+    reported["request"]["stream"] = json!(false);
+    reported["request"]["tools"] = tools.clone();
+    assert!(
+        serde_json::from_str::<Value>(&reported.to_string()).is_err(),
+        "past serde_json's limit"
+    );
+    let row = parse(&reported).expect("row");
+    assert_eq!(
+        (row.prompt_tokens, row.usage_source),
+        (1550, UsageSource::Reported)
+    );
+    assert!(!row.partial && notes(&row).contains("nested deeper"), "{row:?}");
+
+    let mut estimated = record(json!({"status": 200, "streamed": true, "sse": hello_stream(true)}));
+    estimated["request"]["tools"] = tools;
+    let row = parse(&estimated).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.partial && notes(&row).contains("nested deeper"), "{row:?}");
+    assert!(row.prompt_tokens > 0, "{row:?}");
+}
