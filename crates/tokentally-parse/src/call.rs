@@ -57,6 +57,7 @@ fn parse_value(text: &str, source: SourcePosition) -> Result<UsageRecord, ParseE
 fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecord, ParseError> {
     let (request_id, request_time) = call_key(&mut record)?;
     let mut notes = Vec::new();
+    let dropped = record.dropped_parts();
     let request = std::mem::take(&mut record.request);
     if request.cut {
         notes.push(format!(
@@ -142,6 +143,24 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
     // An estimate from part of the request counts part of the call.
     if request.cut && row.usage_source == UsageSource::Estimated {
         row.partial = true;
+    }
+    // So does one from a record whose producer dropped bodies (the APIM policy
+    // past its 200 KB message limit): say what went.
+    if row.usage_source == UsageSource::Estimated
+        && let Some(dropped) = dropped
+    {
+        row.partial = true;
+        let fields = if dropped.fields.is_empty() {
+            "parts of the record".to_owned()
+        } else {
+            dropped.fields.join(", ")
+        };
+        notes.push(match dropped.reason {
+            Some(reason) => {
+                format!("the producer dropped {fields} ({reason}): the estimate counts only what it kept")
+            }
+            None => format!("the producer dropped {fields}: the estimate counts only what it kept"),
+        });
     }
     if !notes.is_empty() {
         row.notes = Some(notes.join("; "));

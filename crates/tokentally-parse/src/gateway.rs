@@ -36,11 +36,25 @@ pub struct GatewayRecord {
     pub region: Option<String>,
     pub backend: Option<String>,
     pub latency_ms: Option<i64>,
+    /// What the producer left out and why (`{"reason", "fields"}`), as written.
+    pub dropped: Option<Value>,
     #[serde(flatten)]
     pub unknown: Unknown,
 }
 
 impl GatewayRecord {
+    /// What the producer says it dropped; `None` when it says nothing.
+    pub fn dropped_parts(&self) -> Option<Dropped> {
+        let dropped = self.dropped.as_ref()?;
+        let fields: Vec<String> = dropped
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let reason = dropped.get("reason").and_then(Value::as_str).map(str::to_owned);
+        (!fields.is_empty() || reason.is_some()).then_some(Dropped { fields, reason })
+    }
+
     /// The record read straight from its text, without building a `Value` of the
     /// whole record first. `None` for every record the `Value` reading in
     /// `parse_record` would reject or read differently (not an object, another
@@ -55,6 +69,13 @@ impl GatewayRecord {
             .ok()
             .filter(|record| record.schema == Some(GATEWAY_SCHEMA))
     }
+}
+
+/// What a producer says it left out of a record (its `dropped` member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub fields: Vec<String>,
+    pub reason: Option<String>,
 }
 
 /// Who made the call; every member is optional.

@@ -478,3 +478,29 @@ fn a_request_nested_too_deep_is_still_billed() {
     assert!(row.partial && notes(&row).contains("nested deeper"), "{row:?}");
     assert!(row.prompt_tokens > 0, "{row:?}");
 }
+
+/// The shipped APIM policy's record of an oversized stream it did not recognise:
+/// bodies dropped, `streamed` kept. Not a silent zero: partial, with a note
+/// naming what went and why. A refused call whose bodies were dropped stays a
+/// failed call with no tokens, not a partial one.
+#[test]
+fn an_estimate_from_a_record_with_dropped_bodies_is_partial_and_says_so() {
+    let mut r = record(json!({"status": 200, "body": null, "streamed": true}));
+    r["request"] = json!({"model": "gpt-4o", "stream": true, "max_tokens": 16000});
+    r["dropped"] = json!({"reason": "record of 412345 bytes exceeds the 204800-byte log-to-eventhub budget",
+        "fields": ["request", "response.body", "response.sse"]});
+    let row = parse(&r).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.partial, "{row:?}");
+    assert!(
+        notes(&row).contains("dropped request, response.body, response.sse (record of 412345 bytes"),
+        "{row:?}"
+    );
+
+    let mut refused = record(json!({"status": 401, "body": null}));
+    refused["request"] = Value::Null;
+    refused["dropped"] = json!({"reason": "AOAI refused the call", "fields": ["request", "response.body"]});
+    let row = parse(&refused).expect("row");
+    assert_eq!((row.status, row.total_tokens), (401, 0));
+    assert!(!row.partial, "{row:?}");
+}
