@@ -34,6 +34,10 @@ pub(crate) struct Call {
     pub rank: Rank,
     /// Index of the (app, source, deployment, model) key in the day's key table.
     pub key: u32,
+    /// The key whose app and identity source the call is charged to: the
+    /// copy that names the caller best (`dedup.rs`), and its rank.
+    pub app: u32,
+    pub app_rank: Rank,
     pub day: i32,
     pub failed: bool,
     pub estimated: bool,
@@ -41,6 +45,28 @@ pub(crate) struct Call {
     /// Whether a copy of the call lies near one of its day's midnights, where a
     /// copy in the neighbouring day may compete ([`crate::scan_edges`]).
     pub edge: bool,
+}
+
+impl Call {
+    /// Two copies of one call as one: the tokens and key of the copy that
+    /// counts ([`Rank::before`]; the first offered among equals), the caller of
+    /// the copy that names it best, near a midnight if either is.
+    pub(crate) fn merged(self, other: Self, sources: &[String]) -> Self {
+        let mut merged = if other.rank.before(&self.rank, sources) {
+            other
+        } else {
+            self
+        };
+        let caller = if other.app_rank.names_caller_before(&self.app_rank, sources) {
+            other
+        } else {
+            self
+        };
+        merged.app = caller.app;
+        merged.app_rank = caller.app_rank;
+        merged.edge = self.edge || other.edge;
+        merged
+    }
 }
 
 /// A day's calls by event id. Event ids are xxh3-128 hex, so almost all fit a
@@ -206,11 +232,7 @@ impl DayCalls {
             }
         };
         if let Some(kept) = self.calls.get_mut(kept as usize) {
-            let edge = kept.edge || call.edge;
-            if call.rank.before(&kept.rank, sources) {
-                *kept = call;
-            }
-            kept.edge = edge;
+            *kept = kept.merged(call, sources);
         }
     }
 
@@ -244,7 +266,7 @@ impl DayCalls {
                 let (Some(new), Some(old)) = (calls.get(i as usize), calls.get(kept as usize)) else {
                     continue;
                 };
-                let edge = new.edge || old.edge;
+                let merged = old.merged(*new, sources);
                 let (winner, loser) = if new.rank.before(&old.rank, sources) {
                     o.get_mut().1 = i;
                     (i, kept)
@@ -254,9 +276,9 @@ impl DayCalls {
                 if let Some(l) = live.get_mut(loser as usize) {
                     *l = false;
                 }
-                // The winner stands for every copy: near a midnight if any is.
+                // The winner's slot stands for every copy.
                 if let Some(w) = calls.get_mut(winner as usize) {
-                    w.edge = edge;
+                    *w = merged;
                 }
             }
             p.clear();
@@ -441,6 +463,8 @@ fn settle(calls: &DayCalls, interner: &Interner, counted: bool) -> Result<DaySca
                 id,
                 rank: c.rank.named(&sources),
                 key: keys.get(c.key as usize)?.clone(),
+                caller: c.app_rank.named(&sources),
+                app_key: keys.get(c.app as usize)?.clone(),
                 day: c.day,
                 failed: c.failed,
                 estimated: c.estimated,
@@ -462,14 +486,14 @@ fn settle(calls: &DayCalls, interner: &Interner, counted: bool) -> Result<DaySca
 /// # Errors
 /// A sum that overflows, naming the rows (app, deployment, model and day).
 fn aggregate(calls: &DayCalls, keys: &[Key]) -> Result<Vec<DayUsage>> {
-    let mut sums: HashMap<(u32, i32), DayUsage, IdHasher> = HashMap::default();
+    let mut sums: HashMap<(u32, u32, i32), DayUsage, IdHasher> = HashMap::default();
     for c in calls.calls().filter(|c| !c.edge) {
-        let Some(key) = keys.get(c.key as usize) else {
+        let (Some(key), Some(app)) = (keys.get(c.key as usize), keys.get(c.app as usize)) else {
             continue;
         };
-        let d = sums.entry((c.key, c.day)).or_insert_with(|| DayUsage {
-            app_id: key.app_id.clone(),
-            app_id_source: key.app_id_source.clone(),
+        let d = sums.entry((c.key, c.app, c.day)).or_insert_with(|| DayUsage {
+            app_id: app.app_id.clone(),
+            app_id_source: app.app_id_source.clone(),
             deployment: key.deployment.clone(),
             model: key.model.clone(),
             day: NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0)),
@@ -498,15 +522,18 @@ mod tests {
     use super::*;
 
     fn call(usage: u8, source: u32, offset: i64, key: u32) -> Call {
+        let rank = Rank {
+            usage,
+            identity: 0,
+            source,
+            partition: i64::MAX,
+            offset,
+        };
         Call {
-            rank: Rank {
-                usage,
-                identity: 0,
-                source,
-                partition: i64::MAX,
-                offset,
-            },
+            rank,
             key,
+            app: key,
+            app_rank: rank,
             day: 0,
             failed: false,
             estimated: usage == 1,

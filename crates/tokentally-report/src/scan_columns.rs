@@ -342,19 +342,22 @@ impl<'a> Columns<'a> {
                     *v = c.value(row);
                 }
             }
-            calls.push(Call {
-                rank: Rank {
-                    usage: usage_rank,
-                    identity: interner.identity(key),
-                    source: source_ids[row],
-                    partition: if partition.is_null(row) {
-                        i64::MAX
-                    } else {
-                        i64::from(partition.value(row))
-                    },
-                    offset: offset.value(row),
+            let rank = Rank {
+                usage: usage_rank,
+                identity: interner.identity(key),
+                source: source_ids[row],
+                partition: if partition.is_null(row) {
+                    i64::MAX
+                } else {
+                    i64::from(partition.value(row))
                 },
+                offset: offset.value(row),
+            };
+            calls.push(Call {
+                rank,
                 key,
+                app: key,
+                app_rank: rank,
                 day: i32::try_from(times.value(row).div_euclid(86_400_000_000)).unwrap_or(i32::MAX),
                 edge: crate::scan_edges::near_midnight(times.value(row)),
                 failed: st >= 400 || st == 0,

@@ -43,6 +43,9 @@ pub(crate) struct EdgeCall {
     pub id: String,
     pub rank: NamedRank,
     pub key: Arc<Key>,
+    /// The copy that names the caller best, and its key (app and identity source).
+    pub caller: NamedRank,
+    pub app_key: Arc<Key>,
     /// Days since 1970-01-01 (as [`crate::scan::Call::day`]).
     pub day: i32,
     pub failed: bool,
@@ -61,10 +64,22 @@ pub(crate) fn winners(edges: Vec<EdgeCall>) -> Vec<EdgeCall> {
     for copy in edges {
         match best.get_mut(&copy.id) {
             Some(kept) => {
+                let caller = if copy.caller.names_caller_before(&kept.caller) {
+                    Some((copy.caller.clone(), copy.app_key.clone()))
+                } else {
+                    None
+                };
                 // Equal ranks would be one record twice; the earlier day then wins.
                 let better = copy.rank.before(&kept.rank) || (copy.rank == kept.rank && copy.day < kept.day);
                 if better {
+                    let (kept_caller, kept_app) = (kept.caller.clone(), kept.app_key.clone());
                     *kept = copy;
+                    kept.caller = kept_caller;
+                    kept.app_key = kept_app;
+                }
+                if let Some((rank, key)) = caller {
+                    kept.caller = rank;
+                    kept.app_key = key;
                 }
             }
             None => {
@@ -97,8 +112,8 @@ pub(crate) fn add_to(rows: &mut Vec<DayUsage>, calls: &[EdgeCall]) -> Result<()>
     for c in calls {
         let day = NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0));
         let fresh = DayUsage {
-            app_id: c.key.app_id.clone(),
-            app_id_source: c.key.app_id_source.clone(),
+            app_id: c.app_key.app_id.clone(),
+            app_id_source: c.app_key.app_id_source.clone(),
             deployment: c.key.deployment.clone(),
             model: c.key.model.clone(),
             day,
@@ -130,22 +145,26 @@ mod tests {
 
     fn copy(id: &str, usage: u8, source: &str, day: i32, counted: bool) -> EdgeCall {
         let sources: Vec<Arc<str>> = vec![source.into()];
+        let rank = Rank {
+            usage,
+            identity: 0,
+            source: 0,
+            partition: i64::MAX,
+            offset: 1,
+        }
+        .named(&sources);
+        let key = Arc::new(Key {
+            app_id: format!("app-{source}"),
+            app_id_source: "claim".into(),
+            deployment: Some("d".into()),
+            model: Some("gpt-4o".into()),
+        });
         EdgeCall {
             id: id.to_owned(),
-            rank: Rank {
-                usage,
-                identity: 0,
-                source: 0,
-                partition: i64::MAX,
-                offset: 1,
-            }
-            .named(&sources),
-            key: Arc::new(Key {
-                app_id: format!("app-{source}"),
-                app_id_source: "claim".into(),
-                deployment: Some("d".into()),
-                model: Some("gpt-4o".into()),
-            }),
+            caller: rank.clone(),
+            app_key: key.clone(),
+            rank,
+            key,
             day,
             failed: false,
             estimated: usage == 1,

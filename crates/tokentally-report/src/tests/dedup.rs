@@ -7,6 +7,12 @@ use super::*;
 
 /// The two copies of one call: `winner` must be billed, `loser` must not.
 fn check_winner(winner: &UsageRecord, loser: &UsageRecord, what: &str) {
+    check_billed(winner, loser, winner, what);
+}
+
+/// The two copies of one call, `winner` written first and then second: one
+/// line is billed, with `expected`'s app, identity source, tokens and estimate.
+fn check_billed(winner: &UsageRecord, loser: &UsageRecord, expected: &UsageRecord, what: &str) {
     for winner_first in [true, false] {
         let root = tempfile::tempdir().expect("tempdir");
         let data = root.path().join("data");
@@ -36,11 +42,11 @@ fn check_winner(winner: &UsageRecord, loser: &UsageRecord, what: &str) {
             })
             .collect();
         let expected = (
-            winner.app_id.as_str(),
-            winner.app_id_source.as_str(),
-            winner.prompt_tokens,
-            winner.completion_tokens,
-            i64::from(winner.usage_source == UsageSource::Estimated),
+            expected.app_id.as_str(),
+            expected.app_id_source.as_str(),
+            expected.prompt_tokens,
+            expected.completion_tokens,
+            i64::from(expected.usage_source == UsageSource::Estimated),
         );
         assert_eq!(
             billed,
@@ -90,15 +96,22 @@ fn reported_usage_beats_an_estimate_beats_none() {
     check_winner(&estimated, &none, "estimated over none");
 }
 
+/// A call logged by APIM's LLM log (reported tokens, the shared subscription)
+/// and by the gateway policy (an estimate, the caller's token): the reported
+/// tokens are charged to the token's app.
 #[test]
-fn usage_source_outranks_identity() {
+fn reported_tokens_are_charged_to_the_caller_the_best_copy_names() {
     let mut reported_by_subscription = copy("sub-7f3a", AppIdSource::Subscription);
     reported_by_subscription.prompt_tokens = 800;
     let mut estimated_by_claim = copy("claim-app", AppIdSource::Claim);
     estimated_by_claim.usage_source = UsageSource::Estimated;
-    check_winner(
+    let mut expected = reported_by_subscription.clone();
+    expected.app_id = "claim-app".into();
+    expected.app_id_source = AppIdSource::Claim;
+    check_billed(
         &reported_by_subscription,
         &estimated_by_claim,
-        "reported (subscription) over estimated (claim)",
+        &expected,
+        "reported tokens (subscription), the caller from the claim",
     );
 }
