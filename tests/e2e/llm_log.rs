@@ -129,3 +129,62 @@ fn llm_log_from_a_file_in_another_order_gives_the_same_charges() {
     tokentally(dir.path(), &["run", "--config", cfg.to_str().expect("utf-8")], 0);
     check_report(dir.path());
 }
+
+/// The LLM log in one file and the gateway logs in another, as Event Hubs
+/// Capture writes them when the two categories land on different partitions:
+/// each call's tokens come from its LLM log and its caller from its gateway log,
+/// joined in the report (`dedup.rs`), so the charges are the same.
+#[test]
+fn llm_log_and_gateway_logs_in_different_files_give_the_same_charges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut llm = Vec::new();
+    let mut gateway = Vec::new();
+    for line in fixture_lines() {
+        let export: serde_json::Value = serde_json::from_str(&line).expect("export");
+        for record in export["records"].as_array().expect("records") {
+            let category = record["category"]
+                .as_str()
+                .or(record["Type"].as_str())
+                .unwrap_or_default();
+            if category.contains("GatewayLogs") {
+                gateway.push(record.clone());
+            } else {
+                llm.push(record.clone());
+            }
+        }
+    }
+    assert_eq!(gateway.len(), 4, "a gateway log per call");
+    let export = |records: &[serde_json::Value]| serde_json::json!({ "records": records }).to_string();
+    let llm_file = write_lines(dir.path(), "partition-0.jsonl", &[&export(&llm)]);
+    let gateway_file = write_lines(dir.path(), "partition-1.jsonl", &[&export(&gateway)]);
+    let cfg = config(dir.path(), &[&llm_file, &gateway_file]);
+    tokentally(dir.path(), &["run", "--config", cfg.to_str().expect("utf-8")], 0);
+
+    let payroll = charged(dir.path(), "payroll-bot-sub", "gpt-4o", "gpt-4o-2024-11-20");
+    assert_eq!(
+        payroll,
+        ("2".into(), "4850".into(), "730".into(), "0.019425".into())
+    );
+    let hr = charged(
+        dir.path(),
+        "hr-portal-sub",
+        "gpt-4o-mini",
+        "gpt-4o-mini-2024-07-18",
+    );
+    assert_eq!(hr, ("2".into(), "10640".into(), "2096".into(), "0.002854".into()));
+    let text = std::fs::read_to_string(dir.path().join("out/chargeback-2026-10.csv")).expect("chargeback");
+    assert!(!text.contains("unattributed"), "{text}");
+    let views = stdout(&tokentally(
+        dir.path(),
+        &[
+            "sql",
+            "select count(*) as calls, sum(prompt_tokens) as prompt from calls where request_id like '9b1f6c2a-%'",
+            "--out",
+            "out",
+            "--format",
+            "csv",
+        ],
+        0,
+    ));
+    assert_eq!(views, "calls,prompt\n4,15490\n");
+}

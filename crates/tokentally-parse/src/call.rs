@@ -58,6 +58,12 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
     let (request_id, request_time) = call_key(&mut record)?;
     let mut notes = Vec::new();
     let dropped = record.dropped_parts();
+    // A copy with nothing to count from (an APIM gateway log standing in for
+    // its call, or a record past the policy's size limit) is not estimated: its
+    // usage is unknown here, not zero.
+    let estimable = !dropped
+        .as_ref()
+        .is_some_and(|d| d.leaves_nothing_to_count(record.response.sse.is_some()));
     let request = std::mem::take(&mut record.request);
     if request.cut {
         notes.push(format!(
@@ -139,14 +145,16 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
         source,
     };
 
-    count(&mut row, catalog, &request.value, &output, &mut notes)?;
+    count(&mut row, catalog, &request.value, &output, estimable, &mut notes)?;
     // An estimate from part of the request counts part of the call.
     if request.cut && row.usage_source == UsageSource::Estimated {
         row.partial = true;
     }
     // So does one from a record whose producer dropped bodies (the APIM policy
-    // past its 200 KB message limit): say what went.
-    if row.usage_source == UsageSource::Estimated
+    // past its 200 KB message limit), and a successful call with nothing left to
+    // count from has unknown usage: say what went.
+    let unknown = !estimable && row.usage_source == UsageSource::None && (200..300).contains(&row.status);
+    if (row.usage_source == UsageSource::Estimated || unknown)
         && let Some(dropped) = dropped
     {
         row.partial = true;
@@ -155,11 +163,14 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
         } else {
             dropped.fields.join(", ")
         };
-        notes.push(match dropped.reason {
-            Some(reason) => {
-                format!("the producer dropped {fields} ({reason}): the estimate counts only what it kept")
-            }
-            None => format!("the producer dropped {fields}: the estimate counts only what it kept"),
+        let dropped = match dropped.reason {
+            Some(reason) => format!("the producer dropped {fields} ({reason})"),
+            None => format!("the producer dropped {fields}"),
+        };
+        notes.push(if unknown {
+            format!("{dropped}: the call's tokens are not in this record")
+        } else {
+            format!("{dropped}: the estimate counts only what it kept")
         });
     }
     if !notes.is_empty() {
@@ -235,6 +246,7 @@ fn count(
     catalog: Option<ModelInfo>,
     request: &Value,
     output: &Output,
+    estimable: bool,
     notes: &mut Vec<String>,
 ) -> Result<(), ParseError> {
     let (status, partial, streamed) = (row.status, row.partial, row.streamed);
@@ -255,7 +267,7 @@ fn count(
     if unanswered {
         notes.push("the caller left before upstream answered; prompt estimated".to_owned());
     }
-    if succeeded || unanswered || (streamed && !output.choices.is_empty()) {
+    if estimable && (succeeded || unanswered || (streamed && !output.choices.is_empty())) {
         // Estimate even when usage is reported: the estimate columns feed the
         // drift report (pipelines/queries/estimate-drift.sql).
         estimate(row, catalog, request, output, reported.is_some(), notes);

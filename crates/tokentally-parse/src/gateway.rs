@@ -78,6 +78,15 @@ pub struct Dropped {
     pub reason: Option<String>,
 }
 
+impl Dropped {
+    /// Whether nothing is left to count tokens from: the request and the
+    /// response's content (its body, and its stream unless `sse` was kept) went.
+    pub fn leaves_nothing_to_count(&self, sse_kept: bool) -> bool {
+        let has = |f: &str| self.fields.iter().any(|d| d == f);
+        has("request") && (has("response") || (has("response.body") && !sse_kept))
+    }
+}
+
 /// Who made the call; every member is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Caller {

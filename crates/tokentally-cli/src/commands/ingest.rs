@@ -182,9 +182,10 @@ fn warn_on_duplicates(
     if duplicates > 0 {
         tracing::warn!(
             duplicate_event_ids = duplicates,
-            "the dataset now holds duplicates of {duplicates} event id(s) (the same calls ingested again, \
-             e.g. from another path): `report` and the SQL view `calls` count each call once; \
-             totals over raw `usage` count them twice"
+            "the dataset now holds duplicates of {duplicates} event id(s) (calls recorded by two \
+             sources, a gateway log apart from its LLM log, or the same calls ingested again from \
+             another path): `report` and the SQL view `calls` count each call once; totals over \
+             raw `usage` count them more than once"
         );
     }
     Ok(duplicates)

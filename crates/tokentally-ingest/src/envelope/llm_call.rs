@@ -221,6 +221,57 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
     })
 }
 
+/// Says what a gateway log copy of a call left out, for the parser.
+const GATEWAY_ONLY: &str = "an APIM gateway log whose LLM log this source did not carry \
+                            (another partition or capture file): the call's tokens are in the LLM log's copy";
+
+/// A gateway log whose call's LLM log this source did not carry, written as a
+/// copy of the call that names its caller and has nothing to count tokens from.
+/// The copy built from the LLM log (another Event Hubs partition, another
+/// capture file) carries the tokens; the report takes the tokens from the copy
+/// that has them and the caller from the copy that names it (`dedup.rs` in the
+/// report), as the SQL `calls` view does. A failed call with no LLM log is a
+/// failed call of no tokens. `None` for the gateway log of an API that is not
+/// Azure OpenAI (APIM logs every API it fronts).
+pub(super) fn gateway_copy(id: &str, position: &SourcePosition, gateway: &[u8]) -> Option<Decoded> {
+    let value: Value = serde_json::from_slice(gateway).ok()?;
+    let gateway = DiagRecord(&value);
+    let url = gateway.str(&["Url"]);
+    let backend = gateway.str(&["BackendUrl"]);
+    let openai = [url, backend]
+        .into_iter()
+        .flatten()
+        .any(|u| u.contains("/openai/") || u.contains(".openai.azure.com"));
+    if !openai {
+        return None;
+    }
+    let path = url.map(|u| u.split('?').next().unwrap_or(u));
+    let deployment = path.and_then(|p| p.split("/deployments/").nth(1)?.split('/').next());
+    let record = json!({
+        "schema": 1,
+        "request_id": id,
+        "request_time": gateway.str(&["TimeGenerated", "time"]),
+        "caller": caller(Some(gateway)),
+        "deployment": deployment,
+        "operation": path,
+        "request": null,
+        "response": {"status": gateway.int(&["ResponseCode", "BackendResponseCode"]).unwrap_or(0), "body": null},
+        "region": gateway.str(&["Region", "location"]),
+        "backend": backend,
+        "latency_ms": gateway.int(&["TotalTime", "durationMs"]),
+        "dropped": {"reason": GATEWAY_ONLY, "fields": ["request", "response"]},
+    });
+    let bytes = serde_json::to_vec(&record).unwrap_or_default();
+    Some(match tokentally_parse::parse_record(&bytes, position.clone()) {
+        Ok(row) => Decoded::Row(Box::new(row)),
+        Err(e) => Decoded::Bad {
+            kind: e.kind().to_owned(),
+            reason: format!("gateway log {id}: {e}"),
+            raw: Some(bytes),
+        },
+    })
+}
+
 /// The caller as the gateway log names it.
 fn caller(gateway: Option<DiagRecord<'_>>) -> Map<String, Value> {
     let mut caller = Map::new();

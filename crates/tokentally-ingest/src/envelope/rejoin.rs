@@ -122,10 +122,21 @@ impl Rejoin {
     ) -> Result<(), String> {
         let id = record.str(CORRELATION).ok_or("no CorrelationId")?;
         self.expect_gateway = true;
-        if self.written.had_token_row(id).is_some() {
-            return skip(out, position, "gateway log of a call already written");
-        }
         let raw = serde_json::to_vec(record.0).unwrap_or_default();
+        match self.written.had_gateway(id) {
+            Some(true) => return skip(out, position, "gateway log of a call already written"),
+            // Its call was written without it (given up on): the caller comes
+            // in a copy of its own.
+            Some(false) => {
+                self.written.gateway_arrived(id);
+                match llm_call::gateway_copy(id, position, &raw) {
+                    Some(copy) => out.push((position.clone(), copy)),
+                    None => return skip(out, position, "gateway log of a call already written"),
+                }
+                return Ok(());
+            }
+            None => {}
+        }
         let call = self.call(id, position);
         if call.gateway.is_some() {
             return skip(out, position, "repeated gateway log");
@@ -217,8 +228,16 @@ impl Rejoin {
         self.bytes -= call.bytes;
         self.index.remove(&call.correlation_id);
         if call.llm.is_empty() {
-            let what = "gateway log without an LLM log".to_owned();
-            out.push((call.first, Decoded::Skipped { what }));
+            // The LLM log may be in another partition or file: the caller is
+            // written as a copy of the call of its own.
+            let copy = call
+                .gateway
+                .as_deref()
+                .and_then(|g| llm_call::gateway_copy(&call.correlation_id, &call.first, g));
+            let decoded = copy.unwrap_or_else(|| Decoded::Skipped {
+                what: "gateway log of an API other than Azure OpenAI".to_owned(),
+            });
+            out.push((call.first, decoded));
             return;
         }
         let decoded = llm_call::decode(
@@ -228,8 +247,11 @@ impl Rejoin {
             call.gateway.as_deref(),
             why,
         );
-        let had_token_row = call.llm.iter().any(|r| r.token_row);
-        self.written.remember(call.correlation_id, had_token_row);
+        let written = WrittenCall {
+            token_row: call.llm.iter().any(|r| r.token_row),
+            gateway: call.gateway.is_some(),
+        };
+        self.written.remember(call.correlation_id, written);
         out.push((call.first, decoded));
     }
 }
@@ -248,31 +270,48 @@ fn skip(
     Ok(())
 }
 
-/// The most recently written calls, and whether each had its token row.
+/// What a written call had.
+#[derive(Debug, Clone, Copy)]
+struct WrittenCall {
+    token_row: bool,
+    gateway: bool,
+}
+
+/// The most recently written calls, and what each had.
 #[derive(Debug, Default)]
 struct Written {
     order: VecDeque<String>,
-    had_token_row: HashMap<String, bool>,
+    calls: HashMap<String, WrittenCall>,
 }
 
 impl Written {
     fn had_token_row(&self, id: &str) -> Option<bool> {
-        self.had_token_row.get(id).copied()
+        self.calls.get(id).map(|c| c.token_row)
     }
 
-    fn remember(&mut self, id: String, had_token_row: bool) {
-        if self.had_token_row.insert(id.clone(), had_token_row).is_none() {
+    fn had_gateway(&self, id: &str) -> Option<bool> {
+        self.calls.get(id).map(|c| c.gateway)
+    }
+
+    fn gateway_arrived(&mut self, id: &str) {
+        if let Some(c) = self.calls.get_mut(id) {
+            c.gateway = true;
+        }
+    }
+
+    fn remember(&mut self, id: String, call: WrittenCall) {
+        if self.calls.insert(id.clone(), call).is_none() {
             self.order.push_back(id);
         }
         while self.order.len() > REMEMBERED {
             if let Some(old) = self.order.pop_front() {
-                self.had_token_row.remove(&old);
+                self.calls.remove(&old);
             }
         }
     }
 
     fn forget(&mut self, id: &str) {
-        self.had_token_row.remove(id);
+        self.calls.remove(id);
         self.order.retain(|known| known != id);
     }
 }

@@ -1,6 +1,7 @@
 use super::llm_tests::{Form, call};
 use super::*;
 use serde_json::json;
+use tokentally_core::{AppIdSource, UsageSource};
 
 pub(super) fn position(offset: i64) -> SourcePosition {
     SourcePosition {
@@ -42,10 +43,18 @@ pub(super) fn rows(out: &[(SourcePosition, Decoded)]) -> Vec<&UsageRecord> {
         .collect()
 }
 
+/// Other categories are counted skips. A gateway log whose LLM log this source
+/// does not carry is a copy of its call naming the caller with unknown usage
+/// (the LLM log's copy, from another partition or file, has the tokens), unless
+/// it logs an API other than Azure OpenAI.
 #[test]
-fn other_categories_and_lone_gateway_logs_are_counted_skips() {
+fn other_categories_and_lone_gateway_logs() {
     let other = json!({"category": "WebSocketConnectionLogs", "properties": {}});
-    let out = decode_all(&[export(&[other, gateway_log()])]);
+    let mut weather = gateway_log();
+    weather["correlationId"] = json!("corr-2");
+    weather["properties"]["url"] = json!("https://apim.example/weather/today");
+    weather["properties"]["backendUrl"] = json!("https://weather.example");
+    let out = decode_all(&[export(&[other, gateway_log(), weather])]);
     let skipped: Vec<&str> = out
         .iter()
         .filter_map(|(_, d)| match d {
@@ -57,8 +66,25 @@ fn other_categories_and_lone_gateway_logs_are_counted_skips() {
         skipped,
         [
             "diagnostic category WebSocketConnectionLogs",
-            "gateway log without an LLM log"
+            "gateway log of an API other than Azure OpenAI"
         ]
+    );
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 1, "{out:?}");
+    let copy = rows[0];
+    assert_eq!(copy.request_id.as_deref(), Some("corr-1"));
+    assert_eq!(
+        (copy.app_id.as_str(), copy.app_id_source),
+        ("sub-42", AppIdSource::Subscription)
+    );
+    assert_eq!((copy.usage_source, copy.total_tokens), (UsageSource::None, 0));
+    assert_eq!(copy.deployment.as_deref(), Some("gpt-4o"));
+    assert!(copy.partial, "{copy:?}");
+    assert!(
+        copy.notes
+            .as_deref()
+            .is_some_and(|n| n.contains("tokens are in the LLM log's copy")),
+        "{copy:?}"
     );
 }
 

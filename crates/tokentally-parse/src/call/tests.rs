@@ -480,20 +480,36 @@ fn a_request_nested_too_deep_is_still_billed() {
 }
 
 /// The shipped APIM policy's record of an oversized stream it did not recognise:
-/// bodies dropped, `streamed` kept. Not a silent zero: partial, with a note
-/// naming what went and why. A refused call whose bodies were dropped stays a
-/// failed call with no tokens, not a partial one.
+/// bodies dropped, `streamed` kept. Not a silent zero: nothing is left to count
+/// from, so its usage is unknown (`none`), partial, with a note naming what went
+/// and why. With the stream kept and only the request dropped, the estimate
+/// counts the answer and says the rest went. A refused call whose bodies were
+/// dropped stays a failed call with no tokens, not a partial one.
 #[test]
-fn an_estimate_from_a_record_with_dropped_bodies_is_partial_and_says_so() {
+fn a_record_with_dropped_bodies_is_partial_and_says_so() {
     let mut r = record(json!({"status": 200, "body": null, "streamed": true}));
     r["request"] = json!({"model": "gpt-4o", "stream": true, "max_tokens": 16000});
     r["dropped"] = json!({"reason": "record of 412345 bytes exceeds the 204800-byte log-to-eventhub budget",
         "fields": ["request", "response.body", "response.sse"]});
     let row = parse(&r).expect("row");
-    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert_eq!((row.usage_source, row.total_tokens), (UsageSource::None, 0));
     assert!(row.partial, "{row:?}");
     assert!(
-        notes(&row).contains("dropped request, response.body, response.sse (record of 412345 bytes"),
+        notes(&row).contains(
+            "dropped request, response.body, response.sse (record of 412345 bytes exceeds the 204800-byte \
+             log-to-eventhub budget): the call's tokens are not in this record"
+        ),
+        "{row:?}"
+    );
+
+    let mut kept_stream = record(json!({"status": 200, "streamed": true, "sse": hello_stream(true)}));
+    kept_stream["request"] = json!({"model": "gpt-4o", "stream": true});
+    kept_stream["dropped"] = json!({"reason": "too large", "fields": ["request", "response.body"]});
+    let row = parse(&kept_stream).expect("row");
+    assert_eq!(row.usage_source, UsageSource::Estimated);
+    assert!(row.partial && row.completion_tokens > 0, "{row:?}");
+    assert!(
+        notes(&row).contains("the estimate counts only what it kept"),
         "{row:?}"
     );
 
