@@ -43,6 +43,41 @@ pub(crate) struct DayUsage {
 }
 
 impl DayUsage {
+    /// No calls yet of an app (and its identity source), deployment and model on `day`.
+    pub(crate) fn empty(
+        app: &crate::scan_columns::Key,
+        call: &crate::scan_columns::Key,
+        day: NaiveDate,
+    ) -> Self {
+        Self {
+            app_id: app.app_id.clone(),
+            app_id_source: app.app_id_source.clone(),
+            deployment: call.deployment.clone(),
+            model: call.model.clone(),
+            day,
+            calls: 0,
+            failed_calls: 0,
+            tokens: TokenCounts::default(),
+            estimated_calls: 0,
+        }
+    }
+
+    /// Adds one call.
+    ///
+    /// # Errors
+    /// A token sum that overflows, naming the rows.
+    pub(crate) fn add_call(&mut self, failed: bool, estimated: bool, tokens: &TokenCounts) -> Result<()> {
+        // A day has far fewer calls than `i64::MAX`; tokens are checked.
+        self.calls += 1;
+        self.failed_calls += i64::from(failed);
+        self.estimated_calls += i64::from(estimated);
+        self.tokens = self.tokens.checked_add(tokens).ok_or_else(|| Error::Overflow {
+            line: self.rows(),
+            what: "token counts",
+        })?;
+        Ok(())
+    }
+
     /// The rows this cell sums, for errors: app, deployment, model and day.
     pub fn rows(&self) -> String {
         format!(

@@ -481,6 +481,11 @@ fn settle(calls: &DayCalls, interner: &Interner, counted: bool) -> Result<DaySca
     Ok(DayScan { rows, edges })
 }
 
+/// The date of a [`Call::day`] (days since 1970-01-01).
+pub(crate) fn date_of(day: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::Days::new(u64::try_from(day).unwrap_or(0))
+}
+
 /// Sums the day's winning copies per key and day.
 ///
 /// # Errors
@@ -491,28 +496,9 @@ fn aggregate(calls: &DayCalls, keys: &[Key]) -> Result<Vec<DayUsage>> {
         let (Some(key), Some(app)) = (keys.get(c.key as usize), keys.get(c.app as usize)) else {
             continue;
         };
-        let d = sums.entry((c.key, c.app, c.day)).or_insert_with(|| DayUsage {
-            app_id: app.app_id.clone(),
-            app_id_source: app.app_id_source.clone(),
-            deployment: key.deployment.clone(),
-            model: key.model.clone(),
-            day: NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0)),
-            calls: 0,
-            failed_calls: 0,
-            tokens: TokenCounts::default(),
-            estimated_calls: 0,
-        });
-        // A day has far fewer calls than `i64::MAX`; tokens are checked.
-        d.calls += 1;
-        d.failed_calls += i64::from(c.failed);
-        d.estimated_calls += i64::from(c.estimated);
-        d.tokens = d
-            .tokens
-            .checked_add(&c.tokens)
-            .ok_or_else(|| crate::Error::Overflow {
-                line: d.rows(),
-                what: "token counts",
-            })?;
+        sums.entry((c.key, c.app, c.day))
+            .or_insert_with(|| DayUsage::empty(app, key, date_of(c.day)))
+            .add_call(c.failed, c.estimated, &c.tokens)?;
     }
     Ok(sums.into_values().collect())
 }

@@ -14,10 +14,10 @@
 //! further apart than [`EDGE_MICROS`] across a midnight are counted on both
 //! days (docs/formats.md says so).
 
+use crate::Result;
 use crate::dataset::DayUsage;
 use crate::dedup::NamedRank;
 use crate::scan_columns::Key;
-use crate::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -110,30 +110,14 @@ pub(crate) fn add_to(rows: &mut Vec<DayUsage>, calls: &[EdgeCall]) -> Result<()>
     };
     let mut index: HashMap<RowKey, usize> = rows.iter().enumerate().map(|(i, d)| (row_key(d), i)).collect();
     for c in calls {
-        let day = NaiveDate::default() + chrono::Days::new(u64::try_from(c.day).unwrap_or(0));
-        let fresh = DayUsage {
-            app_id: c.app_key.app_id.clone(),
-            app_id_source: c.app_key.app_id_source.clone(),
-            deployment: c.key.deployment.clone(),
-            model: c.key.model.clone(),
-            day,
-            calls: 0,
-            failed_calls: 0,
-            tokens: TokenCounts::default(),
-            estimated_calls: 0,
-        };
+        let fresh = DayUsage::empty(&c.app_key, &c.key, crate::scan::date_of(c.day));
         let at = *index.entry(row_key(&fresh)).or_insert_with(|| {
             rows.push(fresh);
             rows.len() - 1
         });
-        let Some(d) = rows.get_mut(at) else { continue };
-        d.calls += 1;
-        d.failed_calls += i64::from(c.failed);
-        d.estimated_calls += i64::from(c.estimated);
-        d.tokens = d.tokens.checked_add(&c.tokens).ok_or_else(|| Error::Overflow {
-            line: d.rows(),
-            what: "token counts",
-        })?;
+        if let Some(d) = rows.get_mut(at) {
+            d.add_call(c.failed, c.estimated, &c.tokens)?;
+        }
     }
     Ok(())
 }
