@@ -82,7 +82,7 @@ fn names_a_reading_date(source: &str) -> bool {
         source.match_indices(verb).any(|(at, _)| {
             source
                 .get(at + verb.len()..at + verb.len() + 10)
-                .is_some_and(|d| d.parse::<chrono::NaiveDate>().is_ok())
+                .is_some_and(|d| d.parse::<NaiveDate>().is_ok())
         })
     })
 }
