@@ -378,4 +378,31 @@ mod tests {
             "{message}"
         );
     }
+
+    #[test]
+    fn the_repeated_strings_are_read_as_dictionaries_and_the_event_id_plain() {
+        let mut other = call("e2", "2026-10-01T11:00:00Z", "app-b", None, 1, 1);
+        other.deployment = None;
+        let records = [
+            call("e1", "2026-10-01T10:00:00Z", "app-a", Some("gpt-4o"), 10, 5),
+            other,
+        ];
+        let written = tokentally_core::usage_to_batch(&records).expect("batch");
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("date=2026-10-01/plain.parquet");
+        write(&path, &written);
+        let batches = read(&path).expect("read");
+        let batch = batches.first().expect("a batch");
+        for column in TextColumn::ALL {
+            let name = column.name();
+            let read = batch.column_by_name(name).expect("column");
+            assert_eq!(read.data_type(), &dictionary_type(), "{name}");
+            // The same strings and nulls as written.
+            let text = arrow::compute::cast(read, &DataType::Utf8).expect("cast");
+            assert_eq!(Some(&text), written.column_by_name(name), "{name}");
+        }
+        let event_id = batch.column_by_name("event_id").expect("column");
+        assert_eq!(event_id.data_type(), &DataType::Utf8);
+        assert_eq!(Some(event_id), written.column_by_name("event_id"));
+    }
 }
