@@ -617,4 +617,20 @@ mod tests {
         day.resolve(&sources);
         assert_eq!(day.calls().count(), 2 * pairs.len());
     }
+
+    #[test]
+    fn a_days_tables_are_sized_near_its_rows() {
+        // Every part's list is reserved up front from the day's row count: sized
+        // at many times its rows, a day of a few hundred thousand calls would
+        // exhaust memory.
+        for rows in [0, 4096] {
+            let day = DayCalls::with_capacity(rows);
+            assert_eq!(day.parts.len(), PARTS);
+            let reserved: usize = day.parts.iter().map(Vec::capacity).sum();
+            assert!(
+                reserved <= 2 * rows + PARTS * 16,
+                "{rows} rows, {reserved} reserved"
+            );
+        }
+    }
 }

@@ -399,4 +399,81 @@ mod tests {
             "{message}"
         );
     }
+
+    #[test]
+    fn the_repeated_strings_are_read_as_dictionaries_and_the_event_id_plain() {
+        let mut other = call("e2", "2026-10-01T11:00:00Z", "app-b", None, 1, 1);
+        other.deployment = None;
+        let records = [
+            call("e1", "2026-10-01T10:00:00Z", "app-a", Some("gpt-4o"), 10, 5),
+            other,
+        ];
+        let written = tokentally_core::usage_to_batch(&records).expect("batch");
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("date=2026-10-01/plain.parquet");
+        write(&path, &written);
+        let batches = read(&path).expect("read");
+        let batch = batches.first().expect("a batch");
+        for column in TextColumn::ALL {
+            let name = column.name();
+            let read = batch.column_by_name(name).expect("column");
+            assert_eq!(read.data_type(), &dictionary_type(), "{name}");
+            // The same strings and nulls as written.
+            let text = arrow::compute::cast(read, &DataType::Utf8).expect("cast");
+            assert_eq!(Some(&text), written.column_by_name(name), "{name}");
+        }
+        let event_id = batch.column_by_name("event_id").expect("column");
+        assert_eq!(event_id.data_type(), &DataType::Utf8);
+        assert_eq!(Some(event_id), written.column_by_name("event_id"));
+    }
+
+    #[test]
+    fn a_day_folder_that_cannot_be_read_is_an_error_not_an_empty_day() {
+        // Only a missing folder is a day without data; any other failure to list
+        // it (here a file where the folder should be) would drop the day's calls.
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("date=2026-10-01");
+        std::fs::write(&path, b"").expect("write");
+        let message = day_files(root.path(), day())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("date=2026-10-01"), "{message}");
+    }
+
+    #[test]
+    fn a_column_written_as_another_type_is_cast_to_the_scan_type() {
+        let records = [
+            call("e1", "2026-10-01T10:00:00Z", "app-a", Some("gpt-4o"), 10, 5),
+            call("e2", "2026-10-01T11:00:00Z", "app-a", Some("gpt-4o"), 70_000, 3),
+        ];
+        let full = tokentally_core::usage_to_batch(&records).expect("batch");
+        let schema = full.schema();
+        let at = schema.index_of("prompt_tokens").expect("prompt_tokens");
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.name() == "prompt_tokens" {
+                    Field::new(f.name(), DataType::Int32, f.is_nullable())
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        let mut columns = full.columns().to_vec();
+        let narrow = columns.get_mut(at).expect("column");
+        *narrow = arrow::compute::cast(narrow, &DataType::Int32).expect("cast");
+        let written = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch");
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("date=2026-10-01/int32.parquet");
+        write(&path, &written);
+        let batches = read(&path).expect("read");
+        let batch = batches.first().expect("a batch");
+        assert_eq!(batch.schema(), SCAN_SCHEMA.clone());
+        assert_eq!(
+            batch.column_by_name("prompt_tokens"),
+            full.column_by_name("prompt_tokens")
+        );
+    }
 }
