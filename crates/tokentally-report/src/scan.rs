@@ -573,6 +573,30 @@ mod tests {
         assert_eq!(parse_hex_id("gg23456789abcdef0123456789abcdef"), None);
     }
 
+    /// A call with any copy near a midnight is settled across days, whichever
+    /// copy wins: the winner stands for every copy (hex ids and text ids alike).
+    #[test]
+    fn a_call_with_any_copy_near_a_midnight_is_an_edge_call() {
+        let sources = ["a.jsonl".to_owned(), "b.jsonl".to_owned()];
+        for id in ["0123456789abcdef0123456789abcdef", "text-id"] {
+            for near_first in [true, false] {
+                let mut near = call(1, 0, 1, 7);
+                near.edge = true;
+                // Reported, at midday: it wins.
+                let far = call(0, 1, 1, 8);
+                let mut day = DayCalls::with_capacity(4);
+                let order = if near_first { [near, far] } else { [far, near] };
+                for c in order {
+                    day.offer(id, c, &sources);
+                }
+                day.resolve(&sources);
+                let edges = day.edge_calls();
+                assert_eq!(edges.len(), 1, "{id}");
+                assert_eq!((edges[0].0.as_str(), edges[0].1.key), (id, 8), "{id}");
+            }
+        }
+    }
+
     #[test]
     fn ids_sharing_a_half_or_a_hash_are_never_merged() {
         let sources = ["a.jsonl".to_owned()];
