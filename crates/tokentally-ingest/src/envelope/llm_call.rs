@@ -15,7 +15,7 @@ use super::diagnostic::DiagRecord;
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
-use tokentally_core::SourcePosition;
+use tokentally_core::{SourcePosition, UsageRecord};
 use tokentally_parse::usage::whole_count;
 
 const REQUEST: &[&str] = &["RequestMessages"];
@@ -23,6 +23,13 @@ const RESPONSE: &[&str] = &["ResponseMessages"];
 const TOKENS: [&[&str]; 3] = [&["PromptTokens"], &["CompletionTokens"], &["TotalTokens"]];
 /// Not in Azure's table; read when an exporter adds it.
 const CACHED: &[&str] = &["CachedTokens", "CachedPromptTokens"];
+// The gateway log's columns (Log Analytics name, resource-log name).
+const TIME: &[&str] = &["TimeGenerated", "time"];
+const REGION: &[&str] = &["Region", "location"];
+const URL: &[&str] = &["Url"];
+const BACKEND: &[&str] = &["BackendUrl"];
+const STATUS: &[&str] = &["ResponseCode", "BackendResponseCode"];
+const LATENCY: &[&str] = &["TotalTime", "durationMs"];
 
 /// One held LLM-log record: what deciding readiness needs, and its bytes.
 #[derive(Debug)]
@@ -102,8 +109,7 @@ pub(super) fn decode(
         .collect();
     let gateway: Option<Value> = gateway.and_then(|g| serde_json::from_slice(g).ok());
     let record = gateway_record(id, &values, gateway.as_ref().map(DiagRecord));
-    let bytes = serde_json::to_vec(&record).unwrap_or_default();
-    match tokentally_parse::parse_record(&bytes, position.clone()) {
+    match parsed(&format!("LLM log {id}"), &record, position) {
         Ok(mut row) => {
             let mut notes: Vec<String> = Vec::new();
             if !token_row {
@@ -117,14 +123,28 @@ pub(super) fn decode(
             }
             notes.extend(row.notes.take());
             row.notes = (!notes.is_empty()).then(|| notes.join("; "));
-            Decoded::Row(Box::new(row))
+            Decoded::Row(row)
         }
-        Err(e) => Decoded::Bad {
-            kind: e.kind().to_owned(),
-            reason: format!("LLM log {id}: {e}"),
-            raw: Some(bytes),
-        },
+        Err(bad) => bad,
     }
+}
+
+/// A merged record parsed like any gateway record; quarantined with its bytes,
+/// the error named after `what`, when it does not parse.
+fn parsed(what: &str, record: &Value, position: &SourcePosition) -> Result<Box<UsageRecord>, Decoded> {
+    let bytes = serde_json::to_vec(record).unwrap_or_default();
+    tokentally_parse::parse_record(&bytes, position.clone())
+        .map(Box::new)
+        .map_err(|e| Decoded::Bad {
+            kind: e.kind().to_owned(),
+            reason: format!("{what}: {e}"),
+            raw: Some(bytes),
+        })
+}
+
+/// A URL without its query: the operation a gateway log names.
+fn url_path(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 /// The records as JSON Lines, for quarantine.
@@ -196,28 +216,24 @@ fn gateway_record(id: &str, values: &[(&LlmRecord, Value)], gateway: Option<Diag
         body.insert("usage".into(), usage);
     }
 
-    let status = gateway
-        .and_then(|g| g.int(&["ResponseCode", "BackendResponseCode"]))
-        .unwrap_or(200);
-    let operation = gw_str(&["Url"])
-        .map(|url| url.split('?').next().unwrap_or(url).to_owned())
-        .or_else(|| {
-            rows.iter()
-                .find_map(|r| r.str(&["OperationName"]).and_then(operation_of))
-        });
+    let status = gateway.and_then(|g| g.int(STATUS)).unwrap_or(200);
+    let operation = gw_str(URL).map(|url| url_path(url).to_owned()).or_else(|| {
+        rows.iter()
+            .find_map(|r| r.str(&["OperationName"]).and_then(operation_of))
+    });
     json!({
         "schema": 1,
         "request_id": id,
-        "request_time": request_time(&rows, token_row).or_else(|| gw_str(&["TimeGenerated", "time"])),
+        "request_time": request_time(&rows, token_row).or_else(|| gw_str(TIME)),
         "caller": caller(gateway),
         "deployment": text(&["DeploymentName"]),
         "api_version": text(&["ApiVersion"]),
         "operation": operation,
         "request": request,
         "response": {"status": status, "body": body, "streamed": streamed, "complete": complete},
-        "region": text(&["Region", "location"]).or_else(|| gw_str(&["Region", "location"])),
-        "backend": gw_str(&["BackendUrl"]),
-        "latency_ms": gateway.and_then(|g| g.int(&["TotalTime", "durationMs"])),
+        "region": text(REGION).or_else(|| gw_str(REGION)),
+        "backend": gw_str(BACKEND),
+        "latency_ms": gateway.and_then(|g| g.int(LATENCY)),
     })
 }
 
@@ -236,8 +252,8 @@ const GATEWAY_ONLY: &str = "an APIM gateway log whose LLM log this source did no
 pub(super) fn gateway_copy(id: &str, position: &SourcePosition, gateway: &[u8]) -> Option<Decoded> {
     let value: Value = serde_json::from_slice(gateway).ok()?;
     let gateway = DiagRecord(&value);
-    let url = gateway.str(&["Url"]);
-    let backend = gateway.str(&["BackendUrl"]);
+    let url = gateway.str(URL);
+    let backend = gateway.str(BACKEND);
     let openai = [url, backend]
         .into_iter()
         .flatten()
@@ -245,31 +261,23 @@ pub(super) fn gateway_copy(id: &str, position: &SourcePosition, gateway: &[u8]) 
     if !openai {
         return None;
     }
-    let path = url.map(|u| u.split('?').next().unwrap_or(u));
+    let path = url.map(url_path);
     let deployment = path.and_then(|p| p.split("/deployments/").nth(1)?.split('/').next());
     let record = json!({
         "schema": 1,
         "request_id": id,
-        "request_time": gateway.str(&["TimeGenerated", "time"]),
+        "request_time": gateway.str(TIME),
         "caller": caller(Some(gateway)),
         "deployment": deployment,
         "operation": path,
         "request": null,
-        "response": {"status": gateway.int(&["ResponseCode", "BackendResponseCode"]).unwrap_or(0), "body": null},
-        "region": gateway.str(&["Region", "location"]),
+        "response": {"status": gateway.int(STATUS).unwrap_or(0), "body": null},
+        "region": gateway.str(REGION),
         "backend": backend,
-        "latency_ms": gateway.int(&["TotalTime", "durationMs"]),
+        "latency_ms": gateway.int(LATENCY),
         "dropped": {"reason": GATEWAY_ONLY, "fields": ["request", "response"]},
     });
-    let bytes = serde_json::to_vec(&record).unwrap_or_default();
-    Some(match tokentally_parse::parse_record(&bytes, position.clone()) {
-        Ok(row) => Decoded::Row(Box::new(row)),
-        Err(e) => Decoded::Bad {
-            kind: e.kind().to_owned(),
-            reason: format!("gateway log {id}: {e}"),
-            raw: Some(bytes),
-        },
-    })
+    Some(parsed(&format!("gateway log {id}"), &record, position).map_or_else(|bad| bad, Decoded::Row))
 }
 
 /// The caller as the gateway log names it.
@@ -290,7 +298,6 @@ fn caller(gateway: Option<DiagRecord<'_>>) -> Map<String, Value> {
 /// The token row's time (when the call began, by Microsoft's table), else the
 /// earliest any record carries.
 fn request_time<'a>(rows: &[DiagRecord<'a>], token_row: bool) -> Option<&'a str> {
-    const TIME: &[&str] = &["TimeGenerated", "time"];
     if token_row && let Some(time) = rows.first().and_then(|r| r.str(TIME)) {
         return Some(time);
     }
