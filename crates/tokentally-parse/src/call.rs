@@ -153,7 +153,7 @@ fn build(mut record: GatewayRecord, source: SourcePosition) -> Result<UsageRecor
     // So does one from a record whose producer dropped bodies (the APIM policy
     // past its 200 KB message limit), and a successful call with nothing left to
     // count from has unknown usage: say what went.
-    let unknown = !estimable && row.usage_source == UsageSource::None && (200..300).contains(&row.status);
+    let unknown = !estimable && row.usage_source == UsageSource::None && succeeded(row.status);
     if (row.usage_source == UsageSource::Estimated || unknown)
         && let Some(dropped) = dropped
     {
@@ -250,7 +250,7 @@ fn count(
     notes: &mut Vec<String>,
 ) -> Result<(), ParseError> {
     let (status, partial, streamed) = (row.status, row.partial, row.streamed);
-    let succeeded = (200..300).contains(&status);
+    let succeeded = succeeded(status);
     let reported = match &output.usage {
         Some(usage) => Some(
             read_usage(usage, row.operation).map_err(|e| ParseError::InvalidField {
@@ -277,6 +277,11 @@ fn count(
         row.usage_source = UsageSource::Reported;
     }
     Ok(())
+}
+
+/// Whether AOAI answered the call (a 2xx status).
+fn succeeded(status: u16) -> bool {
+    (200..300).contains(&status)
 }
 
 /// Rebuilds a streamed response; says in `notes` what made it partial.

@@ -453,10 +453,17 @@ fn scan_day(files: &[DayFile], day: ScanDay, spare: &Mutex<Vec<DayCalls>>) -> Re
 /// The day's chosen copies: those near a midnight as [`EdgeCall`]s, the rest
 /// added up (none for a day outside the month).
 fn settle(calls: &DayCalls, interner: &Interner, counted: bool) -> Result<DayScan> {
-    let keys: Vec<Arc<Key>> = interner.keys().iter().cloned().map(Arc::new).collect();
-    let sources: Vec<Arc<str>> = interner.sources().iter().map(|s| Arc::from(s.as_str())).collect();
-    let edges = calls
-        .edge_calls()
+    let near = calls.edge_calls();
+    // Shared names for the edge calls: built only on a day that has some.
+    let (keys, sources): (Vec<Arc<Key>>, Vec<Arc<str>>) = if near.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            interner.keys().iter().cloned().map(Arc::new).collect(),
+            interner.sources().iter().map(|s| Arc::from(s.as_str())).collect(),
+        )
+    };
+    let edges = near
         .into_iter()
         .filter_map(|(id, c)| {
             Some(EdgeCall {

@@ -56,36 +56,35 @@ pub(crate) struct EdgeCall {
     pub counted: bool,
 }
 
-/// The copies of `edges` that count: per event id the best-ranked copy, if it
-/// lies in the month. The result is sorted, so it does not depend on the order
-/// the days finished in.
+impl EdgeCall {
+    /// Two copies of one call as one, as [`crate::scan::Call::merged`] merges a
+    /// day's: the tokens of the copy that counts (equal ranks would be one record
+    /// twice: the earlier day then), the caller of the copy that names it best.
+    fn merged(self, other: Self) -> Self {
+        let other_counts = other.rank.before(&self.rank) || (other.rank == self.rank && other.day < self.day);
+        let (caller, app_key) = if other.caller.names_caller_before(&self.caller) {
+            (other.caller.clone(), other.app_key.clone())
+        } else {
+            (self.caller.clone(), self.app_key.clone())
+        };
+        let mut merged = if other_counts { other } else { self };
+        merged.caller = caller;
+        merged.app_key = app_key;
+        merged
+    }
+}
+
+/// The copies of `edges` that count: per event id the merged copies, if the
+/// one that counts lies in the month. The result is sorted, so it does not
+/// depend on the order the days finished in.
 pub(crate) fn winners(edges: Vec<EdgeCall>) -> Vec<EdgeCall> {
     let mut best: HashMap<String, EdgeCall> = HashMap::with_capacity(edges.len());
     for copy in edges {
-        match best.get_mut(&copy.id) {
-            Some(kept) => {
-                let caller = if copy.caller.names_caller_before(&kept.caller) {
-                    Some((copy.caller.clone(), copy.app_key.clone()))
-                } else {
-                    None
-                };
-                // Equal ranks would be one record twice; the earlier day then wins.
-                let better = copy.rank.before(&kept.rank) || (copy.rank == kept.rank && copy.day < kept.day);
-                if better {
-                    let (kept_caller, kept_app) = (kept.caller.clone(), kept.app_key.clone());
-                    *kept = copy;
-                    kept.caller = kept_caller;
-                    kept.app_key = kept_app;
-                }
-                if let Some((rank, key)) = caller {
-                    kept.caller = rank;
-                    kept.app_key = key;
-                }
-            }
-            None => {
-                best.insert(copy.id.clone(), copy);
-            }
-        }
+        let merged = match best.remove(&copy.id) {
+            Some(kept) => kept.merged(copy),
+            None => copy,
+        };
+        best.insert(merged.id.clone(), merged);
     }
     let mut counted: Vec<EdgeCall> = best.into_values().filter(|c| c.counted).collect();
     counted.sort_by(|a, b| a.id.cmp(&b.id));
