@@ -167,9 +167,9 @@ fn an_until_caught_up_run_never_finishes_while_another_member_holds_unread_parti
         "mode = \"follow\"\nflush_interval_secs = 3600\nflush_records = 1000000",
     );
     // The follower must stay a member while the batch run waits: with the
-    // suite's 6 s session, a heartbeat late under a full suite's load had the
-    // broker drop it and hand the batch run every partition. The batch run keeps
-    // the short session, so its wait stays short.
+    // suite's 6 s session, a heartbeat late under a full suite's load would let
+    // the broker drop it and hand the batch run every partition. The batch run
+    // keeps the short session, so its wait stays short.
     let text = std::fs::read_to_string(&follow).expect("read config").replace(
         &format!("\"session.timeout.ms\" = \"{SESSION_TIMEOUT_MS}\""),
         "\"session.timeout.ms\" = \"45000\"",
